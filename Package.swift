@@ -1,0 +1,40 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "harvester-sriov",
+    products: [
+        .executable(name: "harvester-sriov", targets: ["InstallHook"]),
+        .library(name: "Capability", targets: ["Capability"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config.
+        .systemLibrary(name: "CLibUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+        .systemLibrary(name: "CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
+        // The few lines of C that libpci's variadic and non-returning callbacks need.
+        .target(name: "PCIShim", dependencies: ["CLibPCI"]),
+
+        .target(
+            name: "Capability",
+            dependencies: [
+                "CLibUdev", "CLibPCI", "PCIShim",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .executableTarget(
+            name: "InstallHook",
+            dependencies: [
+                "Capability",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Writes fake /sys trees that umockdev serves to the code under test.
+        .target(name: "Testbed", dependencies: [.product(name: "SystemPackage", package: "swift-system")], path: "Tests/Testbed"),
+        .testTarget(name: "CapabilityTests", dependencies: ["Capability", "Testbed"]),
+    ]
+)

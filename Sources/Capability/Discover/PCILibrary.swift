@@ -1,0 +1,69 @@
+import CLibPCI
+import PCIShim
+
+/// What libpci reads from one function's config space.
+struct PCIConfigFacts: Equatable {
+    var sriov: SRIOVCapability?
+    var serialNumber: String?
+}
+
+/// One libpci access handle, for the life of one discovery. libpci reads sysfs
+/// (`/sys/bus/pci`) and names devices from pci.ids; it is not thread-safe, so a
+/// handle is used by one thread at a time.
+final class PCILibrary {
+    private let access: UnsafeMutablePointer<pci_access>
+
+    init() throws(SRIOVError) {
+        guard let access = hsriov_pci_alloc() else { throw .discovery("libpci: out of memory") }
+        var message = [CChar](repeating: 0, count: 256)
+        guard hsriov_pci_init(access, &message, Int32(message.count)) == 0 else {
+            pci_cleanup(access)
+            throw .discovery("libpci cannot read PCI devices: \(String(cBuffer: message)); is /sys mounted?")
+        }
+        self.access = access
+    }
+
+    deinit { pci_cleanup(access) }
+
+    /// Reads the SR-IOV and Device Serial Number capabilities of one function.
+    /// Nil when config space cannot be read at all (no file, not PCIe).
+    func configFacts(_ address: PCIAddress) -> PCIConfigFacts? {
+        guard let dev = pci_get_dev(access, Int32(address.domain), Int32(address.bus),
+                                    Int32(address.device), Int32(address.function)) else { return nil }
+        defer { pci_free_dev(dev) }
+        var message = [CChar](repeating: 0, count: 256)
+        guard hsriov_pci_fill(dev, &message, Int32(message.count)) == 0 else { return nil }
+
+        var facts = PCIConfigFacts()
+        if let cap = pci_find_cap(dev, UInt32(PCI_EXT_CAP_ID_SRIOV), UInt32(PCI_CAP_EXTENDED)) {
+            let base = Int32(cap.pointee.addr)
+            // Offsets in the SR-IOV capability structure (PCIe base spec 9.3.3).
+            facts.sriov = SRIOVCapability(
+                totalVFs: Int(pci_read_word(dev, base + 0x0e)),
+                initialVFs: Int(pci_read_word(dev, base + 0x0c)),
+                numVFs: Int(pci_read_word(dev, base + 0x10)),
+                firstVFOffset: Int(pci_read_word(dev, base + 0x14)),
+                vfStride: Int(pci_read_word(dev, base + 0x16)),
+                vfDeviceID: hex(pci_read_word(dev, base + 0x1a), width: 4)
+            )
+        }
+        if let cap = pci_find_cap(dev, UInt32(PCI_EXT_CAP_ID_DSN), UInt32(PCI_CAP_EXTENDED)) {
+            let base = Int32(cap.pointee.addr)
+            let serial = UInt64(pci_read_long(dev, base + 8)) << 32 | UInt64(pci_read_long(dev, base + 4))
+            facts.serialNumber = stride(from: 56, through: 0, by: -8)
+                .map { hex(UInt8(truncatingIfNeeded: serial >> UInt64($0)), width: 2) }
+                .joined(separator: "-")
+        }
+        return facts
+    }
+
+    /// Vendor and device names from pci.ids; nil when the database lacks them.
+    func names(vendor: Int, device: Int) -> (vendor: String?, device: String?) {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let vendorName = hsriov_pci_vendor_name(access, &buffer, Int32(buffer.count), Int32(vendor))
+            .map { String(cString: $0) }
+        let deviceName = hsriov_pci_device_name(access, &buffer, Int32(buffer.count), Int32(vendor), Int32(device))
+            .map { String(cString: $0) }
+        return (vendorName, deviceName)
+    }
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+import Capability
+
+struct Detect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the node's SR-IOV capable NICs (PFs) with their VFs, and why other NICs are not usable.")
+
+    @Flag(help: "Print JSON (the operator's SriovNetworkNodeState interface names) instead of a table.")
+    var json = false
+
+    func run() throws {
+        let host = try runReporting { try HostDiscovery.discover() }
+        print(json ? DetectReport.json(host) : DetectReport.table(host), terminator: "")
+    }
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+import Capability
+import SystemPackage
+
+/// Runs a command body; an `SRIOVError` becomes its one-line message on stderr and
+/// its documented exit status, instead of ArgumentParser's generic rendering.
+func runReporting<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as SRIOVError {
+        printError("harvester-sriov: \(error)")
+        throw ExitCode(error.exitCode)
+    }
+}
+
+/// Messages go to stderr, data to stdout.
+func printError(_ message: String) {
+    _ = try? FileDescriptor.standardError.writeAll((message + "\n").utf8)
+}

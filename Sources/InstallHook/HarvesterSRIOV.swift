@@ -1,0 +1,12 @@
+import ArgumentParser
+import Capability
+
+@main
+struct HarvesterSRIOV: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "harvester-sriov",
+        abstract: "Detects a Harvester node's SR-IOV NICs, labels the node, and keeps its VFs across reboots.",
+        version: Capability.version,
+        subcommands: [Detect.self]
+    )
+}
