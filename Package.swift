@@ -35,6 +35,7 @@ let package = Package(
 
         // Writes fake /sys trees that umockdev serves to the code under test.
         .target(name: "Testbed", dependencies: [.product(name: "SystemPackage", package: "swift-system")], path: "Tests/Testbed"),
+        .executableTarget(name: "make-testbed", dependencies: ["Testbed"], path: "Tests/TestbedTool"),
         .testTarget(name: "CapabilityTests", dependencies: ["Capability", "Testbed"]),
     ]
 )

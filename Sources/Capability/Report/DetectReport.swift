@@ -48,12 +48,18 @@ public enum DetectReport {
         return rows.map { row in
             row.enumerated().map { column, cell in
                 column == row.count - 1 ? cell : cell.padding(to: widths[column])
-            }.joined(separator: "  ").trimmingSpaces + "\n"
+            }.joined(separator: "  ").trimmingTrailingSpaces + "\n"
         }.joined()
     }
 }
 
 extension String {
+    var trimmingTrailingSpaces: String {
+        var text = Substring(self)
+        while text.last == " " { text.removeLast() }
+        return String(text)
+    }
+
     func padding(to width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
