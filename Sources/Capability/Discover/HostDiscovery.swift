@@ -3,11 +3,11 @@ import Glibc
 #endif
 import SystemPackage
 
-/// Builds the `Host` model from the running kernel: libudev enumerates network-class
+/// Builds the `HostInventory` model from the running kernel: libudev enumerates network-class
 /// PCI functions and their netdevs, libpci reads config space and names, and sysfs
 /// gives the SR-IOV state. Read-only: discovery never writes anything.
 public enum HostDiscovery {
-    public static func discover() throws(SRIOVError) -> Host {
+    public static func discover() throws(SRIOVError) -> HostInventory {
         guard Sysfs.exists(Sysfs.root.appending("devices")) else {
             throw .discovery("cannot read /sys/devices: sysfs is not mounted at /sys; mount it (mount -t sysfs sysfs /sys) or run on the node itself")
         }
@@ -101,7 +101,7 @@ public enum HostDiscovery {
                 iommuGroup: Sysfs.linkName(path.appending("iommu_group")).flatMap { Int($0) },
                 vfs: vfs))
         }
-        return Host(node: hostname(), interfaces: interfaces, unusable: unusable)
+        return HostInventory(node: hostname(), interfaces: interfaces, unusable: unusable)
     }
 
     private static func netDevice(_ device: UdevDevice) -> NetDevice {

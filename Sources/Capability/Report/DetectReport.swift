@@ -1,13 +1,13 @@
 import FoundationEssentials
 
-/// Renders a `Host` for people (a table) and for machines (JSON whose interface
+/// Renders a `HostInventory` for people (a table) and for machines (JSON whose interface
 /// objects use the operator's `SriovNetworkNodeState.status.interfaces` names).
 public enum DetectReport {
-    public static func json(_ host: Host) -> String {
+    public static func json(_ host: HostInventory) -> String {
         encodeJSON(HostDocument(host))
     }
 
-    public static func table(_ host: Host) -> String {
+    public static func table(_ host: HostInventory) -> String {
         var out = "Node \(host.node): network-sriov.capable=\(host.capable)\n"
         if host.interfaces.isEmpty {
             out += "\nNo SR-IOV capable NIC.\n"
@@ -77,8 +77,8 @@ func encodeJSON(_ value: some Encodable) -> String {
 // MARK: - The JSON documents
 
 private struct HostDocument: Encodable {
-    let host: Host
-    init(_ host: Host) { self.host = host }
+    let host: HostInventory
+    init(_ host: HostInventory) { self.host = host }
 
     enum Keys: String, CodingKey { case node, capable, interfaces, unusable }
 

@@ -1,6 +1,6 @@
 /// What discovery found on a node: an immutable value that resolution and the
 /// reports read, and that tests build by hand.
-public struct Host: Equatable, Sendable {
+public struct HostInventory: Equatable, Sendable {
     public var node: String
     /// PFs that can create VFs now, by PCI address.
     public var interfaces: [PhysicalFunction]

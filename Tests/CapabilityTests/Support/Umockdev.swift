@@ -1,0 +1,86 @@
+import Capability
+import Foundation
+import Synchronization
+import Testbed
+import Testing
+
+/// Runs the code under test against a fake `/sys`. The test process runs under
+/// umockdev's preload (scripts/test sets it up), which redirects `/sys` to the folder
+/// named by `UMOCKDEV_DIR`; without the preload a test would read the real host, so
+/// it refuses to run.
+enum Umockdev {
+    /// UMOCKDEV_DIR is process-wide: one in-process discovery at a time.
+    private static let lock = Mutex(())
+
+    static var preloaded: Bool {
+        ProcessInfo.processInfo.environment["LD_PRELOAD"]?.contains("umockdev") == true
+    }
+
+    static func requirePreload() throws {
+        guard preloaded else {
+            throw TestbedError("tests must run under umockdev's preload so they never read the real /sys: run scripts/test")
+        }
+    }
+
+    /// Discovery in this process, against a testbed of `functions`.
+    static func discover(_ functions: [FakeFunction]) throws -> HostInventory {
+        let testbed = try Testbed(functions)
+        return try discover(in: testbed.root)
+    }
+
+    static func discover(in root: String) throws -> HostInventory {
+        try requirePreload()
+        return try lock.withLock { _ in
+            setenv("UMOCKDEV_DIR", root, 1)
+            defer { unsetenv("UMOCKDEV_DIR") }
+            return try HostDiscovery.discover()
+        }
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// The built `harvester-sriov` binary, run against the testbed at `root`.
+    static func run(_ arguments: [String], in root: String) throws -> Result {
+        try requirePreload()
+        var environment = ProcessInfo.processInfo.environment
+        environment["UMOCKDEV_DIR"] = root
+        return try runBinary(arguments, environment: environment)
+    }
+
+    static func runBinary(_ arguments: [String], environment: [String: String]? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        // Files, not pipes: a large output cannot fill a pipe and stall the child.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let outURL = folder.appendingPathComponent("out"), errURL = folder.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: try String(contentsOf: outURL, encoding: .utf8),
+                      stderr: try String(contentsOf: errURL, encoding: .utf8))
+    }
+
+    /// `harvester-sriov` beside the test bundle in the build folder.
+    static var binary: URL {
+        let me = URL(fileURLWithPath: try! FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        return me.deletingLastPathComponent().appendingPathComponent("harvester-sriov")
+    }
+}
+
+struct TestbedError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
