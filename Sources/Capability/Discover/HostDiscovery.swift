@@ -3,45 +3,47 @@ import Glibc
 #endif
 import SystemPackage
 
-/// Builds the `HostInventory` model from the running kernel: libudev enumerates network-class
-/// PCI functions and their netdevs, libpci reads config space and names, and sysfs
-/// gives the SR-IOV state. Read-only: discovery never writes anything.
+/// Builds the `HostInventory` from the running kernel. Read-only: discovery never
+/// writes anything.
+///
+/// Cost decides who reads what. libudev builds a device object with some 150 system
+/// calls, and enumerating a subsystem builds one for every device in it, which on a
+/// host with 2,000 VFs costs more than `lspci -vv`. So the PCI function list and the
+/// class filter come from one folder listing and one small read per function;
+/// libudev opens each network function that is not a VF (driver, attributes, netdevs);
+/// libpci reads config space and names of those; VFs are found through their PF's
+/// `virtfnN` links and read with a handful of plain sysfs reads each.
 public enum HostDiscovery {
     public static func discover() throws(SRIOVError) -> HostInventory {
         guard Sysfs.exists(Sysfs.root.appending("devices")) else {
             throw .discovery("cannot read /sys/devices: sysfs is not mounted at /sys; mount it (mount -t sysfs sysfs /sys) or run on the node itself")
         }
         let udev = try Udev()
-        // Class 0x02xxxx is "network controller": Ethernet, InfiniBand, and the rest.
-        let functions = try udev.devices(subsystem: "pci", attribute: ("class", "0x02*"))
-        var netdevsByFunction: [String: [NetDevice]] = [:]
-        for netdev in try udev.devices(subsystem: "net") {
-            // Bridges, bonds, veth and other virtual netdevs have no PCI parent.
-            guard let parent = netdev.pciParentName else { continue }
-            netdevsByFunction[parent, default: []].append(netDevice(netdev))
-        }
         let pci = try PCILibrary()
+        // Sorted, a PF comes before its VFs: a VF's routing ID is its PF's plus a positive offset.
+        let addresses = Sysfs.entries(Sysfs.pciDevices).compactMap { PCIAddress($0) }.sorted()
 
-        var byAddress: [PCIAddress: UdevDevice] = [:]
-        for device in functions {
-            if let address = PCIAddress(device.sysname) { byAddress[address] = device }
-        }
-        // A function whose IDs cannot be read went away during the scan (hot unplug): skip it.
-        func function(_ address: PCIAddress, _ device: UdevDevice) -> PCIFunction? {
-            guard let vendor = idValue(device.attribute("vendor")), let deviceID = idValue(device.attribute("device")) else { return nil }
-            return PCIFunction(address: address, vendor: vendor, deviceID: deviceID, driver: device.driver,
-                               netdevs: netdevsByFunction[device.sysname, default: []])
-        }
-
+        var vfAddresses = Set<PCIAddress>()
         var interfaces: [PhysicalFunction] = []
         var unusable: [UnusableNIC] = []
-        for (address, device) in byAddress.sorted(by: { $0.key < $1.key }) {
-            let path = FilePath(device.syspath)
-            // A VF is reported under its PF, never on its own.
-            guard !Sysfs.exists(path.appending("physfn")), let base = function(address, device) else { continue }
+        for address in addresses where !vfAddresses.contains(address) {
+            let path = Sysfs.pciDevices.appending(address.description)
+            // Class 0x02xxxx is "network controller": Ethernet, InfiniBand and the rest.
+            guard let classCode = Sysfs.integer(path.appending("class")), classCode >> 16 == 0x02,
+                  // A VF whose PF is not a network function is still not a PF.
+                  !Sysfs.exists(path.appending("physfn")),
+                  // Gone between the listing and now (hot unplug): nothing to report.
+                  let device = udev.device(subsystem: "pci", sysname: address.description),
+                  let vendor = idValue(device.attribute("vendor")),
+                  let deviceID = idValue(device.attribute("device"))
+            else { continue }
+            let base = PCIFunction(address: address, vendor: vendor, deviceID: deviceID, driver: device.driver,
+                                   netdevs: try udev.children(of: device, subsystem: "net").map {
+                                       NetDevice.read(FilePath($0.syspath), details: true)
+                                   })
             let config = pci.configFacts(address)
-            let names = pci.names(vendor: Int(base.vendor, radix: 16) ?? 0, device: Int(base.deviceID, radix: 16) ?? 0)
-            let label = names.device.map { "\($0) (\(base.vendor):\(base.deviceID))" } ?? "\(base.vendor):\(base.deviceID)"
+            let names = pci.names(vendor: Int(vendor, radix: 16)!, device: Int(deviceID, radix: 16)!)
+            let label = names.device.map { "\($0) (\(vendor):\(deviceID))" } ?? "\(vendor):\(deviceID)"
 
             guard let totalVFs = device.integerAttribute("sriov_totalvfs") else {
                 if let sriov = config?.sriov {
@@ -60,34 +62,29 @@ public enum HostDiscovery {
             }
             guard base.driver != nil else {
                 unusable.append(UnusableNIC(function: base, reason: .noDriver, detail:
-                    "\(label) has no driver bound, so no VFs can be created; load its driver (see `modinfo -F alias` / `lspci -k -s \(address)`)"))
+                    "\(label) has no driver bound, so no VFs can be created; load its driver (lspci -k -s \(address) names the candidates)"))
                 continue
             }
 
+            // The kernel gives every VF its PF's vendor and the capability's VF device ID.
+            let vfDeviceID = idValue(device.attribute("sriov_vf_device")) ?? config?.sriov?.vfDeviceID ?? deviceID
             var vfs: [VirtualFunction] = []
             for entry in Sysfs.entries(path) where entry.hasPrefix("virtfn") {
                 guard let vfID = Int(entry.dropFirst("virtfn".count)),
                       let vfName = Sysfs.linkName(path.appending(entry)),
                       let vfAddress = PCIAddress(vfName) else { continue }
+                vfAddresses.insert(vfAddress)
                 let vfPath = Sysfs.pciDevices.appending(vfName)
-                let vfFunction: PCIFunction
-                if let vfDevice = byAddress[vfAddress], let known = function(vfAddress, vfDevice) {
-                    vfFunction = known
-                } else if let vendor = idValue(Sysfs.attribute(vfPath.appending("vendor"))),
-                          let deviceID = idValue(Sysfs.attribute(vfPath.appending("device"))) {
-                    // A VF whose class is not "network" (some vendors): read it directly.
-                    vfFunction = PCIFunction(address: vfAddress, vendor: vendor, deviceID: deviceID,
-                                             driver: Sysfs.linkName(vfPath.appending("driver")),
-                                             netdevs: netdevsByFunction[vfName, default: []])
-                } else {
-                    continue
-                }
-                vfs.append(VirtualFunction(vfID: vfID, function: vfFunction,
+                let netPath = vfPath.appending("net")
+                let function = PCIFunction(
+                    address: vfAddress, vendor: vendor, deviceID: vfDeviceID,
+                    driver: Sysfs.linkName(vfPath.appending("driver")),
+                    netdevs: Sysfs.entries(netPath).map { NetDevice.read(netPath.appending($0), details: false) })
+                vfs.append(VirtualFunction(vfID: vfID, function: function,
                                            iommuGroup: Sysfs.linkName(vfPath.appending("iommu_group")).flatMap { Int($0) }))
             }
             vfs.sort { $0.vfID < $1.vfID }
 
-            let numa = device.integerAttribute("numa_node")
             interfaces.append(PhysicalFunction(
                 function: base,
                 vendorName: names.vendor,
@@ -97,30 +94,15 @@ public enum HostDiscovery {
                 capability: config?.sriov,
                 serialNumber: config?.serialNumber,
                 // -1 is the kernel's "no NUMA information".
-                numaNode: numa.flatMap { $0 < 0 ? nil : $0 },
+                numaNode: device.integerAttribute("numa_node").flatMap { $0 < 0 ? nil : $0 },
                 iommuGroup: Sysfs.linkName(path.appending("iommu_group")).flatMap { Int($0) },
                 vfs: vfs))
         }
         return HostInventory(node: hostname(), interfaces: interfaces, unusable: unusable)
     }
 
-    private static func netDevice(_ device: UdevDevice) -> NetDevice {
-        let speed = device.integerAttribute("speed")
-        let port = device.attribute("phys_port_name")
-        return NetDevice(
-            name: device.sysname,
-            mac: device.attribute("address"),
-            mtu: device.integerAttribute("mtu"),
-            // The kernel reports -1 (or EINVAL) while the link is down.
-            speed: speed.flatMap { $0 > 0 ? $0 : nil },
-            type: device.integerAttribute("type"),
-            operState: device.attribute("operstate"),
-            physPortName: port?.isEmpty == false ? port : nil,
-            devPort: device.integerAttribute("dev_port"))
-    }
-
     /// `0x8086` as sysfs shows it becomes `8086`, the operator's form.
-    private static func idValue(_ text: String?) -> String? {
+    static func idValue(_ text: String?) -> String? {
         guard let text, let value = UInt16(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text, radix: 16) else { return nil }
         return hex(value, width: 4)
     }
@@ -129,5 +111,24 @@ public enum HostDiscovery {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
         return String(cBuffer: buffer)
+    }
+}
+
+extension NetDevice {
+    /// Reads a netdev's sysfs folder. VFs need only name, MAC and MTU (the operator's
+    /// VF fields); `details` adds what a PF reports, at five more reads.
+    static func read(_ path: FilePath, details: Bool) -> NetDevice {
+        func attribute(_ name: String) -> String? { Sysfs.attribute(path.appending(name)) }
+        func integer(_ name: String) -> Int? { Sysfs.integer(path.appending(name)) }
+        var netdev = NetDevice(name: path.lastComponent?.string ?? "", mac: attribute("address"), mtu: integer("mtu"))
+        if details {
+            // The kernel reports -1 (or EINVAL) while the link is down.
+            netdev.speed = integer("speed").flatMap { $0 > 0 ? $0 : nil }
+            netdev.type = integer("type")
+            netdev.operState = attribute("operstate")
+            netdev.physPortName = attribute("phys_port_name").flatMap { $0.isEmpty ? nil : $0 }
+            netdev.devPort = integer("dev_port")
+        }
+        return netdev
     }
 }

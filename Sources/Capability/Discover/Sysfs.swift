@@ -19,12 +19,12 @@ enum Sysfs {
     static func attribute(_ path: FilePath) -> String? {
         guard let fd = try? FileDescriptor.open(path, .readOnly, options: [.closeOnExec]) else { return nil }
         defer { try? fd.close() }
-        // Attributes are at most a page; one read returns the whole value.
-        return try? String(unsafeUninitializedCapacity: 4096) { buffer in
-            let count = try fd.read(into: UnsafeMutableRawBufferPointer(buffer))
-            var end = count
+        // Attributes are at most a page; one read returns the whole value. The bytes go
+        // to a stack buffer so that the string keeps only what it needs.
+        return try? withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
+            var end = try fd.read(into: UnsafeMutableRawBufferPointer(buffer))
             while end > 0, buffer[end - 1] == UInt8(ascii: "\n") || buffer[end - 1] == 0 { end -= 1 }
-            return end
+            return String(decoding: buffer[..<end], as: UTF8.self)
         }
     }
 

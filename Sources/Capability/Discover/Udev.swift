@@ -21,13 +21,6 @@ final class UdevDevice {
         if text.hasPrefix("0x") { return Int(text.dropFirst(2), radix: 16) }
         return Int(text)
     }
-
-    /// The nearest PCI ancestor's sysname (its address): the function a netdev belongs to.
-    var pciParentName: String? {
-        // The parent is owned by the child: no unref.
-        guard let parent = udev_device_get_parent_with_subsystem_devtype(handle, "pci", nil) else { return nil }
-        return String(cString: udev_device_get_sysname(parent))
-    }
 }
 
 /// One libudev context, for the life of one discovery.
@@ -41,16 +34,21 @@ final class Udev {
 
     deinit { udev_unref(context) }
 
-    /// The devices of one subsystem, optionally only those whose attribute matches a
-    /// glob, in the order libudev returns them (sorted by syspath).
-    func devices(subsystem: String, attribute: (name: String, glob: String)? = nil) throws(SRIOVError) -> [UdevDevice] {
+    /// The device `sysname` of `subsystem` (`pci`, `0000:3b:00.0`), or nil when it is gone.
+    func device(subsystem: String, sysname: String) -> UdevDevice? {
+        udev_device_new_from_subsystem_sysname(context, subsystem, sysname).map(UdevDevice.init)
+    }
+
+    /// The devices of `subsystem` below `parent` in the device tree, sorted by syspath:
+    /// a PCI function's netdevs. libudev scans only the parent's subtree.
+    func children(of parent: UdevDevice, subsystem: String) throws(SRIOVError) -> [UdevDevice] {
         guard let enumerate = udev_enumerate_new(context) else { throw .discovery("libudev: cannot enumerate devices") }
         defer { udev_enumerate_unref(enumerate) }
         udev_enumerate_add_match_subsystem(enumerate, subsystem)
-        if let attribute { udev_enumerate_add_match_sysattr(enumerate, attribute.name, attribute.glob) }
+        udev_enumerate_add_match_parent(enumerate, parent.handle)
         let status = udev_enumerate_scan_devices(enumerate)
         guard status >= 0 else {
-            throw .discovery("libudev cannot enumerate \(subsystem) devices under /sys (errno \(-status)); is sysfs mounted?")
+            throw .discovery("libudev cannot list the \(subsystem) devices of \(parent.syspath) (errno \(-status))")
         }
         var devices: [UdevDevice] = []
         var entry = udev_enumerate_get_list_entry(enumerate)

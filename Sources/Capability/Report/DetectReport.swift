@@ -43,25 +43,23 @@ public enum DetectReport {
     }
 
     /// Left-aligned columns two spaces apart; the last column is not padded.
+    /// Widths count Unicode scalars: cells are IDs, names and pci.ids text.
     private static func aligned(_ rows: [[String]]) -> String {
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(to: widths[column])
-            }.joined(separator: "  ").trimmingTrailingSpaces + "\n"
-        }.joined()
-    }
-}
-
-extension String {
-    var trimmingTrailingSpaces: String {
-        var text = Substring(self)
-        while text.last == " " { text.removeLast() }
-        return String(text)
-    }
-
-    func padding(to width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
+        let widths = rows[0].indices.map { column in rows.map { $0[column].unicodeScalars.count }.max() ?? 0 }
+        var out = ""
+        for row in rows {
+            var line = ""
+            for (column, cell) in row.enumerated() {
+                if column > 0 { line += "  " }
+                line += cell
+                if column < row.count - 1 {
+                    line += String(repeating: " ", count: widths[column] - cell.unicodeScalars.count)
+                }
+            }
+            while line.utf8.last == UInt8(ascii: " ") { line.removeLast() }
+            out += line + "\n"
+        }
+        return out
     }
 }
 
