@@ -37,6 +37,7 @@ import Testing
         #expect(x710["numaNode"] as? Int == 0)
         #expect(x710["iommuGroup"] as? Int == 30)
         #expect(x710["linkType"] as? String == "ETH")
+        #expect(x710["linkAdminState"] as? String == "up")
         #expect(x710["vfDeviceID"] as? String == "154c")
         #expect(x710["serialNumber"] is NSNull, "no DSN capability: null, not a made-up value")
 

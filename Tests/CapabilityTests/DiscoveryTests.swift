@@ -163,12 +163,14 @@ import Testing
         pf.iommuGroup = nil
         pf.netdevs[0].speed = nil
         pf.netdevs[0].type = 32
+        pf.netdevs[0].adminUp = false
         let host = try Umockdev.discover([pf])
         let found = try #require(host.interfaces.first)
         #expect(found.numaNode == nil, "-1 is the kernel's 'unknown'")
         #expect(found.iommuGroup == nil)
         #expect(found.function.primaryNetdev?.speed == nil)
         #expect(found.function.primaryNetdev?.linkType == "IB")
+        #expect(found.function.primaryNetdev?.adminUp == false)
         #expect(found.serialNumber == nil)
     }
 }

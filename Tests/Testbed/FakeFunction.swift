@@ -111,18 +111,18 @@ public struct FakeNetdev: Sendable {
     public var mtu: Int
     public var speed: Int?
     public var type: Int
-    public var operState: String
+    public var adminUp: Bool
     public var devPort: Int
     public var physPortName: String?
 
     public init(name: String, mac: String, mtu: Int = 1500, speed: Int? = nil, type: Int = 1,
-                operState: String = "up", devPort: Int = 0, physPortName: String? = nil) {
+                adminUp: Bool = true, devPort: Int = 0, physPortName: String? = nil) {
         self.name = name
         self.mac = mac
         self.mtu = mtu
         self.speed = speed
         self.type = type
-        self.operState = operState
+        self.adminUp = adminUp
         self.devPort = devPort
         self.physPortName = physPortName
     }

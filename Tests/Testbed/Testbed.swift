@@ -103,7 +103,8 @@ public final class Testbed {
                 try writeFile(netDir + "/addr_assign_type", "0\n")
                 try writeFile(netDir + "/mtu", "\(netdev.mtu)\n")
                 try writeFile(netDir + "/type", "\(netdev.type)\n")
-                try writeFile(netDir + "/operstate", netdev.operState + "\n")
+                try writeFile(netDir + "/operstate", (netdev.adminUp ? "up" : "down") + "\n")
+                try writeFile(netDir + "/flags", netdev.adminUp ? "0x1003\n" : "0x1002\n")
                 try writeFile(netDir + "/dev_port", "\(netdev.devPort)\n")
                 // The kernel answers EINVAL for a down link; an empty file reads as "no value" too.
                 try writeFile(netDir + "/speed", netdev.speed.map { "\($0)\n" } ?? "")

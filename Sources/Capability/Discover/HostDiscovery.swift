@@ -125,7 +125,7 @@ extension NetDevice {
             // The kernel reports -1 (or EINVAL) while the link is down.
             netdev.speed = integer("speed").flatMap { $0 > 0 ? $0 : nil }
             netdev.type = integer("type")
-            netdev.operState = attribute("operstate")
+            netdev.adminUp = integer("flags").map { $0 & 0x1 != 0 }
             netdev.physPortName = attribute("phys_port_name").flatMap { $0.isEmpty ? nil : $0 }
             netdev.devPort = integer("dev_port")
         }

@@ -46,19 +46,20 @@ public struct NetDevice: Equatable, Sendable {
     public var speed: Int?
     /// ARPHRD type: 1 is Ethernet, 32 InfiniBand.
     public var type: Int?
-    public var operState: String?
+    /// IFF_UP from the netdev's `flags`: administratively up.
+    public var adminUp: Bool?
     /// Set on switchdev representors (`pf0vf3`) and on multi-port functions (`p0`).
     public var physPortName: String?
     public var devPort: Int?
 
     public init(name: String, mac: String? = nil, mtu: Int? = nil, speed: Int? = nil, type: Int? = nil,
-                operState: String? = nil, physPortName: String? = nil, devPort: Int? = nil) {
+                adminUp: Bool? = nil, physPortName: String? = nil, devPort: Int? = nil) {
         self.name = name
         self.mac = mac
         self.mtu = mtu
         self.speed = speed
         self.type = type
-        self.operState = operState
+        self.adminUp = adminUp
         self.physPortName = physPortName
         self.devPort = devPort
     }

@@ -114,7 +114,7 @@ private struct InterfaceDocument: Encodable {
         try c.encode(pf.totalVFs, forKey: .totalvfs)
         try c.encode(netdev?.speed.map { "\($0) Mb/s" }, forKey: .linkSpeed)
         try c.encode(netdev?.linkType, forKey: .linkType)
-        try c.encode(netdev?.operState, forKey: .linkAdminState)
+        try c.encode(netdev?.adminUp.map { $0 ? "up" : "down" }, forKey: .linkAdminState)
         try c.encode(pf.capability?.vfDeviceID, forKey: .vfDeviceID)
         try c.encode(pf.numaNode, forKey: .numaNode)
         try c.encode(pf.iommuGroup, forKey: .iommuGroup)
