@@ -15,13 +15,15 @@ let package = Package(
         // C libraries, found through pkg-config.
         .systemLibrary(name: "CLibUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .systemLibrary(name: "CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
+        // libyaml, the parser inside Yams; Yams itself would link full Foundation (+43 MB).
+        .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // The few lines of C that libpci's variadic and non-returning callbacks need.
         .target(name: "PCIShim", dependencies: ["CLibPCI"]),
 
         .target(
             name: "Capability",
             dependencies: [
-                "CLibUdev", "CLibPCI", "PCIShim",
+                "CLibUdev", "CLibPCI", "PCIShim", "CLibYAML",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

@@ -8,7 +8,13 @@ func runReporting<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as SRIOVError {
-        printError("harvester-sriov: \(error)")
+        if case let .invalidPolicies(problems) = error {
+            // One line per problem, so each can be read (and grepped) on its own.
+            problems.forEach { printError($0.description) }
+            printError("harvester-sriov: \(problems.count) \(problems.count == 1 ? "problem" : "problems"); nothing was written")
+        } else {
+            printError("harvester-sriov: \(error)")
+        }
         throw ExitCode(error.exitCode)
     }
 }

@@ -116,7 +116,7 @@ public enum HostDiscovery {
 
 extension NetDevice {
     /// Reads a netdev's sysfs folder. VFs need only name, MAC and MTU (the operator's
-    /// VF fields); `details` adds what a PF reports, at five more reads.
+    /// VF fields); `details` adds what a PF reports, at six more reads.
     static func read(_ path: FilePath, details: Bool) -> NetDevice {
         func attribute(_ name: String) -> String? { Sysfs.attribute(path.appending(name)) }
         func integer(_ name: String) -> Int? { Sysfs.integer(path.appending(name)) }
@@ -128,6 +128,7 @@ extension NetDevice {
             netdev.adminUp = integer("flags").map { $0 & 0x1 != 0 }
             netdev.physPortName = attribute("phys_port_name").flatMap { $0.isEmpty ? nil : $0 }
             netdev.devPort = integer("dev_port")
+            netdev.addressAssignType = integer("addr_assign_type")
         }
         return netdev
     }

@@ -51,9 +51,11 @@ public struct NetDevice: Equatable, Sendable {
     /// Set on switchdev representors (`pf0vf3`) and on multi-port functions (`p0`).
     public var physPortName: String?
     public var devPort: Int?
+    /// `addr_assign_type`: 0 means `mac` is the permanent, factory address.
+    public var addressAssignType: Int?
 
     public init(name: String, mac: String? = nil, mtu: Int? = nil, speed: Int? = nil, type: Int? = nil,
-                adminUp: Bool? = nil, physPortName: String? = nil, devPort: Int? = nil) {
+                adminUp: Bool? = nil, physPortName: String? = nil, devPort: Int? = nil, addressAssignType: Int? = nil) {
         self.name = name
         self.mac = mac
         self.mtu = mtu
@@ -62,6 +64,7 @@ public struct NetDevice: Equatable, Sendable {
         self.adminUp = adminUp
         self.physPortName = physPortName
         self.devPort = devPort
+        self.addressAssignType = addressAssignType
     }
 
     /// The operator's link type names.

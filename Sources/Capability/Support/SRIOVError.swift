@@ -7,25 +7,33 @@ public enum SRIOVError: Error, Equatable, CustomStringConvertible, Sendable {
     case io(path: String, operation: String, errno: Errno, hint: String? = nil)
     /// The host could not be inspected at all (sysfs missing, libpci unusable).
     case discovery(String)
-    /// Input given by the user (a file, a flag) is wrong.
+    /// Input given by the user (a flag) is wrong.
     case usage(String)
+    /// Policy manifests or stored state are wrong: every problem, one per line.
+    case invalidPolicies([PolicyProblem])
+    /// A write would go through a symbolic link or replace something that is not a file.
+    case unsafePath(String)
 
     public var description: String {
         switch self {
         case let .io(path, operation, errno, hint):
             let base = "\(operation) \(path): \(errno.description) (\(Self.symbol(errno)))"
             return hint.map { "\(base); \($0)" } ?? base
-        case let .discovery(message), let .usage(message):
+        case let .discovery(message), let .usage(message), let .unsafePath(message):
             return message
+        case let .invalidPolicies(problems):
+            return problems.map(\.description).joined(separator: "\n")
         }
     }
 
     /// The process exit status for this error, after sysexits.h.
     public var exitCode: Int32 {
         switch self {
-        case .usage: 64    // EX_USAGE
-        case .discovery: 69 // EX_UNAVAILABLE
-        case .io: 74       // EX_IOERR
+        case .usage: 64           // EX_USAGE
+        case .invalidPolicies: 65 // EX_DATAERR
+        case .discovery: 69       // EX_UNAVAILABLE
+        case .io: 74              // EX_IOERR
+        case .unsafePath: 77      // EX_NOPERM
         }
     }
 

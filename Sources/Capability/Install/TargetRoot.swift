@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+
+/// The root folder harvester-sriov writes into: `/` on a running node, the mounted
+/// new system (`/run/cos/target`) during installation.
+public struct TargetRoot: Sendable, Equatable {
+    public let path: FilePath
+
+    /// `--root` must be an absolute path to an existing folder: a relative one would
+    /// depend on the installer's working directory.
+    public init(_ text: String) throws(SRIOVError) {
+        guard text.hasPrefix("/") else {
+            throw .usage("--root \(text): must be an absolute path, e.g. --root /run/cos/target")
+        }
+        var status = stat()
+        guard stat(text, &status) == 0 else {
+            throw .usage("--root \(text): \(Errno(rawValue: errno).description); mount the target system first or pass the right path")
+        }
+        guard status.st_mode & S_IFMT == S_IFDIR else { throw .usage("--root \(text): is not a folder") }
+        path = FilePath(text).lexicallyNormalized()
+    }
+
+    /// True when the root is this running system, so live-host checks apply.
+    public var isLiveHost: Bool {
+        var here = stat(), there = stat()
+        guard stat("/", &here) == 0, stat(path.string, &there) == 0 else { return false }
+        return here.st_dev == there.st_dev && here.st_ino == there.st_ino
+    }
+
+    /// The full path of `relative` under the root, for messages.
+    public func display(_ relative: FilePath) -> String {
+        path == "/" ? "/" + relative.string : path.appending(relative.components).string
+    }
+}
+
+/// Where things live under a root.
+public enum Layout: String, Sendable, CaseIterable {
+    /// A generic distribution: state in /etc, binary in /usr/local/bin.
+    case fhs
+    /// Harvester's Elemental OS: only /oem and /usr/local persist, so state and binary
+    /// go under /usr/local and the rest is written at every boot by a yip file in /oem.
+    case harvester
+
+    /// `harvester` when the root has Elemental's /oem partition, else `fhs`.
+    public static func detect(_ root: TargetRoot) -> Layout {
+        var status = stat()
+        return stat(root.path.appending("oem").string, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR ? .harvester : .fhs
+    }
+
+    /// The desired-state file, relative to the root.
+    public var stateFile: FilePath {
+        switch self {
+        case .fhs: "etc/harvester-sriov/state.json"
+        case .harvester: "usr/local/etc/harvester-sriov/state.json"
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import FoundationEssentials
+
+/// The node's desired VF state, stored under the root: the validated policies, the
+/// labels their nodeSelectors were matched against, and the identity of each card
+/// they resolved to when applied on the live host, so that restore can follow a card
+/// whose PCI address changed (harvester#6518) and refuse a different card in its slot.
+public struct DesiredState: Codable, Equatable, Sendable {
+    public static let currentSchemaVersion = 1
+
+    public var schemaVersion: Int
+    /// Sorted by name.
+    public var policies: [NodePolicy]
+    /// Labels given with --node-label, besides the ones harvester-sriov derives.
+    public var nodeLabels: [String: String]
+    /// Sorted by PCI address.
+    public var cards: [CardIdentity]
+
+    public init(policies: [NodePolicy] = [], nodeLabels: [String: String] = [:], cards: [CardIdentity] = []) {
+        schemaVersion = Self.currentSchemaVersion
+        self.policies = policies.sorted { $0.name < $1.name }
+        self.nodeLabels = nodeLabels
+        self.cards = cards.sorted { $0.pciAddress < $1.pciAddress }
+    }
+
+    public static let empty = DesiredState()
+}
+
+/// What identifies a card: its slot, and what survives a slot move.
+public struct CardIdentity: Codable, Equatable, Sendable {
+    public var pciAddress: PCIAddress
+    public var name: String?
+    public var vendor: String
+    public var deviceID: String
+    /// The factory MAC, when the kernel shows it (`addr_assign_type` 0).
+    public var permanentMAC: String?
+    /// The PCIe Device Serial Number, shared by the ports of one card.
+    public var serialNumber: String?
+
+    public init(_ pf: PhysicalFunction) {
+        pciAddress = pf.address
+        name = pf.name
+        vendor = pf.function.vendor
+        deviceID = pf.function.deviceID
+        let netdev = pf.function.primaryNetdev
+        permanentMAC = netdev?.addressAssignType == 0 ? netdev?.mac : nil
+        serialNumber = pf.serialNumber
+    }
+}
+
+/// Reads and writes the desired state under a root.
+public struct StateStore: Sendable {
+    public let writer: RootWriter
+    public let layout: Layout
+
+    public init(root: TargetRoot, layout: Layout) {
+        writer = RootWriter(root: root)
+        self.layout = layout
+    }
+
+    public var displayPath: String { writer.root.display(layout.stateFile) }
+
+    /// The stored state, or an empty one when none is stored yet.
+    public func load() throws(SRIOVError) -> DesiredState {
+        guard let bytes = try writer.read(layout.stateFile) else { return .empty }
+        let state: DesiredState
+        do {
+            state = try JSONDecoder().decode(DesiredState.self, from: Data(bytes))
+        } catch {
+            throw .invalidPolicies([PolicyProblem(file: displayPath, message: "is not a harvester-sriov state file (\(error)); restore it from a backup, or remove it and apply the policies again")])
+        }
+        guard state.schemaVersion == DesiredState.currentSchemaVersion else {
+            throw .invalidPolicies([PolicyProblem(file: displayPath, message: "has schema version \(state.schemaVersion), this harvester-sriov \(version) reads version \(DesiredState.currentSchemaVersion); use a matching release")])
+        }
+        return state
+    }
+
+    public func encode(_ state: DesiredState) -> [UInt8] {
+        Array(encodeJSON(state).utf8)
+    }
+
+    @discardableResult
+    public func save(_ state: DesiredState) throws(SRIOVError) -> WriteOutcome {
+        try writer.write(layout.stateFile, encode(state), mode: 0o644)
+    }
+}

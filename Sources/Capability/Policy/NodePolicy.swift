@@ -1,0 +1,127 @@
+/// A `sriovnetwork.openshift.io/v1` `SriovNetworkNodePolicy` as harvester-sriov
+/// honours it: the operator's spec, less what a node-side tool cannot do (switchdev,
+/// vDPA, bridges, netFilter, externally managed PFs), which the decoder rejects.
+/// Stored as JSON with the operator's field names.
+public struct NodePolicy: Codable, Equatable, Sendable {
+    public var name: String
+    public var spec: PolicySpec
+
+    public init(name: String, spec: PolicySpec) {
+        self.name = name
+        self.spec = spec
+    }
+}
+
+public struct PolicySpec: Codable, Equatable, Sendable {
+    public var resourceName: String
+    public var nodeSelector: [String: String]
+    /// 0 is the highest priority and wins; 99 the lowest.
+    public var priority: Int
+    public var mtu: Int?
+    public var numVfs: Int
+    public var nicSelector: NICSelector
+    public var deviceType: DeviceType
+    public var isRdma: Bool
+    /// `ETH` or `IB`, upper-cased; nil leaves the PF's link type alone.
+    public var linkType: String?
+    public var needVhostNet: Bool
+    public var excludeTopology: Bool
+
+    public init(resourceName: String, nodeSelector: [String: String] = [:], priority: Int = 99, mtu: Int? = nil,
+                numVfs: Int, nicSelector: NICSelector, deviceType: DeviceType = .netdevice, isRdma: Bool = false,
+                linkType: String? = nil, needVhostNet: Bool = false, excludeTopology: Bool = false) {
+        self.resourceName = resourceName
+        self.nodeSelector = nodeSelector
+        self.priority = priority
+        self.mtu = mtu
+        self.numVfs = numVfs
+        self.nicSelector = nicSelector
+        self.deviceType = deviceType
+        self.isRdma = isRdma
+        self.linkType = linkType
+        self.needVhostNet = needVhostNet
+        self.excludeTopology = excludeTopology
+    }
+}
+
+public enum DeviceType: String, Codable, Equatable, Sendable {
+    case netdevice
+    case vfioPCI = "vfio-pci"
+}
+
+public struct NICSelector: Codable, Equatable, Sendable {
+    /// 4 lowercase hex digits.
+    public var vendor: String?
+    public var deviceID: String?
+    public var rootDevices: [String]
+    public var pfNames: [PFName]
+
+    public init(vendor: String? = nil, deviceID: String? = nil, rootDevices: [String] = [], pfNames: [PFName] = []) {
+        self.vendor = vendor
+        self.deviceID = deviceID
+        self.rootDevices = rootDevices
+        self.pfNames = pfNames
+    }
+
+    public var isEmpty: Bool { vendor == nil && deviceID == nil && rootDevices.isEmpty && pfNames.isEmpty }
+}
+
+/// `eth1` or `eth1#2-7`: a PF name, optionally with the 0-based, inclusive range of its
+/// VFs that the policy takes.
+public struct PFName: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var name: String
+    public var range: ClosedRange<Int>?
+
+    public init(name: String, range: ClosedRange<Int>? = nil) {
+        self.name = name
+        self.range = range
+    }
+
+    public var description: String {
+        range.map { "\(name)#\($0.lowerBound)-\($0.upperBound)" } ?? name
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard case let .success(parsed) = PFName.parse(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad pfName \(text)"))
+        }
+        self = parsed
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    /// The operator's syntax: one `#`, then `start-end`, both non-negative integers, end >= start.
+    static func parse(_ text: String) -> Result<PFName, PFNameError> {
+        guard text.contains("#") else {
+            return text.isEmpty ? .failure(.emptyName) : .success(PFName(name: text))
+        }
+        let fields = text.split(separator: "#", omittingEmptySubsequences: false)
+        guard fields.count == 2 else { return .failure(.separator) }
+        guard !fields[0].isEmpty else { return .failure(.emptyName) }
+        let bounds = fields[1].split(separator: "-", omittingEmptySubsequences: false)
+        guard bounds.count == 2 else { return .failure(.rangeSyntax) }
+        guard let start = Int(bounds[0]), start >= 0 else { return .failure(.start) }
+        guard let end = Int(bounds[1]), end >= 0 else { return .failure(.end) }
+        guard end >= start else { return .failure(.endBeforeStart) }
+        return .success(PFName(name: String(fields[0]), range: start...end))
+    }
+}
+
+enum PFNameError: Error {
+    case emptyName, separator, rangeSyntax, start, end, endBeforeStart
+
+    var message: String {
+        switch self {
+        case .emptyName: "the PF name is empty"
+        case .separator: "use one \"#\" between the PF name and the VF range, e.g. \"ens1f0#0-3\""
+        case .rangeSyntax: "the VF range must be \"first-last\", e.g. \"ens1f0#0-3\""
+        case .start: "the range's first VF index is not a non-negative integer"
+        case .end: "the range's last VF index is not a non-negative integer"
+        case .endBeforeStart: "the range's last VF index is smaller than its first"
+        }
+    }
+}

@@ -1,0 +1,348 @@
+/// Turns manifest text into policies as strictly as the API server and the operator's
+/// admission webhook would: every unknown field, wrong type, bad value and feature
+/// this node side cannot honour is a problem that names file, line, policy and field.
+/// All problems are collected; nothing is dropped silently.
+public enum PolicyDecoder {
+    public static let apiVersion = "sriovnetwork.openshift.io/v1"
+    public static let kind = "SriovNetworkNodePolicy"
+    /// A manifest larger than this is not a policy file.
+    public static let maximumFileSize = 1 << 20
+
+    public static func decode(_ text: String, file: String) -> (policies: [NodePolicy], problems: [PolicyProblem]) {
+        guard text.utf8.count <= maximumFileSize else {
+            return ([], [PolicyProblem(file: file, message: "is larger than 1 MiB; a policy file is a few KiB of YAML")])
+        }
+        let documents: [YAMLNode]
+        do {
+            documents = try YAMLReader.documents(text)
+        } catch {
+            return ([], [PolicyProblem(file: file, line: error.line, message: "not valid YAML: \(error.message)")])
+        }
+        var context = Context(file: file)
+        for document in documents {
+            context.document(document)
+        }
+        if documents.isEmpty || (context.policies.isEmpty && context.problems.isEmpty) {
+            context.problems.append(PolicyProblem(file: file, message: "holds no SriovNetworkNodePolicy"))
+        }
+        return (context.policies, context.problems)
+    }
+
+    private struct Context {
+        let file: String
+        var policies: [NodePolicy] = []
+        var problems: [PolicyProblem] = []
+        var policyName: String?
+
+        init(file: String) { self.file = file }
+
+        mutating func problem(_ node: YAMLNode?, _ field: String?, _ message: String) {
+            problems.append(PolicyProblem(file: file, line: node?.line, policy: policyName, field: field, message: message))
+        }
+
+        mutating func document(_ node: YAMLNode) {
+            if case .scalar(.null, _) = node { return } // an empty document between two `---`
+            guard case let .mapping(pairs, _) = node else {
+                return problem(node, nil, "expected a Kubernetes object (a map with apiVersion and kind), found \(node.kindName)")
+            }
+            let kind = pairs.first { $0.key == "kind" }?.value
+            if case .scalar(.string("List"), _)? = kind {
+                return list(pairs, node)
+            }
+            policy(node)
+        }
+
+        mutating func list(_ pairs: [(key: String, value: YAMLNode)], _ node: YAMLNode) {
+            for (key, value) in pairs {
+                switch key {
+                case "apiVersion", "kind", "metadata": continue
+                case "items":
+                    guard case let .sequence(items, _) = value else {
+                        problem(value, "items", "must be a list of SriovNetworkNodePolicy objects, found \(value.kindName)")
+                        continue
+                    }
+                    for item in items { policy(item) }
+                default:
+                    problem(value, key, "unknown field in a List; a List has apiVersion, kind, metadata and items")
+                }
+            }
+        }
+
+        mutating func policy(_ node: YAMLNode) {
+            policyName = nil
+            guard case let .mapping(pairs, _) = node else {
+                return problem(node, nil, "expected a SriovNetworkNodePolicy (a map), found \(node.kindName)")
+            }
+            let fields = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+            // Name the policy in every message, so read metadata first.
+            var name: String?
+            if let metadata = fields["metadata"] { name = self.metadata(metadata) } else { problem(node, "metadata", "is missing; a policy needs metadata.name") }
+            policyName = name
+            for (key, value) in pairs where !["metadata", "spec", "status", "apiVersion", "kind"].contains(key) {
+                problem(value, key, "unknown field; a SriovNetworkNodePolicy has apiVersion, kind, metadata and spec")
+            }
+            switch fields["apiVersion"] {
+            case .scalar(.string(PolicyDecoder.apiVersion), _)?: break
+            case let value?: problem(value, "apiVersion", "must be \"\(PolicyDecoder.apiVersion)\", found \(value.kindName)")
+            case nil: problem(node, "apiVersion", "is missing; set apiVersion: \(PolicyDecoder.apiVersion)")
+            }
+            switch fields["kind"] {
+            case .scalar(.string(PolicyDecoder.kind), _)?: break
+            case let value?: problem(value, "kind", "must be \"\(PolicyDecoder.kind)\" (or a List of them), found \(value.kindName)")
+            case nil: problem(node, "kind", "is missing; set kind: \(PolicyDecoder.kind)")
+            }
+            guard let specNode = fields["spec"] else { return problem(node, "spec", "is missing") }
+            let before = problems.count
+            let spec = self.spec(specNode)
+            if let name, let spec, problems.count == before {
+                policies.append(NodePolicy(name: name, spec: spec))
+            }
+        }
+
+        mutating func metadata(_ node: YAMLNode) -> String? {
+            guard case let .mapping(pairs, _) = node else {
+                problem(node, "metadata", "must be a map, found \(node.kindName)")
+                return nil
+            }
+            // ObjectMeta's fields, as `kubectl get -o yaml` prints them; only the name matters here.
+            let objectMeta: Set = ["name", "namespace", "labels", "annotations", "uid", "resourceVersion", "generation",
+                                   "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "finalizers",
+                                   "ownerReferences", "managedFields", "generateName", "selfLink"]
+            var name: String?
+            for (key, value) in pairs {
+                guard objectMeta.contains(key) else {
+                    problem(value, "metadata.\(key)", "unknown field; metadata is a Kubernetes ObjectMeta")
+                    continue
+                }
+                guard key == "name" else { continue }
+                guard case let .scalar(.string(text), _) = value else {
+                    problem(value, "metadata.name", "must be a string, found \(value.kindName)")
+                    continue
+                }
+                guard Self.isDNSSubdomain(text) else {
+                    problem(value, "metadata.name", "\"\(text)\" is not a valid name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters")
+                    continue
+                }
+                name = text
+            }
+            if name == nil, !pairs.contains(where: { $0.key == "name" }) {
+                problem(node, "metadata.name", "is missing; every policy needs a name")
+            }
+            return name
+        }
+
+        mutating func spec(_ node: YAMLNode) -> PolicySpec? {
+            guard case let .mapping(pairs, _) = node else {
+                problem(node, "spec", "must be a map, found \(node.kindName)")
+                return nil
+            }
+            var resourceName: String?
+            var nodeSelector: [String: String] = [:]
+            var priority = 0
+            var mtu: Int?
+            var numVfs: Int?
+            var nicSelector: NICSelector?
+            var deviceType = DeviceType.netdevice
+            var isRdma = false
+            var linkType: String?
+            var needVhostNet = false
+            var excludeTopology = false
+            for (key, value) in pairs {
+                let field = "spec.\(key)"
+                switch key {
+                case "resourceName":
+                    guard let text = string(value, field) else { continue }
+                    // The CRD's pattern and the webhook's, both enforced by the operator.
+                    if text.isEmpty || !text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+                        || text.first == "_" || text.last == "_" {
+                        problem(value, field, "\"\(text)\" is not a valid resource name: use letters, digits and '_', starting and ending with a letter or digit (^[a-zA-Z0-9_]+$ and the CRD's pattern)")
+                    } else {
+                        resourceName = text
+                    }
+                case "nodeSelector":
+                    guard case let .mapping(labels, _) = value else {
+                        problem(value, field, "must be a map of label keys to values, found \(value.kindName)")
+                        continue
+                    }
+                    for (labelKey, labelValue) in labels {
+                        guard let text = string(labelValue, "\(field).\(labelKey)") else { continue }
+                        nodeSelector[labelKey] = text
+                    }
+                case "priority":
+                    guard let number = integer(value, field) else { continue }
+                    if (0...99).contains(number) { priority = number } else {
+                        problem(value, field, "must be between 0 (highest) and 99 (lowest), found \(number)")
+                    }
+                case "mtu":
+                    guard let number = integer(value, field) else { continue }
+                    if number >= 1 { mtu = number } else { problem(value, field, "must be at least 1, found \(number)") }
+                case "numVfs":
+                    guard let number = integer(value, field) else { continue }
+                    if number < 0 {
+                        problem(value, field, "must be at least 0, found \(number)")
+                    } else if number == 0 {
+                        problem(value, field, "0 VFs is not allowed (the operator's webhook refuses it too); to remove VFs, remove the policy with `harvester-sriov policy remove \(policyName ?? "NAME")`")
+                    } else {
+                        numVfs = number
+                    }
+                case "nicSelector":
+                    nicSelector = self.nicSelector(value)
+                case "deviceType":
+                    guard let text = string(value, field) else { continue }
+                    if let type = DeviceType(rawValue: text) { deviceType = type } else {
+                        problem(value, field, "must be \"netdevice\" or \"vfio-pci\", found \"\(text)\"")
+                    }
+                case "isRdma": if let flag = bool(value, field) { isRdma = flag }
+                case "needVhostNet": if let flag = bool(value, field) { needVhostNet = flag }
+                case "excludeTopology": if let flag = bool(value, field) { excludeTopology = flag }
+                case "linkType":
+                    guard let text = string(value, field) else { continue }
+                    if ["eth", "ETH", "ib", "IB"].contains(text) { linkType = text.uppercased() } else {
+                        problem(value, field, "must be one of eth, ETH, ib, IB; found \"\(text)\"")
+                    }
+                case "eSwitchMode":
+                    guard let text = string(value, field) else { continue }
+                    if text == "switchdev" {
+                        problem(value, field, "switchdev is not supported by harvester-sriov: it needs OVS hardware offload, which Harvester does not run; use legacy or leave it out")
+                    } else if text != "legacy" {
+                        problem(value, field, "must be \"legacy\" or \"switchdev\", found \"\(text)\"")
+                    }
+                case "externallyManaged":
+                    guard let flag = bool(value, field) else { continue }
+                    if flag {
+                        problem(value, field, "true is not supported: harvester-sriov creates the VFs itself; set it to false or leave it out")
+                    }
+                case "vdpaType":
+                    problem(value, field, "vDPA is not supported by harvester-sriov (it needs switchdev mode); remove vdpaType")
+                case "bridge":
+                    problem(value, field, "software bridge management is not supported by harvester-sriov (it needs switchdev mode); remove bridge")
+                default:
+                    problem(value, field, "unknown field; see the SriovNetworkNodePolicy spec (resourceName, nodeSelector, priority, mtu, numVfs, nicSelector, deviceType, isRdma, linkType, eSwitchMode, needVhostNet, excludeTopology, externallyManaged)")
+                }
+            }
+            if resourceName == nil, !pairs.contains(where: { $0.key == "resourceName" }) {
+                problem(node, "spec.resourceName", "is missing; every policy needs the resource name its VFs are advertised as")
+            }
+            if numVfs == nil, !pairs.contains(where: { $0.key == "numVfs" }) {
+                problem(node, "spec.numVfs", "is missing; set how many VFs each selected PF gets")
+            }
+            if nicSelector == nil, !pairs.contains(where: { $0.key == "nicSelector" }) {
+                problem(node, "spec.nicSelector", "is missing; select the PFs by vendor, deviceID, rootDevices or pfNames")
+            }
+            guard let resourceName, let numVfs, let nicSelector else { return nil }
+            let spec = PolicySpec(resourceName: resourceName, nodeSelector: nodeSelector, priority: priority, mtu: mtu,
+                                  numVfs: numVfs, nicSelector: nicSelector, deviceType: deviceType, isRdma: isRdma,
+                                  linkType: linkType, needVhostNet: needVhostNet, excludeTopology: excludeTopology)
+            for issue in PolicyRules.check(spec) {
+                problem(node, issue.field, issue.message)
+            }
+            return spec
+        }
+
+        mutating func nicSelector(_ node: YAMLNode) -> NICSelector? {
+            guard case let .mapping(pairs, _) = node else {
+                problem(node, "spec.nicSelector", "must be a map, found \(node.kindName)")
+                return nil
+            }
+            var selector = NICSelector()
+            var valid = true
+            for (key, value) in pairs {
+                let field = "spec.nicSelector.\(key)"
+                switch key {
+                case "vendor", "deviceID":
+                    guard let text = string(value, field) else { valid = false; continue }
+                    guard text.count == 4, text.allSatisfy(\.isHexDigit) else {
+                        problem(value, field, "must be 4 hex digits as lspci -nn shows them, e.g. \"\(key == "vendor" ? "8086" : "1572")\"; found \"\(text)\"")
+                        valid = false
+                        continue
+                    }
+                    if key == "vendor" { selector.vendor = text.lowercased() } else { selector.deviceID = text.lowercased() }
+                case "rootDevices":
+                    guard let items = strings(value, field) else { valid = false; continue }
+                    for (index, item) in items.enumerated() {
+                        guard let address = PCIAddress(item.text), item.text.split(separator: ":").count == 3 else {
+                            problem(item.node, "\(field)[\(index)]", "\"\(item.text)\" is not a full PCI address; write it as lspci -D shows it, e.g. \"0000:3b:00.0\"")
+                            valid = false
+                            continue
+                        }
+                        if selector.rootDevices.contains(address.description) {
+                            problem(item.node, "\(field)[\(index)]", "\(address) is listed twice")
+                            valid = false
+                        }
+                        selector.rootDevices.append(address.description)
+                    }
+                case "pfNames":
+                    guard let items = strings(value, field) else { valid = false; continue }
+                    for (index, item) in items.enumerated() {
+                        switch PFName.parse(item.text) {
+                        case let .success(pfName):
+                            if selector.pfNames.contains(where: { $0.name == pfName.name }) {
+                                problem(item.node, "\(field)[\(index)]", "PF \(pfName.name) is listed twice")
+                                valid = false
+                            }
+                            selector.pfNames.append(pfName)
+                        case let .failure(error):
+                            problem(item.node, "\(field)[\(index)]", "cannot parse \"\(item.text)\": \(error.message)")
+                            valid = false
+                        }
+                    }
+                case "netFilter":
+                    problem(value, field, "is for cloud platforms (OpenStack) and is not supported by harvester-sriov; select by vendor, deviceID, rootDevices or pfNames")
+                    valid = false
+                default:
+                    problem(value, field, "unknown field; a nicSelector has vendor, deviceID, rootDevices, pfNames (and netFilter)")
+                    valid = false
+                }
+            }
+            if valid, selector.isEmpty {
+                problem(node, "spec.nicSelector", "selects nothing; set at least one of vendor, deviceID, rootDevices or pfNames")
+                return nil
+            }
+            return valid ? selector : nil
+        }
+
+        // MARK: typed values
+
+        mutating func string(_ node: YAMLNode, _ field: String) -> String? {
+            if case let .scalar(.string(text), _) = node { return text }
+            if case let .scalar(scalar, _) = node, scalar != .null {
+                problem(node, field, "must be a string, found \(scalar.kindName); quote it")
+            } else {
+                problem(node, field, "must be a string, found \(node.kindName)")
+            }
+            return nil
+        }
+
+        mutating func integer(_ node: YAMLNode, _ field: String) -> Int? {
+            if case let .scalar(.integer(value), _) = node { return value }
+            problem(node, field, "must be an integer, found \(node.kindName)")
+            return nil
+        }
+
+        mutating func bool(_ node: YAMLNode, _ field: String) -> Bool? {
+            if case let .scalar(.bool(value), _) = node { return value }
+            problem(node, field, "must be true or false, found \(node.kindName)")
+            return nil
+        }
+
+        mutating func strings(_ node: YAMLNode, _ field: String) -> [(text: String, node: YAMLNode)]? {
+            guard case let .sequence(items, _) = node else {
+                problem(node, field, "must be a list of strings, found \(node.kindName)")
+                return nil
+            }
+            var result: [(String, YAMLNode)] = []
+            for (index, item) in items.enumerated() {
+                guard let text = string(item, "\(field)[\(index)]") else { return nil }
+                result.append((text, item))
+            }
+            return result
+        }
+
+        static func isDNSSubdomain(_ text: String) -> Bool {
+            guard (1...253).contains(text.count) else { return false }
+            let allowed = text.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" || $0 == "." }
+            guard allowed, let first = text.first, let last = text.last else { return false }
+            return first.isLetter || first.isNumber ? (last.isLetter || last.isNumber) : false
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import SystemPackage
+
+/// Policies read from the files a user named, with every problem found in them.
+public struct PolicyInput: Sendable {
+    public var policies: [NodePolicy] = []
+    /// The file each policy came from, for messages.
+    public var origins: [String: String] = [:]
+    public var problems: [PolicyProblem] = []
+
+    /// Reads and decodes every file; a policy name defined twice is a problem too.
+    public static func load(_ paths: [String]) -> PolicyInput {
+        var input = PolicyInput()
+        for path in paths {
+            let text: String
+            do {
+                text = try readText(path)
+            } catch let error as Errno {
+                input.problems.append(PolicyProblem(file: path, message: "cannot read: \(error.description) (\(SRIOVError.symbol(error)))"))
+                continue
+            } catch {
+                input.problems.append(PolicyProblem(file: path, message: "cannot read: \(error)"))
+                continue
+            }
+            let decoded = PolicyDecoder.decode(text, file: path)
+            input.problems += decoded.problems
+            for policy in decoded.policies {
+                if let first = input.origins[policy.name] {
+                    input.problems.append(PolicyProblem(file: path, policy: policy.name, field: "metadata.name",
+                                                        message: "is defined twice (also in \(first)); policy names must be unique"))
+                    continue
+                }
+                input.origins[policy.name] = path
+                input.policies.append(policy)
+            }
+        }
+        input.problems += PolicyRules.checkSet(input.policies, origins: input.origins)
+        return input
+    }
+
+    static func readText(_ path: String) throws -> String {
+        let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
+        defer { try? fd.close() }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
+            if count == 0 { break }
+            bytes += buffer[..<count]
+            // Beyond the decoder's limit the content does not matter.
+            if bytes.count > PolicyDecoder.maximumFileSize { break }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The labels a node's policies are matched against: what kubelet sets on every node,
+/// the capability label harvester-sriov sets, and those given with --node-label.
+public enum NodeLabels {
+    public static let capabilityKey = "network-sriov.capable"
+
+    public static func of(_ host: HostInventory, capabilityKey: String = capabilityKey, extra: [String: String]) -> [String: String] {
+        var labels = ["kubernetes.io/hostname": host.node, "kubernetes.io/os": "linux", "kubernetes.io/arch": architecture,
+                      capabilityKey: String(host.capable)]
+        labels.merge(extra) { _, given in given }
+        return labels
+    }
+
+    /// Kubernetes' GOARCH name for this machine.
+    static var architecture: String {
+        #if arch(x86_64)
+        "amd64"
+        #elseif arch(arm64)
+        "arm64"
+        #else
+        "unknown"
+        #endif
+    }
+
+    /// Parses `key=value` flags; the key and value follow Kubernetes' label syntax.
+    public static func parse(_ flags: [String]) throws(SRIOVError) -> [String: String] {
+        var labels: [String: String] = [:]
+        for flag in flags {
+            guard let equals = flag.firstIndex(of: "=") else {
+                throw .usage("--node-label \(flag): write it as key=value")
+            }
+            let key = String(flag[..<equals]), value = String(flag[flag.index(after: equals)...])
+            if let problem = LabelSyntax.keyProblem(key) { throw .usage("--node-label \(flag): \(problem)") }
+            if let problem = LabelSyntax.valueProblem(value) { throw .usage("--node-label \(flag): \(problem)") }
+            labels[key] = value
+        }
+        return labels
+    }
+}
+
+/// Kubernetes' label syntax (apimachinery validation): a key is an optional DNS
+/// subdomain prefix and `/`, then a name of at most 63 characters; a value is empty or
+/// such a name.
+public enum LabelSyntax {
+    public static func keyProblem(_ key: String) -> String? {
+        let parts = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        if parts.count == 2 {
+            let prefix = String(parts[0])
+            guard (1...253).contains(prefix.count), prefix.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ label in
+                (1...63).contains(label.count) && label.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
+                    && label.first != "-" && label.last != "-"
+            }) else {
+                return "the key prefix \"\(prefix)\" must be a DNS subdomain (lowercase letters, digits, '-' and '.')"
+            }
+        }
+        return nameProblem(String(parts.last!), what: "the key name")
+    }
+
+    public static func valueProblem(_ value: String) -> String? {
+        value.isEmpty ? nil : nameProblem(value, what: "the value")
+    }
+
+    private static func nameProblem(_ name: String, what: String) -> String? {
+        guard (1...63).contains(name.count),
+              name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }),
+              name.first!.isLetter || name.first!.isNumber, name.last!.isLetter || name.last!.isNumber
+        else {
+            return "\(what) \"\(name)\" must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        }
+        return nil
+    }
+}

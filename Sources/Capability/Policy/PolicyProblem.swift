@@ -1,0 +1,25 @@
+/// One thing wrong with the policies: where (file, line, policy, field) and what to do.
+public struct PolicyProblem: Equatable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var policy: String?
+    public var field: String?
+    public var message: String
+
+    public init(file: String, line: Int? = nil, policy: String? = nil, field: String? = nil, message: String) {
+        self.file = file
+        self.line = line
+        self.policy = policy
+        self.field = field
+        self.message = message
+    }
+
+    /// `policies.yaml:12: policy "x": spec.numVfs: must be ...`
+    public var description: String {
+        var text = file
+        if let line { text += ":\(line)" }
+        if let policy { text += ": policy \"\(policy)\"" }
+        if let field { text += ": \(field)" }
+        return text + ": " + message
+    }
+}

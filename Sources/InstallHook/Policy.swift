@@ -1,0 +1,96 @@
+import ArgumentParser
+import Capability
+
+struct Policy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate, store, list and remove SriovNetworkNodePolicy manifests for this node.",
+        subcommands: [Check.self, Apply.self, List.self, Remove.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate policy files as strictly as the operator's webhook; exit 65 listing every problem.")
+
+        @Argument(help: "YAML files with SriovNetworkNodePolicy documents (or a List of them).")
+        var files: [String]
+
+        @Option(help: "Check against this system's NICs when it is the running host (/).")
+        var root = "/"
+
+        func run() throws {
+            try runReporting {
+                let input = PolicyInput.load(files)
+                guard input.problems.isEmpty else { throw SRIOVError.invalidPolicies(input.problems) }
+                if try TargetRoot(root).isLiveHost {
+                    let checked = PolicyRules.checkHost(input.policies, host: try HostDiscovery.discover(), origins: input.origins)
+                    guard checked.errors.isEmpty else { throw SRIOVError.invalidPolicies(checked.errors) }
+                    checked.warnings.forEach { printError("warning: \($0)") }
+                }
+                print("\(input.policies.count) \(input.policies.count == 1 ? "policy" : "policies") valid: \(input.policies.map(\.name).sorted().joined(separator: ", "))")
+            }
+        }
+    }
+
+    struct Apply: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate policy files and store them as this node's desired VF state.")
+
+        @Argument(help: "YAML files with SriovNetworkNodePolicy documents (or a List of them).")
+        var files: [String]
+
+        @OptionGroup var target: RootOptions
+
+        @Option(name: .customLong("node-label"), help: "A label (key=value) this node carries, for policies' nodeSelector. Repeatable.")
+        var nodeLabels: [String] = []
+
+        @Flag(help: "Validate and say what would change, without writing.")
+        var dryRun = false
+
+        func run() throws {
+            try runReporting {
+                let labels = try NodeLabels.parse(nodeLabels)
+                let input = PolicyInput.load(files)
+                let store = try target.store()
+                let host = store.writer.root.isLiveHost && input.problems.isEmpty ? try HostDiscovery.discover() : nil
+                let report = try PolicyApplication(store: store).apply(input, nodeLabels: labels, host: host, dryRun: dryRun)
+                report.warnings.forEach { printError("warning: \($0)") }
+                report.notes.forEach { printError("note: \($0)") }
+                report.changes.forEach { print($0) }
+                let verb = dryRun ? "would be" : "is"
+                switch report.outcome {
+                case .unchanged: print("unchanged: \(report.statePath) already holds these policies")
+                default: print("\(report.statePath) \(verb) \(report.outcome.rawValue) (\(report.state.policies.count) policies)")
+                }
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the stored policies.")
+
+        @OptionGroup var target: RootOptions
+
+        func run() throws {
+            try runReporting {
+                let state = try target.store().load()
+                print(PolicyListing.table(state), terminator: "")
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove stored policies by name.")
+
+        @Argument(help: "Names of stored policies.")
+        var names: [String]
+
+        @OptionGroup var target: RootOptions
+
+        func run() throws {
+            try runReporting {
+                let store = try target.store()
+                let result = try PolicyApplication(store: store).remove(names)
+                print("removed \(names.joined(separator: ", ")); \(store.displayPath) \(result.outcome.rawValue) (\(result.state.policies.count) policies left)")
+            }
+        }
+    }
+}
