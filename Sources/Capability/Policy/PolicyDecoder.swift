@@ -70,6 +70,7 @@ public enum PolicyDecoder {
 
         mutating func policy(_ node: YAMLNode) {
             policyName = nil
+            let before = problems.count
             guard case let .mapping(pairs, _) = node else {
                 return problem(node, nil, "expected a SriovNetworkNodePolicy (a map), found \(node.kindName)")
             }
@@ -92,7 +93,6 @@ public enum PolicyDecoder {
             case nil: problem(node, "kind", "is missing; set kind: \(PolicyDecoder.kind)")
             }
             guard let specNode = fields["spec"] else { return problem(node, "spec", "is missing") }
-            let before = problems.count
             let spec = self.spec(specNode)
             if let name, let spec, problems.count == before {
                 policies.append(NodePolicy(name: name, spec: spec))
