@@ -11,7 +11,7 @@ func runReporting<T>(_ body: () throws -> T) throws -> T {
         if case let .invalidPolicies(problems) = error {
             // One line per problem, so each can be read (and grepped) on its own.
             problems.forEach { printError($0.description) }
-            printError("harvester-sriov: \(problems.count) \(problems.count == 1 ? "problem" : "problems"); nothing was written")
+            printError("harvester-sriov: \(count(problems.count, "problem", "problems")); nothing was written")
         } else {
             printError("harvester-sriov: \(error)")
         }

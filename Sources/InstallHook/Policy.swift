@@ -25,7 +25,7 @@ struct Policy: ParsableCommand {
                     guard checked.errors.isEmpty else { throw SRIOVError.invalidPolicies(checked.errors) }
                     checked.warnings.forEach { printError("warning: \($0)") }
                 }
-                print("\(input.policies.count) \(input.policies.count == 1 ? "policy" : "policies") valid: \(input.policies.map(\.name).sorted().joined(separator: ", "))")
+                print("\(count(input.policies.count, "policy", "policies")) valid: \(input.policies.map(\.name).sorted().joined(separator: ", "))")
             }
         }
     }
@@ -58,7 +58,7 @@ struct Policy: ParsableCommand {
                 let verb = dryRun ? "would be" : "is"
                 switch report.outcome {
                 case .unchanged: print("unchanged: \(report.statePath) already holds these policies")
-                default: print("\(report.statePath) \(verb) \(report.outcome.rawValue) (\(report.state.policies.count) policies)")
+                default: print("\(report.statePath) \(verb) \(report.outcome.rawValue) (\(count(report.state.policies.count, "policy", "policies")))")
                 }
             }
         }
@@ -89,8 +89,13 @@ struct Policy: ParsableCommand {
             try runReporting {
                 let store = try target.store()
                 let result = try PolicyApplication(store: store).remove(names)
-                print("removed \(names.joined(separator: ", ")); \(store.displayPath) \(result.outcome.rawValue) (\(result.state.policies.count) policies left)")
+                print("removed \(names.joined(separator: ", ")); \(store.displayPath) \(result.outcome.rawValue) (\(count(result.state.policies.count, "policy", "policies")) left)")
             }
         }
     }
+}
+
+/// "1 policy", "2 policies".
+func count(_ number: Int, _ singular: String, _ plural: String) -> String {
+    "\(number) \(number == 1 ? singular : plural)"
 }

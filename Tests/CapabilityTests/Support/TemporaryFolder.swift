@@ -15,6 +15,12 @@ final class TemporaryFolder {
         relative.isEmpty ? url.path + "/" : url.appendingPathComponent(relative).path
     }
 
+    /// Creates the folder `relative` (and its parents) and returns its path.
+    func folder(_ relative: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: path(relative), withIntermediateDirectories: true)
+        return path(relative)
+    }
+
     func write(_ relative: String, _ text: String) throws {
         let target = url.appendingPathComponent(relative)
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
