@@ -38,6 +38,8 @@ let package = Package(
         // Writes fake /sys trees that umockdev serves to the code under test.
         .target(name: "Testbed", dependencies: [.product(name: "SystemPackage", package: "swift-system")], path: "Tests/Testbed"),
         .executableTarget(name: "make-testbed", dependencies: ["Testbed"], path: "Tests/TestbedTool"),
+        // Fuzzes the manifest decoder (scripts/fuzz-policy); a plain build replays inputs.
+        .executableTarget(name: "policy-fuzzer", dependencies: ["Capability"], path: "Tests/PolicyFuzzer"),
         .testTarget(name: "CapabilityTests", dependencies: ["Capability", "Testbed"]),
     ]
 )

@@ -23,6 +23,9 @@ public struct DesiredState: Codable, Equatable, Sendable {
     }
 
     public static let empty = DesiredState()
+
+    /// The stored form: pretty JSON with sorted keys, so equal states are equal bytes.
+    public var jsonBytes: [UInt8] { Array(encodeJSON(self).utf8) }
 }
 
 /// What identifies a card: its slot, and what survives a slot move.
@@ -74,12 +77,8 @@ public struct StateStore: Sendable {
         return state
     }
 
-    public func encode(_ state: DesiredState) -> [UInt8] {
-        Array(encodeJSON(state).utf8)
-    }
-
     @discardableResult
     public func save(_ state: DesiredState) throws(SRIOVError) -> WriteOutcome {
-        try writer.write(layout.stateFile, encode(state), mode: 0o644)
+        try writer.write(layout.stateFile, state.jsonBytes, mode: 0o644)
     }
 }

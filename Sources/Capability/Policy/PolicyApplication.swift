@@ -52,8 +52,8 @@ public struct PolicyApplication: Sendable {
         let state = DesiredState(policies: policies, nodeLabels: labels, cards: stored.cards)
         let outcome: WriteOutcome
         if dryRun {
-            outcome = try store.writer.read(store.layout.stateFile) == store.encode(state) ? .unchanged
-                : (try store.writer.read(store.layout.stateFile) == nil ? .created : .updated)
+            let current = try store.writer.read(store.layout.stateFile)
+            outcome = current == nil ? .created : current == state.jsonBytes ? .unchanged : .updated
         } else {
             outcome = try store.save(state)
         }
