@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries, found through pkg-config.
@@ -17,14 +18,17 @@ let package = Package(
         .systemLibrary(name: "CLibPCI", pkgConfig: "libpci", providers: [.apt(["libpci-dev"])]),
         // libyaml, the parser inside Yams; Yams itself would link full Foundation (+43 MB).
         .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // libnl's route library: VF MAC, trust and spoof-check over rtnetlink.
+        .systemLibrary(name: "CLibNL", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-route-3-dev"])]),
         // The few lines of C that libpci's variadic and non-returning callbacks need.
         .target(name: "PCIShim", dependencies: ["CLibPCI"]),
 
         .target(
             name: "Capability",
             dependencies: [
-                "CLibUdev", "CLibPCI", "PCIShim", "CLibYAML",
+                "CLibUdev", "CLibPCI", "PCIShim", "CLibYAML", "CLibNL",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -36,7 +40,8 @@ let package = Package(
         ),
 
         // Writes fake /sys trees that umockdev serves to the code under test.
-        .target(name: "Testbed", dependencies: [.product(name: "SystemPackage", package: "swift-system")], path: "Tests/Testbed"),
+        // Fake hosts for the tests and benchmarks: /sys trees for umockdev, and a simulated kernel.
+        .target(name: "Testbed", dependencies: ["Capability", .product(name: "SystemPackage", package: "swift-system")], path: "Tests/Testbed"),
         .executableTarget(name: "make-testbed", dependencies: ["Testbed"], path: "Tests/TestbedTool"),
         // Fuzzes the manifest decoder (scripts/fuzz-policy); a plain build replays inputs.
         .executableTarget(name: "policy-fuzzer", dependencies: ["Capability"], path: "Tests/PolicyFuzzer"),

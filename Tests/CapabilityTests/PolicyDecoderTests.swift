@@ -139,6 +139,10 @@ import Testing
              #"p.yaml:10: not valid YAML: duplicate key "numVfs""#),
         Case("empty file", text: "# nothing here\n",
              #"p.yaml: holds no SriovNetworkNodePolicy"#),
+        Case("bad vf-trust annotation", text: manifest(valid).replacingFirst("  name: p1", with: "  name: p1\n  annotations: {harvester-sriov.io/vf-trust: \"yes\"}"),
+             #"p.yaml:5: policy "p1": metadata.annotations.harvester-sriov.io/vf-trust: must be "on" or "off", found "yes""#),
+        Case("unknown harvester-sriov annotation", text: manifest(valid).replacingFirst("  name: p1", with: "  name: p1\n  annotations: {harvester-sriov.io/vf-vlan: \"10\"}"),
+             #"p.yaml:5: policy "p1": metadata.annotations.harvester-sriov.io/vf-vlan: unknown harvester-sriov annotation; known: vf-mac, vf-trust, vf-spoof-check"#),
         Case("alias bomb", text: "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
              #"p.yaml:1: not valid YAML: more than 100000 nodes after expanding aliases"#),
     ]
@@ -179,6 +183,22 @@ import Testing
             nicSelector: NICSelector(vendor: "8086", deviceID: "1572", rootDevices: ["0000:3b:00.0"],
                                      pfNames: [PFName(name: "enp59s0f0", range: 0...3)]),
             deviceType: .vfioPCI, isRdma: false, linkType: "ETH", needVhostNet: true, excludeTopology: true)))
+    }
+
+    @Test func annotationsSetVFOptionsAndOthersAreLeftAlone() throws {
+        let text = Self.manifest(Self.valid).replacingFirst("  name: p1", with: """
+              name: p1
+              annotations:
+                harvester-sriov.io/vf-mac: kernel
+                harvester-sriov.io/vf-trust: "on"
+                harvester-sriov.io/vf-spoof-check: "off"
+                kubectl.kubernetes.io/last-applied-configuration: "{}"
+            """)
+        let decoded = PolicyDecoder.decode(text, file: "p.yaml")
+        #expect(decoded.problems.isEmpty)
+        #expect(decoded.policies.first?.vfOptions == VFOptions(stableMAC: false, trust: true, spoofCheck: false))
+        #expect(PolicyDecoder.decode(Self.manifest(Self.valid), file: "p.yaml").policies.first?.vfOptions == VFOptions(),
+                "by default MACs are stable and trust and spoof-check are the kernel's")
     }
 
     @Test func readsListsMultipleDocumentsAndKubectlOutput() {

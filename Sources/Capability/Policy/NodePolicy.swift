@@ -5,10 +5,33 @@
 public struct NodePolicy: Codable, Equatable, Sendable {
     public var name: String
     public var spec: PolicySpec
+    /// From `metadata.annotations`: what the operator's schema has no field for.
+    public var vfOptions: VFOptions
 
-    public init(name: String, spec: PolicySpec) {
+    public init(name: String, spec: PolicySpec, vfOptions: VFOptions = VFOptions()) {
         self.name = name
         self.spec = spec
+        self.vfOptions = vfOptions
+    }
+}
+
+/// Per-VF settings a policy can ask for through annotations:
+/// `harvester-sriov.io/vf-mac: derived|kernel`, `harvester-sriov.io/vf-trust: "on"|"off"`,
+/// `harvester-sriov.io/vf-spoof-check: "on"|"off"`.
+public struct VFOptions: Codable, Equatable, Sendable {
+    public static let annotationPrefix = "harvester-sriov.io/"
+
+    /// Stable MACs derived from the PF and the VF index (the default), or whatever the
+    /// kernel and VF driver pick, which changes at every boot (harvester#6954).
+    public var stableMAC: Bool
+    /// nil leaves the kernel's default (trust off, spoof-check on).
+    public var trust: Bool?
+    public var spoofCheck: Bool?
+
+    public init(stableMAC: Bool = true, trust: Bool? = nil, spoofCheck: Bool? = nil) {
+        self.stableMAC = stableMAC
+        self.trust = trust
+        self.spoofCheck = spoofCheck
     }
 }
 

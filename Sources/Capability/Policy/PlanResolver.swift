@@ -28,6 +28,7 @@ public struct VFGroup: Equatable, Sendable {
     public var policyName: String
     public var mtu: Int?
     public var isRdma: Bool
+    public var vfOptions: VFOptions = VFOptions()
 }
 
 /// Resolves policies against a host with the operator's semantics: policies apply
@@ -59,7 +60,7 @@ public enum PlanResolver {
             for pf in selected {
                 let range = spec.nicSelector.pfNames.first { $0.name == pf.name }?.range ?? 0...(spec.numVfs - 1)
                 let group = VFGroup(resourceName: spec.resourceName, deviceType: spec.deviceType, vfRange: range,
-                                    policyName: policy.name, mtu: spec.mtu, isRdma: spec.isRdma)
+                                    policyName: policy.name, mtu: spec.mtu, isRdma: spec.isRdma, vfOptions: policy.vfOptions)
                 var result = PlannedInterface(pciAddress: pf.address, name: pf.name, numVfs: spec.numVfs, mtu: spec.mtu,
                                               linkType: spec.linkType, vfGroups: [group])
                 if let index = interfaces.firstIndex(where: { $0.pciAddress == pf.address }) {

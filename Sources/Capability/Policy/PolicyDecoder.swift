@@ -77,7 +77,12 @@ public enum PolicyDecoder {
             let fields = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
             // Name the policy in every message, so read metadata first.
             var name: String?
-            if let metadata = fields["metadata"] { name = self.metadata(metadata) } else { problem(node, "metadata", "is missing; a policy needs metadata.name") }
+            var options = VFOptions()
+            if let metadata = fields["metadata"] {
+                (name, options) = self.metadata(metadata)
+            } else {
+                problem(node, "metadata", "is missing; a policy needs metadata.name")
+            }
             policyName = name
             for (key, value) in pairs where !["metadata", "spec", "status", "apiVersion", "kind"].contains(key) {
                 problem(value, key, "unknown field; a SriovNetworkNodePolicy has apiVersion, kind, metadata and spec")
@@ -95,25 +100,28 @@ public enum PolicyDecoder {
             guard let specNode = fields["spec"] else { return problem(node, "spec", "is missing") }
             let spec = self.spec(specNode)
             if let name, let spec, problems.count == before {
-                policies.append(NodePolicy(name: name, spec: spec))
+                policies.append(NodePolicy(name: name, spec: spec, vfOptions: options))
             }
         }
 
-        mutating func metadata(_ node: YAMLNode) -> String? {
+        mutating func metadata(_ node: YAMLNode) -> (String?, VFOptions) {
+            var options = VFOptions()
             guard case let .mapping(pairs, _) = node else {
                 problem(node, "metadata", "must be a map, found \(node.kindName)")
-                return nil
+                return (nil, options)
             }
             // ObjectMeta's fields, as `kubectl get -o yaml` prints them; only the name matters here.
             let objectMeta: Set = ["name", "namespace", "labels", "annotations", "uid", "resourceVersion", "generation",
                                    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "finalizers",
                                    "ownerReferences", "managedFields", "generateName", "selfLink"]
             var name: String?
-            for (key, value) in pairs {
+            // The name first, so that every other message can say which policy it is about.
+            for (key, value) in pairs.filter({ $0.key == "name" }) + pairs.filter({ $0.key != "name" }) {
                 guard objectMeta.contains(key) else {
                     problem(value, "metadata.\(key)", "unknown field; metadata is a Kubernetes ObjectMeta")
                     continue
                 }
+                if key == "annotations" { options = vfOptions(value) }
                 guard key == "name" else { continue }
                 guard case let .scalar(.string(text), _) = value else {
                     problem(value, "metadata.name", "must be a string, found \(value.kindName)")
@@ -124,11 +132,35 @@ public enum PolicyDecoder {
                     continue
                 }
                 name = text
+                policyName = text
             }
             if name == nil, !pairs.contains(where: { $0.key == "name" }) {
                 problem(node, "metadata.name", "is missing; every policy needs a name")
             }
-            return name
+            return (name, options)
+        }
+
+        /// Our annotations; others belong to other tools and are left alone.
+        mutating func vfOptions(_ node: YAMLNode) -> VFOptions {
+            var options = VFOptions()
+            guard case let .mapping(pairs, _) = node else {
+                problem(node, "metadata.annotations", "must be a map of strings, found \(node.kindName)")
+                return options
+            }
+            for (key, value) in pairs where key.hasPrefix(VFOptions.annotationPrefix) {
+                let field = "metadata.annotations.\(key)"
+                guard let text = string(value, field) else { continue }
+                switch (key.dropFirst(VFOptions.annotationPrefix.count), text) {
+                case ("vf-mac", "derived"): options.stableMAC = true
+                case ("vf-mac", "kernel"): options.stableMAC = false
+                case ("vf-mac", _): problem(value, field, "must be \"derived\" (stable MACs from the PF and VF index) or \"kernel\", found \"\(text)\"")
+                case ("vf-trust", "on"), ("vf-trust", "off"): options.trust = text == "on"
+                case ("vf-spoof-check", "on"), ("vf-spoof-check", "off"): options.spoofCheck = text == "on"
+                case ("vf-trust", _), ("vf-spoof-check", _): problem(value, field, "must be \"on\" or \"off\", found \"\(text)\"")
+                default: problem(value, field, "unknown harvester-sriov annotation; known: vf-mac, vf-trust, vf-spoof-check")
+                }
+            }
+            return options
         }
 
         mutating func spec(_ node: YAMLNode) -> PolicySpec? {

@@ -13,13 +13,15 @@ public enum SRIOVError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidPolicies([PolicyProblem])
     /// A write would go through a symbolic link or replace something that is not a file.
     case unsafePath(String)
+    /// Restoring VFs failed for a reason not tied to one file.
+    case restore(String)
 
     public var description: String {
         switch self {
         case let .io(path, operation, errno, hint):
             let base = "\(operation) \(path): \(errno.description) (\(Self.symbol(errno)))"
             return hint.map { "\(base); \($0)" } ?? base
-        case let .discovery(message), let .usage(message), let .unsafePath(message):
+        case let .discovery(message), let .usage(message), let .unsafePath(message), let .restore(message):
             return message
         case let .invalidPolicies(problems):
             return problems.map(\.description).joined(separator: "\n")
@@ -34,6 +36,7 @@ public enum SRIOVError: Error, Equatable, CustomStringConvertible, Sendable {
         case .discovery: 69       // EX_UNAVAILABLE
         case .io: 74              // EX_IOERR
         case .unsafePath: 77      // EX_NOPERM
+        case .restore: 1
         }
     }
 

@@ -1,0 +1,85 @@
+import SystemPackage
+
+/// A PF as restore sees it: the few facts it acts on, re-read after every step.
+public struct PFState: Equatable, Sendable {
+    public var address: PCIAddress
+    public var driver: String?
+    public var netdev: String?
+    public var mtu: Int?
+    /// nil when the kernel shows no `sriov_totalvfs`.
+    public var totalVFs: Int?
+    public var numVFs: Int
+    /// By index; as many as `virtfnN` links exist.
+    public var vfs: [VFState]
+
+    public init(address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, totalVFs: Int?, numVFs: Int, vfs: [VFState]) {
+        self.address = address
+        self.driver = driver
+        self.netdev = netdev
+        self.mtu = mtu
+        self.totalVFs = totalVFs
+        self.numVFs = numVFs
+        self.vfs = vfs
+    }
+
+    /// Ready for restore: a driver that can create VFs, and a netdev to set VF MACs through.
+    public var ready: Bool { driver != nil && totalVFs != nil && netdev != nil }
+}
+
+public struct VFState: Equatable, Sendable {
+    public var index: Int
+    public var address: PCIAddress
+    public var driver: String?
+    public var netdev: String?
+    public var mtu: Int?
+    public var mac: String?
+    public var iommuGroup: Int?
+
+    public init(index: Int, address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, mac: String?, iommuGroup: Int?) {
+        self.index = index
+        self.address = address
+        self.driver = driver
+        self.netdev = netdev
+        self.mtu = mtu
+        self.mac = mac
+        self.iommuGroup = iommuGroup
+    }
+}
+
+/// What went wrong in one kernel operation: the file written (or netlink call), the
+/// errno, or the time it did not return within.
+public struct KernelError: Error, Equatable, Sendable {
+    public var target: String
+    public var operation: String
+    public var errno: Errno?
+    public var timedOut: Duration?
+
+    public init(target: String, operation: String, errno: Errno? = nil, timedOut: Duration? = nil) {
+        self.target = target
+        self.operation = operation
+        self.errno = errno
+        self.timedOut = timedOut
+    }
+}
+
+/// The side of restore that touches the kernel: sysfs writes, netlink, device events.
+/// `SysfsKernel` is the real one; tests use a simulated kernel that behaves like
+/// drivers/pci/iov.c. Every operation is about one PF or one of its VFs.
+public protocol SRIOVKernel: Sendable {
+    /// The whole node, for resolving policies.
+    func inventory() throws(SRIOVError) -> HostInventory
+    /// One PF now; nil when no PCI function has that address.
+    func pf(_ address: PCIAddress) -> PFState?
+    /// Writes `sriov_numvfs`. Must return within `timeout` even when the kernel does not.
+    func setNumVFs(_ count: Int, pf: PCIAddress, timeout: Duration) throws(KernelError)
+    /// Binds a VF to `driver` through `driver_override` and `drivers_probe`; nil means the
+    /// VF's default driver (the override cleared).
+    func bind(_ vf: PCIAddress, to driver: String?, timeout: Duration) throws(KernelError)
+    func setMTU(_ mtu: Int, netdev: String) throws(KernelError)
+    /// Sets a VF's MAC, trust and spoof-check through the PF's netdev (rtnetlink); nil leaves a setting.
+    func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?) throws(KernelError)
+    /// Whether a PCI driver is registered (its module loaded).
+    func driverLoaded(_ name: String) -> Bool
+    /// Returns when a device event may have changed something, or at `deadline`.
+    func waitForEvent(until deadline: ContinuousClock.Instant)
+}

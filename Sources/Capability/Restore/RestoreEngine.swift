@@ -1,0 +1,314 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import SystemPackage
+
+public struct RestoreOptions: Sendable {
+    /// PF names or PCI addresses; empty means every configured PF.
+    public var selection: [String]
+    /// How long one PF may take, all steps together (the operator uses 2 minutes for the write).
+    public var timeout: Duration
+    /// How long to wait for configured PFs that have not appeared (boot: drivers still loading).
+    public var appearTimeout: Duration
+
+    public init(selection: [String] = [], timeout: Duration = .seconds(120), appearTimeout: Duration = .seconds(60)) {
+        self.selection = selection
+        self.timeout = timeout
+        self.appearTimeout = appearTimeout
+    }
+}
+
+/// Makes the stored desired state real: for each PF the policies resolve to, the
+/// right number of VFs, each on the planned driver, with the planned MTU and a stable
+/// MAC. Safe to run any number of times; PFs are restored in parallel and each fails
+/// alone.
+public struct RestoreEngine: Sendable {
+    public let kernel: any SRIOVKernel
+    public let store: StateStore
+    public let runtime: RuntimeDirectory
+    public let logger: Logger
+
+    public init(kernel: any SRIOVKernel, store: StateStore, runtime: RuntimeDirectory, logger: Logger) {
+        self.kernel = kernel
+        self.store = store
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    public func run(_ options: RestoreOptions) throws(SRIOVError) -> RestoreResult {
+        let state = try store.load()
+        guard !state.policies.isEmpty else {
+            logger.info("no policies are stored in \(store.displayPath); nothing to restore")
+            return try finish([])
+        }
+        var host = try kernel.inventory()
+        var tracker = CardTracker(stored: state.cards, host: host)
+
+        // At boot the PFs' drivers may still be loading: wait, bounded, for the ones we expect.
+        let appearDeadline = ContinuousClock.now + options.appearTimeout
+        var outcomes: [PFOutcome] = []
+        while true {
+            let waiting = expectedButNotReady(state, tracker: tracker, host: host, selection: options.selection)
+            guard !waiting.isEmpty, ContinuousClock.now < appearDeadline else {
+                for name in waiting {
+                    let message = "\(name): did not appear with a driver and a netdev within \(seconds(options.appearTimeout)) s; check that the card is seated and its driver loads (dmesg)"
+                    logger.error("\(message)")
+                    outcomes.append(PFOutcome(pciAddress: name, name: nil, status: .failed, numVfs: 0, message: message))
+                }
+                break
+            }
+            kernel.waitForEvent(until: appearDeadline)
+            host = try kernel.inventory()
+            tracker = CardTracker(stored: state.cards, host: host)
+        }
+
+        for move in tracker.moves {
+            logger.notice("the card with \(CardTracker.describe(move.card)) moved from \(move.card.pciAddress) to \(move.to.address) (\(move.to.name ?? "no netdev")); following it")
+        }
+        var usable = host
+        for foreign in tracker.foreign {
+            usable.interfaces.removeAll { $0.address == foreign.found.address }
+            let message = "\(foreign.found.address): holds a different card (\(CardTracker.describe(CardIdentity(foreign.found)))) than the policies were applied to (\(CardTracker.describe(foreign.expected))); not configuring it: apply the policies again to adopt this card"
+            logger.error("\(message)")
+            outcomes.append(PFOutcome(pciAddress: foreign.found.address.description, name: foreign.found.name, status: .failed, numVfs: 0, message: message))
+        }
+
+        let labels = NodeLabels.of(host, extra: state.nodeLabels)
+        var plan = PlanResolver.resolve(tracker.follow(state.policies), host: usable, labels: labels).interfaces
+        if !options.selection.isEmpty {
+            plan = plan.filter { options.selection.contains($0.pciAddress.description) || options.selection.contains($0.name ?? "") }
+            let unknown = options.selection.filter { wanted in !plan.contains { $0.pciAddress.description == wanted || $0.name == wanted } }
+            for name in unknown { logger.info("\(name): no stored policy configures it; nothing to do") }
+        }
+
+        let jobs: [@Sendable () -> PFOutcome] = plan.map { planned in
+            let card = host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init)
+            return { self.restore(planned, card: card, timeout: options.timeout) }
+        }
+        outcomes += runInParallel(jobs)
+
+        // Remember where moved cards are now, and adopt the cards of policies applied at
+        // install time, which carry no identities yet.
+        let movedFrom = Set(tracker.moves.map(\.card.pciAddress))
+        var cards = state.cards.filter { !movedFrom.contains($0.pciAddress) } + tracker.moves.map { CardIdentity($0.to) }
+        let known = Set(cards.map(\.pciAddress))
+        cards += plan.filter { !known.contains($0.pciAddress) }
+            .compactMap { planned in host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init) }
+        let updated = DesiredState(policies: state.policies, nodeLabels: state.nodeLabels, cards: cards)
+        if updated != state {
+            do {
+                try store.save(updated)
+            } catch {
+                logger.warning("could not record the cards' identities in \(store.displayPath): \(error)")
+            }
+        }
+        return try finish(outcomes)
+    }
+
+    private func finish(_ outcomes: [PFOutcome]) throws(SRIOVError) -> RestoreResult {
+        let result = RestoreResult(finishedAt: Int(time(nil)), pfs: outcomes.sorted { $0.pciAddress < $1.pciAddress })
+        try runtime.writeStatus(result)
+        return result
+    }
+
+    /// Names of configured PFs that are absent or not ready yet.
+    private func expectedButNotReady(_ state: DesiredState, tracker: CardTracker, host: HostInventory, selection: [String]) -> [String] {
+        var expected = Set(tracker.missing.map(\.pciAddress.description))
+        for policy in tracker.follow(state.policies) {
+            for device in policy.spec.nicSelector.rootDevices where PCIAddress(device).map({ kernel.pf($0)?.ready != true }) ?? false {
+                expected.insert(device)
+            }
+            for pfName in policy.spec.nicSelector.pfNames
+            where !host.interfaces.contains(where: { $0.name == pfName.name }) && !state.cards.contains(where: { $0.name == pfName.name }) {
+                expected.insert(pfName.name)
+            }
+        }
+        for card in state.cards where !tracker.missing.contains(card) {
+            if let pf = kernel.pf(card.pciAddress), !pf.ready, !tracker.moves.contains(where: { $0.card == card }) {
+                expected.insert(card.pciAddress.description)
+            }
+        }
+        let names = expected.sorted()
+        return selection.isEmpty ? names : names.filter { name in selection.contains(name) || state.cards.contains { $0.pciAddress.description == name && selection.contains($0.name ?? "") } }
+    }
+
+    // MARK: - One PF
+
+    private func restore(_ planned: PlannedInterface, card: CardIdentity?, timeout: Duration) -> PFOutcome {
+        let start = ContinuousClock.now
+        let deadline = start + timeout
+        let label = "\(planned.pciAddress) (\(planned.name ?? "no netdev"))"
+        var kernelTime = Duration.zero
+        func outcome(_ status: PFOutcome.Status, _ message: String? = nil) -> PFOutcome {
+            PFOutcome(pciAddress: planned.pciAddress.description, name: planned.name, status: status, numVfs: planned.numVfs,
+                      message: message, kernelMilliseconds: milliseconds(kernelTime), totalMilliseconds: milliseconds(ContinuousClock.now - start))
+        }
+        do {
+            let lock = try runtime.lock(planned.pciAddress, until: deadline)
+            defer { withExtendedLifetime(lock) {} }
+            var pf = try waitFor(planned.pciAddress, label: label, until: deadline, what: "a driver and a netdev") { $0.ready }
+
+            if differences(planned, pf, card: card).isEmpty {
+                logger.info("\(label): \(planned.numVfs) VFs as planned; nothing to do")
+                return outcome(.unchanged)
+            }
+            if pf.numVFs != planned.numVfs {
+                // The kernel refuses N to M directly (EBUSY): go through 0.
+                for count in (pf.numVFs > 0 ? [0] : []) + [planned.numVfs] {
+                    let before = ContinuousClock.now
+                    try write(count, planned, label: label, deadline: deadline)
+                    kernelTime += ContinuousClock.now - before
+                }
+                logger.info("\(label): created \(planned.numVfs) VFs in \(milliseconds(kernelTime)) ms")
+            }
+            pf = try waitFor(planned.pciAddress, label: label, until: deadline, what: "all \(planned.numVfs) VFs") {
+                $0.vfs.count == planned.numVfs
+            }
+            try configureVFs(planned, pf: pf, card: card, label: label, deadline: deadline)
+            if differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card).isEmpty {
+                return outcome(.configured)
+            }
+            let left = differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card).joined(separator: "; ")
+            return fail(label, "still differs from the plan after restoring: \(left)", outcome)
+        } catch {
+            return fail(label, error.description, outcome)
+        }
+    }
+
+    private func fail(_ label: String, _ message: String, _ outcome: (PFOutcome.Status, String?) -> PFOutcome) -> PFOutcome {
+        let text = message.hasPrefix(label) ? message : "\(label): \(message)"
+        logger.error("\(text)")
+        return outcome(.failed, text)
+    }
+
+    private func write(_ count: Int, _ planned: PlannedInterface, label: String, deadline: ContinuousClock.Instant) throws(SRIOVError) {
+        do {
+            try kernel.setNumVFs(count, pf: planned.pciAddress, timeout: max(.zero, deadline - ContinuousClock.now))
+        } catch {
+            let file = "/sys/bus/pci/devices/\(planned.pciAddress)/sriov_numvfs"
+            if let timedOut = error.timedOut {
+                throw .restore("\(label): writing \(count) to \(file) did not return within \(seconds(timedOut)) s; the driver is stuck: check dmesg, then reload the driver or reboot")
+            }
+            let errno = error.errno ?? .ioError
+            let hint: String = switch errno {
+            case .noMemory: "the firmware left no address space for the VFs' BARs: boot with pci=realloc, or enable SR-IOV/IOV BAR space in the BIOS"
+            case .noSuchFileOrDirectory: "the PF has no driver, or its driver cannot create VFs: load the NIC's driver"
+            case .outOfRange: "the PF allows at most \(kernel.pf(planned.pciAddress)?.totalVFs.map(String.init) ?? "fewer") VFs (sriov_totalvfs): lower numVfs in the policy"
+            case .resourceBusy: "VFs still exist and are in use: stop what uses them (VMs, pods) and run restore again"
+            default: "see dmesg"
+            }
+            throw .restore("\(label): writing \(count) to \(file) failed: \(errno.description) (\(SRIOVError.symbol(errno))); \(hint)")
+        }
+    }
+
+    /// Re-reads the PF on every device event until `condition` holds, or fails at the deadline.
+    private func waitFor(_ address: PCIAddress, label: String, until deadline: ContinuousClock.Instant, what: String,
+                         _ condition: (PFState) -> Bool) throws(SRIOVError) -> PFState {
+        let start = ContinuousClock.now
+        while true {
+            if let pf = kernel.pf(address), condition(pf) { return pf }
+            guard ContinuousClock.now < deadline else {
+                throw .restore("\(label): timed out after \(seconds(ContinuousClock.now - start)) s waiting for \(what)")
+            }
+            kernel.waitForEvent(until: deadline)
+        }
+    }
+
+    private func configureVFs(_ planned: PlannedInterface, pf: PFState, card: CardIdentity?, label: String,
+                              deadline: ContinuousClock.Instant) throws(SRIOVError) {
+        guard let pfNetdev = pf.netdev else { throw .restore("\(label): the PF has no netdev to configure its VFs through") }
+        if let mtu = planned.mtu, (pf.mtu ?? 0) < mtu {
+            // A VF's MTU cannot exceed its PF's.
+            try kernelCall(label) { () throws(KernelError) in try kernel.setMTU(mtu, netdev: pfNetdev) }
+        }
+        for group in planned.vfGroups {
+            for index in group.vfRange where index < pf.vfs.count {
+                let vf = pf.vfs[index]
+                let mac = group.vfOptions.stableMAC ? card.map { StableMAC.address(vf: index, of: $0) } : nil
+                if mac != nil || group.vfOptions.trust != nil || group.vfOptions.spoofCheck != nil {
+                    try kernelCall(label) { () throws(KernelError) in
+                        try kernel.setVF(index, pfNetdev: pfNetdev, mac: mac, trust: group.vfOptions.trust, spoofCheck: group.vfOptions.spoofCheck)
+                    }
+                }
+                let vfLabel = "VF \(index) (\(vf.address))"
+                switch group.deviceType {
+                case .vfioPCI:
+                    guard vf.iommuGroup != nil else {
+                        throw .restore("\(label): \(vfLabel) has no iommu_group, so vfio-pci cannot take it: enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (or amd_iommu=on)")
+                    }
+                    guard kernel.driverLoaded("vfio-pci") else {
+                        throw .restore("\(label): the vfio-pci driver is not loaded: modprobe vfio-pci, and list it in /etc/modules-load.d")
+                    }
+                    if vf.driver != "vfio-pci" {
+                        try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: "vfio-pci", timeout: deadline - ContinuousClock.now) }
+                    }
+                    _ = try waitFor(planned.pciAddress, label: label, until: deadline, what: "\(vfLabel) to be bound to vfio-pci") {
+                        $0.vfs.count > index && $0.vfs[index].driver == "vfio-pci"
+                    }
+                case .netdevice:
+                    if vf.driver == "vfio-pci" || vf.driver == nil {
+                        try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: nil, timeout: deadline - ContinuousClock.now) }
+                    }
+                    let bound = try waitFor(planned.pciAddress, label: label, until: deadline, what: "\(vfLabel) to be bound to its network driver with a netdev") {
+                        $0.vfs.count > index && $0.vfs[index].driver != nil && $0.vfs[index].driver != "vfio-pci" && $0.vfs[index].netdev != nil
+                    }.vfs[index]
+                    if let mtu = group.mtu ?? planned.mtu, bound.mtu != mtu, let netdev = bound.netdev {
+                        try kernelCall(label) { () throws(KernelError) in try kernel.setMTU(mtu, netdev: netdev) }
+                    }
+                }
+            }
+        }
+    }
+
+    private func kernelCall(_ label: String, _ body: () throws(KernelError) -> Void) throws(SRIOVError) {
+        do {
+            try body()
+        } catch {
+            if let timedOut = error.timedOut {
+                throw .restore("\(label): \(error.operation) \(error.target) did not return within \(seconds(timedOut)) s")
+            }
+            let errno = error.errno ?? .ioError
+            throw .restore("\(label): \(error.operation) \(error.target) failed: \(errno.description) (\(SRIOVError.symbol(errno)))")
+        }
+    }
+
+    /// How the PF differs from the plan; empty when it is as planned.
+    public func differences(_ planned: PlannedInterface, _ pf: PFState, card: CardIdentity?) -> [String] {
+        var found: [String] = []
+        if pf.numVFs != planned.numVfs { found.append("\(pf.numVFs) VFs instead of \(planned.numVfs)") }
+        if pf.vfs.count != planned.numVfs { return found.isEmpty ? ["\(pf.vfs.count) VFs present instead of \(planned.numVfs)"] : found }
+        for group in planned.vfGroups {
+            for index in group.vfRange where index < pf.vfs.count {
+                let vf = pf.vfs[index]
+                switch group.deviceType {
+                case .vfioPCI where vf.driver != "vfio-pci":
+                    found.append("VF \(index) on \(vf.driver ?? "no driver") instead of vfio-pci")
+                case .netdevice where vf.driver == nil || vf.driver == "vfio-pci":
+                    found.append("VF \(index) on \(vf.driver ?? "no driver") instead of its network driver")
+                case .netdevice:
+                    if let mtu = group.mtu ?? planned.mtu, let actual = vf.mtu, actual != mtu {
+                        found.append("VF \(index) MTU \(actual) instead of \(mtu)")
+                    }
+                    if group.vfOptions.stableMAC, let card, let mac = vf.mac {
+                        let wanted = StableMAC.text(StableMAC.address(vf: index, of: card))
+                        if mac != wanted { found.append("VF \(index) MAC \(mac) instead of \(wanted)") }
+                    }
+                default:
+                    break
+                }
+            }
+        }
+        return found
+    }
+}
+
+func milliseconds(_ duration: Duration) -> Int {
+    Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+}
+
+/// Seconds for messages, to a tenth: "60", "0.5".
+func seconds(_ duration: Duration) -> String {
+    let tenths = (milliseconds(duration) + 50) / 100
+    return tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
+}

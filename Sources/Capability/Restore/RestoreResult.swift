@@ -1,0 +1,44 @@
+/// What one restore did, per PF; written to /run/harvester-sriov/status.json.
+public struct RestoreResult: Codable, Equatable, Sendable {
+    /// Seconds since the epoch.
+    public var finishedAt: Int
+    public var pfs: [PFOutcome]
+
+    public init(finishedAt: Int, pfs: [PFOutcome]) {
+        self.finishedAt = finishedAt
+        self.pfs = pfs
+    }
+
+    public var failed: Bool { pfs.contains { $0.status == .failed } }
+}
+
+public struct PFOutcome: Codable, Equatable, Sendable {
+    public enum Status: String, Codable, Sendable {
+        /// Already as planned; nothing was written.
+        case unchanged
+        /// VFs created or changed.
+        case configured
+        case failed
+    }
+
+    public var pciAddress: String
+    public var name: String?
+    public var status: Status
+    public var numVfs: Int
+    /// The one-line reason, for failures.
+    public var message: String?
+    /// Time spent inside `sriov_numvfs` writes, and in the whole PF job.
+    public var kernelMilliseconds: Int
+    public var totalMilliseconds: Int
+
+    public init(pciAddress: String, name: String?, status: Status, numVfs: Int, message: String? = nil,
+                kernelMilliseconds: Int = 0, totalMilliseconds: Int = 0) {
+        self.pciAddress = pciAddress
+        self.name = name
+        self.status = status
+        self.numVfs = numVfs
+        self.message = message
+        self.kernelMilliseconds = kernelMilliseconds
+        self.totalMilliseconds = totalMilliseconds
+    }
+}

@@ -1,0 +1,265 @@
+import Capability
+import Foundation
+import Testbed
+import Testing
+
+/// Restore against a simulated kernel that behaves like drivers/pci/iov.c.
+@Suite struct RestoreTests {
+    typealias H = RestoreHarness
+
+    static let x710Four = H.policy("x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
+    static let igbThree = H.policy("igb", #"{resourceName: igb, numVfs: 3, nicSelector: {deviceID: "10c9"}}"#)
+
+    @Test func createsTheVFsThenChangesNothingOnTheNextRun() throws {
+        let node = try H([H.x710()])
+        try node.apply(Self.x710Four)
+        let first = try node.restore()
+        #expect(first.pfs.map(\.status) == [.configured])
+        #expect(node.kernel.writeLog == ["0000:3b:00.0=4"])
+        let pf = try #require(node.kernel.snapshot("0000:3b:00.0"))
+        #expect(pf.vfs.map(\.driver) == ["iavf", "iavf", "iavf", "iavf"])
+
+        let second = try node.restore()
+        #expect(second.pfs.map(\.status) == [.unchanged])
+        #expect(node.kernel.writeLog == ["0000:3b:00.0=4"], "an unchanged PF is not written to")
+        #expect(node.logs.all.last == "info: 0000:3b:00.0 (enp59s0f0): 4 VFs as planned; nothing to do")
+        #expect(node.runtime.readStatus()?.pfs.map(\.status) == [.unchanged])
+    }
+
+    @Test func changesNToMThroughZeroWithoutEBUSY() throws {
+        let node = try H([H.x710()])
+        try node.apply(Self.x710Four)
+        _ = try node.restore()
+        try node.apply(H.policy("x710", #"{resourceName: x710, numVfs: 8, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        let result = try node.restore()
+        #expect(result.pfs.map(\.status) == [.configured])
+        #expect(node.kernel.writeLog == ["0000:3b:00.0=4", "0000:3b:00.0=0", "0000:3b:00.0=8"])
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.count == 8)
+    }
+
+    struct Fault: CustomTestStringConvertible, Sendable {
+        let label: String
+        let change: @Sendable (inout SimulatedKernel.PF) -> Void
+        let message: String
+        var testDescription: String { label }
+    }
+
+    static let faults: [Fault] = [
+        Fault(label: "ENOMEM", change: { $0.faults.insert(.noMemory) },
+              message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: Cannot allocate memory (ENOMEM); the firmware left no address space for the VFs' BARs: boot with pci=realloc, or enable SR-IOV/IOV BAR space in the BIOS"),
+        Fault(label: "ENOENT", change: { $0.faults.insert(.driverWithoutSRIOV) },
+              message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: No such file or directory (ENOENT); the PF has no driver, or its driver cannot create VFs: load the NIC's driver"),
+        Fault(label: "EBUSY", change: { $0.faults.insert(.busy) },
+              message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: Device or resource busy (EBUSY); VFs still exist and are in use: stop what uses them (VMs, pods) and run restore again"),
+        Fault(label: "ERANGE", change: { $0.totalVFs = 2 },
+              message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: Numerical result out of range (ERANGE); the PF allows at most 2 VFs (sriov_totalvfs): lower numVfs in the policy"),
+        Fault(label: "a write that never returns", change: { $0.faults.insert(.writeHangs) },
+              message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs did not return within 1 s; the driver is stuck: check dmesg, then reload the driver or reboot"),
+        Fault(label: "a VF that never binds", change: { $0.faults.insert(.vfNeverBinds(1)) },
+              message: "0000:01:00.0 (enp1s0): timed out after 1 s waiting for VF 1 (0000:01:02.1) to be bound to its network driver with a netdev"),
+        Fault(label: "a missing driver", change: { $0.driver = nil },
+              message: "0000:01:00.0: did not appear with a driver and a netdev within 1 s; check that the card is seated and its driver loads (dmesg)"),
+    ]
+
+    @Test(arguments: faults)
+    func aFaultFailsItsPFAloneAndARerunConverges(_ fault: Fault) throws {
+        let node = try H([H.x710(), H.x82576()])
+        try node.apply(Self.x710Four + Self.igbThree)
+        node.kernel.update("0000:01:00.0", fault.change)
+
+        let start = ContinuousClock.now
+        let result = try node.restore(timeout: .seconds(1), appear: .seconds(1))
+        #expect(result.failed)
+        #expect(node.outcome(result, "0000:01:00.0")?.status == .failed)
+        #expect(node.outcome(result, "0000:01:00.0")?.message == fault.message)
+        #expect(node.logs.all.contains("error: \(fault.message)"))
+        #expect(node.outcome(result, "0000:3b:00.0")?.status == .configured, "the other PF is still restored")
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.count == 4)
+        #expect(ContinuousClock.now - start < .seconds(4), "a stuck PF costs its own timeout, not more")
+        #expect(node.runtime.readStatus()?.failed == true)
+
+        // The fault clears (driver loaded, firmware fixed, VM stopped): the next run converges.
+        node.kernel.update("0000:01:00.0") { pf in
+            pf.faults = []
+            pf.driver = "igb"
+            pf.totalVFs = 7
+        }
+        let rerun = try node.restore(timeout: .seconds(5))
+        #expect(!rerun.failed)
+        #expect(node.outcome(rerun, "0000:01:00.0")?.status == .configured)
+        #expect(node.outcome(rerun, "0000:3b:00.0")?.status == .unchanged)
+        #expect(node.kernel.snapshot("0000:01:00.0")?.vfs.compactMap(\.driver) == ["igbvf", "igbvf", "igbvf"])
+    }
+
+    @Test func vfGroupsGetTheirDriversMTUAndStableMACs() throws {
+        let node = try H([H.x710()])
+        try node.apply(H.policy("pods", #"{resourceName: pods, numVfs: 6, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0#0-3"]}}"#,
+                                annotations: #"harvester-sriov.io/vf-trust: "on", harvester-sriov.io/vf-spoof-check: "off""#)
+                       + H.policy("vms", #"{resourceName: vms, numVfs: 6, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0#4-5"]}}"#))
+        let result = try node.restore()
+        #expect(result.pfs.map(\.status) == [.configured])
+        let pf = try #require(node.kernel.snapshot("0000:3b:00.0"))
+        #expect(pf.mtu == 9000, "the PF's MTU is raised so its VFs can use 9000")
+        #expect(pf.vfs.map(\.driver) == ["iavf", "iavf", "iavf", "iavf", "vfio-pci", "vfio-pci"])
+        #expect(pf.vfs.prefix(4).map(\.mtu) == [9000, 9000, 9000, 9000])
+        #expect(pf.vfs.prefix(4).allSatisfy { $0.trust && !$0.spoofCheck })
+        #expect(pf.vfs.suffix(2).allSatisfy { !$0.trust && $0.spoofCheck }, "the kernel's defaults where no annotation asks")
+
+        let card = try #require(try node.store.load().cards.first)
+        let macs = pf.vfs.map { $0.adminMAC.map(StableMAC.text) }
+        #expect(macs == (0..<6).map { StableMAC.text(StableMAC.address(vf: $0, of: card)) })
+        #expect(Set(macs).count == 6)
+        #expect(macs.allSatisfy { mac in mac.map { UInt8($0.prefix(2), radix: 16)! & 0x03 == 0x02 } == true },
+                "locally administered unicast")
+    }
+
+    @Test func macsAreTheSameAfterAReboot() throws {
+        let node = try H([H.x710()])
+        try node.apply(Self.x710Four)
+        _ = try node.restore()
+        let before = node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.mac)
+
+        let rebooted = SimulatedKernel([H.x710()])
+        let result = try node.restore(kernel: rebooted)
+        #expect(result.pfs.map(\.status) == [.configured])
+        #expect(rebooted.snapshot("0000:3b:00.0")?.vfs.map(\.mac) == before)
+    }
+
+    @Test func kernelMACsWhenThePolicyAsksForThem() throws {
+        let node = try H([H.x710()])
+        try node.apply(H.policy("x710", #"{resourceName: x710, numVfs: 2, nicSelector: {pfNames: ["enp59s0f0"]}}"#,
+                                annotations: "harvester-sriov.io/vf-mac: kernel"))
+        _ = try node.restore()
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.allSatisfy { $0.adminMAC == nil && $0.mac?.hasPrefix("aa:") == true } == true)
+    }
+
+    @Test func vfioPCINeedsAnIOMMUAndTheDriver() throws {
+        let vms = H.policy("vms", #"{resourceName: vms, numVfs: 2, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
+        let node = try H([H.x710()])
+        try node.apply(vms)
+        node.kernel.loadedDrivers = []
+        let unloaded = try node.restore()
+        #expect(unloaded.pfs.first?.message == "0000:3b:00.0 (enp59s0f0): the vfio-pci driver is not loaded: modprobe vfio-pci, and list it in /etc/modules-load.d")
+
+        let noIOMMU = try H([H.x710()])
+        try noIOMMU.apply(vms, live: false)
+        noIOMMU.kernel.update("0000:3b:00.0") { $0.iommu = false }
+        let result = try noIOMMU.restore()
+        #expect(result.pfs.first?.message == "0000:3b:00.0 (enp59s0f0): VF 0 (0000:3b:02.0) has no iommu_group, so vfio-pci cannot take it: enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (or amd_iommu=on)")
+    }
+
+    @Test func aMovedCardIsFollowed() throws {
+        let node = try H([H.x710()])
+        try node.apply(H.policy("slot", #"{resourceName: slot, numVfs: 2, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#))
+        // A new card in an earlier slot shifted the bus numbers: same card, new address and name.
+        let moved = SimulatedKernel([H.x710("0000:5e:00.0", netdev: "enp94s0f0")])
+        let result = try node.restore(kernel: moved)
+        #expect(result.pfs.map(\.pciAddress) == ["0000:5e:00.0"])
+        #expect(result.pfs.map(\.status) == [.configured])
+        #expect(moved.snapshot("0000:5e:00.0")?.vfs.count == 2)
+        #expect(node.logs.all.contains("notice: the card with MAC 3c:fd:fe:9e:a1:00 moved from 0000:3b:00.0 to 0000:5e:00.0 (enp94s0f0); following it"))
+        #expect(try node.store.load().cards.map(\.pciAddress.description) == ["0000:5e:00.0"], "the state follows the card")
+    }
+
+    @Test func aDifferentCardInTheSlotIsRefused() throws {
+        let node = try H([H.x710()])
+        try node.apply(H.policy("slot", #"{resourceName: slot, numVfs: 2, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#))
+        let swapped = SimulatedKernel([H.x710(mac: "3c:fd:fe:00:00:99")])
+        let result = try node.restore(kernel: swapped)
+        #expect(result.failed)
+        #expect(result.pfs.first?.message == "0000:3b:00.0: holds a different card (MAC 3c:fd:fe:00:00:99) than the policies were applied to (MAC 3c:fd:fe:9e:a1:00); not configuring it: apply the policies again to adopt this card")
+        #expect(swapped.writeLog.isEmpty)
+    }
+
+    @Test func waitsForAPFThatAppearsLateAndGivesUpOnOneThatNeverDoes() throws {
+        let node = try H([H.x710()])
+        try node.apply(Self.x710Four)
+        let late = SimulatedKernel([])
+        late.plug(H.x710(), after: .milliseconds(300))
+        let result = try node.restore(appear: .seconds(5), kernel: late)
+        #expect(result.pfs.map(\.status) == [.configured])
+
+        let never = SimulatedKernel([])
+        let start = ContinuousClock.now
+        let gaveUp = try node.restore(appear: .milliseconds(500), kernel: never)
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(gaveUp.pfs.map(\.message) == ["0000:3b:00.0: did not appear with a driver and a netdev within 0.5 s; check that the card is seated and its driver loads (dmesg)"])
+    }
+
+    @Test func aDriverReloadLosesTheVFsAndRestoreBringsThemBack() throws {
+        let node = try H([H.x710()])
+        try node.apply(Self.x710Four)
+        _ = try node.restore()
+        node.kernel.reloadDriver(of: "0000:3b:00.0")
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.isEmpty == true)
+        let result = try node.restore(["enp59s0f0"])
+        #expect(result.pfs.map(\.status) == [.configured])
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.count == 4)
+    }
+
+    @Test func twoRestoresOfOnePFDoNotInterleave() throws {
+        let node = try H([H.x710()])
+        try node.apply(Self.x710Four)
+        node.kernel.update("0000:3b:00.0") { $0.enableLatency = .milliseconds(300) }
+        let results = [0, 1].map { _ in node.engine() }.map { engine in
+            { @Sendable in try? engine.run(RestoreOptions(selection: ["0000:3b:00.0"], timeout: .seconds(5))) }
+        }
+        let outcomes = runConcurrently(results)
+        #expect(outcomes.compactMap { $0?.pfs.first?.status }.sorted { $0.rawValue < $1.rawValue } == [.configured, .unchanged])
+        #expect(node.kernel.writeLog == ["0000:3b:00.0=4"], "the second restore waited for the lock, then found nothing to do")
+    }
+
+    @Test func aHeldLockTimesOut() throws {
+        let node = try H([H.x710()])
+        try node.apply(Self.x710Four)
+        let held = try node.runtime.lock(PCIAddress("0000:3b:00.0")!, until: .now + .seconds(1))
+        let result = try node.restore(timeout: .milliseconds(300))
+        #expect(result.pfs.first?.message == "0000:3b:00.0 (enp59s0f0): another harvester-sriov restore holds \(node.folder.path("run"))/lock-0000:3b:00.0 and did not finish in time")
+        withExtendedLifetime(held) {}
+    }
+
+    @Test func manyPFsAreRestoredInParallel() throws {
+        let pfs = (0..<4).map { index -> SimulatedKernel.PF in
+            var pf = H.x710("0000:\(String(0x10 + index, radix: 16)):00.0", netdev: "enp\(16 + index)s0f0", mac: "3c:fd:fe:00:00:0\(index)")
+            pf.enableLatency = .milliseconds(400)
+            return pf
+        }
+        let node = try H(pfs)
+        try node.apply(H.policy("all", #"{resourceName: all, numVfs: 8, nicSelector: {deviceID: "1572"}}"#))
+        let start = ContinuousClock.now
+        let result = try node.restore()
+        let wall = ContinuousClock.now - start
+        #expect(result.pfs.map(\.status) == Array(repeating: .configured, count: 4))
+        #expect(wall < .milliseconds(1200), "4 PFs x 400 ms in parallel, not 1600 ms in a row (took \(wall))")
+    }
+
+    @Test func nothingStoredIsNothingToDo() throws {
+        let node = try H([H.x710()])
+        let result = try node.restore()
+        #expect(result.pfs.isEmpty)
+        #expect(node.logs.all == ["info: no policies are stored in \(node.folder.path("root"))/etc/harvester-sriov/state.json; nothing to restore"])
+    }
+}
+
+/// Runs closures on threads of their own at the same time.
+func runConcurrently<T: Sendable>(_ jobs: [@Sendable () -> T]) -> [T] {
+    let group = DispatchGroup()
+    let results = LockedArray<T>(count: jobs.count)
+    for (index, job) in jobs.enumerated() {
+        group.enter()
+        Thread.detachNewThread {
+            results.set(index, job())
+            group.leave()
+        }
+    }
+    group.wait()
+    return results.values.map { $0! }
+}
+
+final class LockedArray<T>: @unchecked Sendable {
+    private var storage: [T?]
+    private let lock = NSLock()
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: T) { lock.withLock { storage[index] = value } }
+    var values: [T?] { lock.withLock { storage } }
+}

@@ -1,0 +1,302 @@
+import Capability
+import Dispatch
+import Foundation
+import SystemPackage
+
+/// A test double of the kernel's SR-IOV side that behaves like drivers/pci/iov.c and
+/// the PCI core: writing `sriov_numvfs` is a no-op for the same value, ERANGE above
+/// `sriov_totalvfs`, ENOENT without a driver, EBUSY from N to M without 0 between,
+/// and takes the driver's time; VFs then bind to their driver asynchronously, and
+/// `driver_override` + `drivers_probe` move them between drivers. Faults (ENOMEM, a
+/// write that never returns, a VF that never binds) are switched on per PF.
+public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
+    public struct PF: Sendable {
+        public var address: PCIAddress
+        public var vendor = "8086"
+        public var deviceID = "1572"
+        public var vfDeviceID = "154c"
+        public var driver: String? = "i40e"
+        public var vfDriver = "iavf"
+        public var netdev: String?
+        public var mtu = 1500
+        public var totalVFs: Int? = 64
+        public var permanentMAC: String
+        public var serialNumber: String?
+        public var iommu = true
+        /// Time one enabling write takes in the driver, and one disabling write.
+        public var enableLatency: Duration = .zero
+        public var disableLatency: Duration = .zero
+        public var faults: Set<Fault> = []
+        public var numVFs = 0
+        public var vfs: [VF] = []
+
+        public init(address: String, netdev: String?, permanentMAC: String) {
+            self.address = PCIAddress(address)!
+            self.netdev = netdev
+            self.permanentMAC = permanentMAC
+        }
+    }
+
+    public struct VF: Sendable {
+        public var address: PCIAddress
+        public var driver: String?
+        public var override: String?
+        public var netdev: String?
+        public var mtu = 1500
+        public var adminMAC: [UInt8]?
+        public var mac: String?
+        public var trust: Bool = false
+        public var spoofCheck: Bool = true
+    }
+
+    public enum Fault: Hashable, Sendable {
+        /// Enabling fails with ENOMEM (no IOV BAR space).
+        case noMemory
+        /// Writes to sriov_numvfs never return.
+        case writeHangs
+        /// This VF never binds to any driver.
+        case vfNeverBinds(Int)
+        /// The PF driver has no sriov_configure: writes fail with ENOENT.
+        case driverWithoutSRIOV
+        /// VFs were enabled behind our back between our writes: EBUSY.
+        case busy
+    }
+
+    private let lock = NSCondition()
+    private var pfs: [PF]
+    /// Loaded PCI drivers.
+    public var loadedDrivers: Set<String> = ["vfio-pci"]
+    /// Time between a VF's creation (or a probe) and its driver binding.
+    public var bindDelay: Duration = .milliseconds(5)
+    /// Every sriov_numvfs write that reached the kernel: "0000:3b:00.0=8".
+    public private(set) var writes: [String] = []
+    private var macCounter = 0
+
+    public init(_ pfs: [PF]) {
+        self.pfs = pfs
+    }
+
+    // MARK: - Test controls
+
+    public func update(_ address: String, _ change: (inout PF) -> Void) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let index = pfs.firstIndex(where: { $0.address.description == address }) { change(&pfs[index]) }
+        lock.broadcast()
+    }
+
+    /// Adds a PF later, as hotplug or a late driver load does.
+    public func plug(_ pf: PF, after delay: Duration) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds(delay)))) {
+            self.lock.lock()
+            self.pfs.append(pf)
+            self.lock.broadcast()
+            self.lock.unlock()
+        }
+    }
+
+    /// `modprobe -r DRIVER && modprobe DRIVER`: the PF's VFs are gone.
+    public func reloadDriver(of address: String) {
+        update(address) { pf in
+            pf.numVFs = 0
+            pf.vfs = []
+        }
+    }
+
+    public var writeLog: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return writes
+    }
+
+    public func snapshot(_ address: String) -> PF? {
+        lock.lock()
+        defer { lock.unlock() }
+        return pfs.first { $0.address.description == address }
+    }
+
+    // MARK: - SRIOVKernel
+
+    public func inventory() throws(SRIOVError) -> HostInventory {
+        lock.lock()
+        defer { lock.unlock() }
+        var interfaces: [PhysicalFunction] = []
+        var unusable: [UnusableNIC] = []
+        for pf in pfs.sorted(by: { $0.address < $1.address }) {
+            let netdevs = pf.netdev.map { [NetDevice(name: $0, mac: pf.permanentMAC, mtu: pf.mtu, type: 1, addressAssignType: 0)] } ?? []
+            let function = PCIFunction(address: pf.address, vendor: pf.vendor, deviceID: pf.deviceID, driver: pf.driver, netdevs: netdevs)
+            guard let total = pf.totalVFs, total > 0, pf.driver != nil else {
+                unusable.append(UnusableNIC(function: function, reason: pf.driver == nil ? .noDriver : .sriovDisabled, detail: "simulated"))
+                continue
+            }
+            let vfs = pf.vfs.enumerated().map { index, vf in
+                VirtualFunction(vfID: index, function: PCIFunction(
+                    address: vf.address, vendor: pf.vendor, deviceID: pf.vfDeviceID, driver: vf.driver,
+                    netdevs: vf.netdev.map { [NetDevice(name: $0, mac: vf.mac, mtu: vf.mtu)] } ?? []), iommuGroup: pf.iommu ? 100 + index : nil)
+            }
+            interfaces.append(PhysicalFunction(function: function, vendorName: nil, deviceName: nil, totalVFs: total, numVFs: pf.numVFs,
+                                               capability: nil, serialNumber: pf.serialNumber, numaNode: 0,
+                                               iommuGroup: pf.iommu ? 99 : nil, vfs: vfs))
+        }
+        return HostInventory(node: "simulated", interfaces: interfaces, unusable: unusable)
+    }
+
+    public func pf(_ address: PCIAddress) -> PFState? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let pf = pfs.first(where: { $0.address == address }) else { return nil }
+        return PFState(address: pf.address, driver: pf.driver, netdev: pf.netdev, mtu: pf.mtu,
+                       totalVFs: pf.driver == nil ? pf.totalVFs : pf.totalVFs, numVFs: pf.numVFs,
+                       vfs: pf.vfs.enumerated().map { index, vf in
+                           VFState(index: index, address: vf.address, driver: vf.driver, netdev: vf.netdev, mtu: vf.mtu,
+                                   mac: vf.mac, iommuGroup: pf.iommu ? 100 + index : nil)
+                       })
+    }
+
+    public func setNumVFs(_ count: Int, pf address: PCIAddress, timeout: Duration) throws(KernelError) {
+        let file = "/sys/bus/pci/devices/\(address)/sriov_numvfs"
+        func failure(_ errno: Errno) -> KernelError { KernelError(target: file, operation: "write \(count) to", errno: errno) }
+        lock.lock()
+        guard let index = pfs.firstIndex(where: { $0.address == address }), pfs[index].totalVFs != nil else {
+            lock.unlock()
+            throw failure(.noSuchFileOrDirectory)
+        }
+        let pf = pfs[index]
+        writes.append("\(address)=\(count)")
+        lock.unlock()
+        // iov.c, sriov_numvfs_store: the checks happen in this order.
+        if count == pf.numVFs { return }
+        guard pf.driver != nil, !pf.faults.contains(.driverWithoutSRIOV) else { throw failure(.noSuchFileOrDirectory) }
+        if count > pf.totalVFs! { throw failure(.outOfRange) }
+        if count != 0, pf.numVFs != 0 || pf.faults.contains(.busy) { throw failure(.resourceBusy) }
+        let latency = pf.faults.contains(.writeHangs) ? Duration.seconds(3600) : (count == 0 ? pf.disableLatency : pf.enableLatency)
+        if latency > timeout {
+            // The real kernel keeps going; the caller stops waiting, as SysfsKernel does.
+            sleepFor(timeout)
+            throw KernelError(target: file, operation: "write \(count) to", timedOut: timeout)
+        }
+        sleepFor(latency)
+        if count > 0, pf.faults.contains(.noMemory) { throw failure(.noMemory) }
+
+        lock.lock()
+        defer { lock.unlock() }
+        guard let current = pfs.firstIndex(where: { $0.address == address }) else { throw failure(.noSuchFileOrDirectory) }
+        pfs[current].numVFs = count
+        pfs[current].vfs = (0..<count).map { vfIndex in
+            let rid = Int(address.bus) << 8 | Int(address.device) << 3 | Int(address.function)
+            let vfRID = rid + 16 + vfIndex
+            return VF(address: PCIAddress(domain: address.domain, bus: UInt8(truncatingIfNeeded: vfRID >> 8),
+                                          device: UInt8((vfRID >> 3) & 0x1f), function: UInt8(vfRID & 7)))
+        }
+        for vfIndex in 0..<count { scheduleProbe(address, vfIndex) }
+        lock.broadcast()
+    }
+
+    public func bind(_ vf: PCIAddress, to driver: String?, timeout: Duration) throws(KernelError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let (pfIndex, vfIndex) = locate(vf) else {
+            throw KernelError(target: "/sys/bus/pci/devices/\(vf)/driver_override", operation: "write to", errno: .noSuchFileOrDirectory)
+        }
+        // driver_override, then unbind, then drivers_probe.
+        pfs[pfIndex].vfs[vfIndex].override = driver
+        pfs[pfIndex].vfs[vfIndex].driver = nil
+        pfs[pfIndex].vfs[vfIndex].netdev = nil
+        scheduleProbe(pfs[pfIndex].address, vfIndex)
+        lock.broadcast()
+    }
+
+    public func setMTU(_ mtu: Int, netdev: String) throws(KernelError) {
+        lock.lock()
+        defer { lock.unlock() }
+        for pfIndex in pfs.indices {
+            if pfs[pfIndex].netdev == netdev { pfs[pfIndex].mtu = mtu; return }
+            if let vfIndex = pfs[pfIndex].vfs.firstIndex(where: { $0.netdev == netdev }) {
+                guard mtu <= pfs[pfIndex].mtu else {
+                    throw KernelError(target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to", errno: .invalidArgument)
+                }
+                pfs[pfIndex].vfs[vfIndex].mtu = mtu
+                lock.broadcast()
+                return
+            }
+        }
+        throw KernelError(target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to", errno: .noSuchFileOrDirectory)
+    }
+
+    public func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?) throws(KernelError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let pfIndex = pfs.firstIndex(where: { $0.netdev == pfNetdev }), index < pfs[pfIndex].vfs.count else {
+            throw KernelError(target: "\(pfNetdev) vf \(index)", operation: "RTM_SETLINK", errno: .invalidArgument)
+        }
+        if let mac {
+            pfs[pfIndex].vfs[index].adminMAC = mac
+            // The PF driver resets the VF, whose netdev takes the new address.
+            if pfs[pfIndex].vfs[index].netdev != nil { pfs[pfIndex].vfs[index].mac = StableMAC.text(mac) }
+        }
+        if let trust { pfs[pfIndex].vfs[index].trust = trust }
+        if let spoofCheck { pfs[pfIndex].vfs[index].spoofCheck = spoofCheck }
+        lock.broadcast()
+    }
+
+    public func driverLoaded(_ name: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return loadedDrivers.contains(name)
+    }
+
+    public func waitForEvent(until deadline: ContinuousClock.Instant) {
+        lock.lock()
+        defer { lock.unlock() }
+        let remaining = deadline - ContinuousClock.now
+        guard remaining > .zero else { return }
+        _ = lock.wait(until: Date(timeIntervalSinceNow: Double(milliseconds(remaining)) / 1000))
+    }
+
+    // MARK: -
+
+    private func locate(_ vf: PCIAddress) -> (Int, Int)? {
+        for pfIndex in pfs.indices {
+            if let vfIndex = pfs[pfIndex].vfs.firstIndex(where: { $0.address == vf }) { return (pfIndex, vfIndex) }
+        }
+        return nil
+    }
+
+    /// The PCI core probes a new or unbound VF: its override, else its default driver.
+    private func scheduleProbe(_ pf: PCIAddress, _ vfIndex: Int) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds(bindDelay)))) {
+            self.lock.lock()
+            defer { self.lock.unlock() }
+            guard let pfIndex = self.pfs.firstIndex(where: { $0.address == pf }), vfIndex < self.pfs[pfIndex].vfs.count,
+                  !self.pfs[pfIndex].faults.contains(.vfNeverBinds(vfIndex)) else { return }
+            var vf = self.pfs[pfIndex].vfs[vfIndex]
+            guard vf.driver == nil else { return }
+            let driver = vf.override ?? self.pfs[pfIndex].vfDriver
+            if driver == "vfio-pci" && (!self.pfs[pfIndex].iommu || !self.loadedDrivers.contains("vfio-pci")) { return }
+            vf.driver = driver
+            if driver != "vfio-pci" {
+                vf.netdev = "\(self.pfs[pfIndex].netdev ?? "eth")v\(vfIndex)"
+                // Without an administrative MAC the VF driver picks a random one, new at every boot.
+                self.macCounter += 1
+                vf.mac = vf.adminMAC.map(StableMAC.text) ?? "aa:00:00:00:\(self.hex2(self.macCounter >> 8)):\(self.hex2(self.macCounter))"
+                vf.mtu = 1500
+            }
+            self.pfs[pfIndex].vfs[vfIndex] = vf
+            self.lock.broadcast()
+        }
+    }
+
+    private func sleepFor(_ duration: Duration) {
+        guard duration > .zero else { return }
+        usleep(UInt32(min(milliseconds(duration), 4_000_000) * 1000))
+    }
+
+    private func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    private func hex2(_ value: Int) -> String {
+        let digits = String(value & 0xff, radix: 16)
+        return digits.count < 2 ? "0" + digits : digits
+    }
+}
