@@ -53,12 +53,15 @@ public struct KernelError: Error, Equatable, Sendable {
     public var operation: String
     public var errno: Errno?
     public var timedOut: Duration?
+    /// A library's own words, where there is no errno (libnl).
+    public var detail: String?
 
-    public init(target: String, operation: String, errno: Errno? = nil, timedOut: Duration? = nil) {
+    public init(target: String, operation: String, errno: Errno? = nil, timedOut: Duration? = nil, detail: String? = nil) {
         self.target = target
         self.operation = operation
         self.errno = errno
         self.timedOut = timedOut
+        self.detail = detail
     }
 }
 

@@ -149,7 +149,7 @@ public struct RestoreEngine: Sendable {
             defer { withExtendedLifetime(lock) {} }
             var pf = try waitFor(planned.pciAddress, label: label, until: deadline, what: "a driver and a netdev") { $0.ready }
 
-            if differences(planned, pf, card: card).isEmpty {
+            if Self.differences(planned, pf, card: card).isEmpty {
                 logger.info("\(label): \(planned.numVfs) VFs as planned; nothing to do")
                 return outcome(.unchanged)
             }
@@ -166,11 +166,11 @@ public struct RestoreEngine: Sendable {
                 $0.vfs.count == planned.numVfs
             }
             try configureVFs(planned, pf: pf, card: card, label: label, deadline: deadline)
-            if differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card).isEmpty {
-                return outcome(.configured)
+            let left = Self.differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card)
+            guard left.isEmpty else {
+                return fail(label, "still differs from the plan after restoring: \(left.joined(separator: "; "))", outcome)
             }
-            let left = differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card).joined(separator: "; ")
-            return fail(label, "still differs from the plan after restoring: \(left)", outcome)
+            return outcome(.configured)
         } catch {
             return fail(label, error.description, outcome)
         }
@@ -268,13 +268,16 @@ public struct RestoreEngine: Sendable {
             if let timedOut = error.timedOut {
                 throw .restore("\(label): \(error.operation) \(error.target) did not return within \(seconds(timedOut)) s")
             }
+            if let detail = error.detail, error.errno == nil {
+                throw .restore("\(label): \(error.operation) \(error.target) failed: \(detail)")
+            }
             let errno = error.errno ?? .ioError
             throw .restore("\(label): \(error.operation) \(error.target) failed: \(errno.description) (\(SRIOVError.symbol(errno)))")
         }
     }
 
     /// How the PF differs from the plan; empty when it is as planned.
-    public func differences(_ planned: PlannedInterface, _ pf: PFState, card: CardIdentity?) -> [String] {
+    public static func differences(_ planned: PlannedInterface, _ pf: PFState, card: CardIdentity?) -> [String] {
         var found: [String] = []
         if pf.numVFs != planned.numVfs { found.append("\(pf.numVFs) VFs instead of \(planned.numVfs)") }
         if pf.vfs.count != planned.numVfs { return found.isEmpty ? ["\(pf.vfs.count) VFs present instead of \(planned.numVfs)"] : found }

@@ -29,11 +29,16 @@ enum Umockdev {
     }
 
     static func discover(in root: String) throws -> HostInventory {
+        try within(root) { try HostDiscovery.discover() }
+    }
+
+    /// Runs `body` in this process with `/sys` served from the testbed at `root`.
+    static func within<T>(_ root: String, _ body: () throws -> T) throws -> T {
         try requirePreload()
         return try lock.withLock { _ in
             setenv("UMOCKDEV_DIR", root, 1)
             defer { unsetenv("UMOCKDEV_DIR") }
-            return try HostDiscovery.discover()
+            return try body()
         }
     }
 

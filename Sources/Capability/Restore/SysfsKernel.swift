@@ -1,0 +1,209 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibNL
+import CLibUdev
+import Dispatch
+import SystemPackage
+
+/// The real kernel: sysfs for SR-IOV and drivers, rtnetlink (libnl-route) for VF
+/// settings, a libudev monitor for device events.
+///
+/// Writes that can block in a driver (`sriov_numvfs`, `unbind`, `drivers_probe`) run in a
+/// child process (`harvester-sriov sysfs-write`): some drivers never return, and a
+/// thread stuck in the kernel would keep this process from exiting; a child can be
+/// abandoned at the deadline.
+public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
+    private let executable: String
+    private let monitor: OpaquePointer?
+    private let udev: OpaquePointer?
+    private let monitorLock = DispatchSemaphore(value: 1)
+
+    /// `executable` runs the child writes; by default this very program.
+    public init(executable: String? = nil) {
+        self.executable = executable ?? Sysfs.link("/proc/self/exe")?.string ?? "/usr/local/bin/harvester-sriov"
+        // Kernel uevents, not udev's: they need no udevd (early boot), and any change
+        // only makes us re-read sysfs.
+        udev = udev_new()
+        let monitor = udev.flatMap { udev_monitor_new_from_netlink($0, "kernel") }
+        if let monitor {
+            udev_monitor_filter_add_match_subsystem_devtype(monitor, "pci", nil)
+            udev_monitor_filter_add_match_subsystem_devtype(monitor, "net", nil)
+            if udev_monitor_enable_receiving(monitor) < 0 {
+                udev_monitor_unref(monitor)
+                self.monitor = nil
+                return
+            }
+        }
+        self.monitor = monitor
+    }
+
+    deinit {
+        if let monitor { udev_monitor_unref(monitor) }
+        if let udev { udev_unref(udev) }
+    }
+
+    public func inventory() throws(SRIOVError) -> HostInventory {
+        try HostDiscovery.discover()
+    }
+
+    public func pf(_ address: PCIAddress) -> PFState? {
+        let path = Sysfs.pciDevices.appending(address.description)
+        guard Sysfs.exists(path) else { return nil }
+        let netdev = Self.netdev(of: path)
+        let vfs = Sysfs.entries(path).compactMap { entry -> VFState? in
+            guard entry.hasPrefix("virtfn"), let index = Int(entry.dropFirst(6)),
+                  let name = Sysfs.linkName(path.appending(entry)), let vfAddress = PCIAddress(name) else { return nil }
+            let vfPath = Sysfs.pciDevices.appending(name)
+            let vfNetdev = Self.netdev(of: vfPath)
+            return VFState(index: index, address: vfAddress, driver: Sysfs.linkName(vfPath.appending("driver")),
+                           netdev: vfNetdev,
+                           mtu: vfNetdev.flatMap { Sysfs.integer(vfPath.appending("net").appending($0).appending("mtu")) },
+                           mac: vfNetdev.flatMap { Sysfs.attribute(vfPath.appending("net").appending($0).appending("address")) },
+                           iommuGroup: Sysfs.linkName(vfPath.appending("iommu_group")).flatMap { Int($0) })
+        }.sorted { $0.index < $1.index }
+        return PFState(address: address, driver: Sysfs.linkName(path.appending("driver")), netdev: netdev,
+                       mtu: netdev.flatMap { Sysfs.integer(path.appending("net").appending($0).appending("mtu")) },
+                       totalVFs: Sysfs.integer(path.appending("sriov_totalvfs")),
+                       numVFs: Sysfs.integer(path.appending("sriov_numvfs")) ?? 0, vfs: vfs)
+    }
+
+    /// The function's netdev: not a switchdev representor, lowest name first.
+    private static func netdev(of function: FilePath) -> String? {
+        Sysfs.entries(function.appending("net")).filter { name in
+            let port = Sysfs.attribute(function.appending("net").appending(name).appending("phys_port_name")) ?? ""
+            return !(port.hasPrefix("pf") && port.contains("vf"))
+        }.sorted().first
+    }
+
+    public func setNumVFs(_ count: Int, pf: PCIAddress, timeout: Duration) throws(KernelError) {
+        try writeInChild("/sys/bus/pci/devices/\(pf)/sriov_numvfs", String(count), timeout: timeout)
+    }
+
+    public func bind(_ vf: PCIAddress, to driver: String?, timeout: Duration) throws(KernelError) {
+        let device = "/sys/bus/pci/devices/\(vf)"
+        // driver_override first, so that neither the unbind nor a hotplug race lets the
+        // old driver take the VF back; "\n" clears it. Never new_id: that would bind
+        // every device with the VF's ID.
+        try writeHere("\(device)/driver_override", driver ?? "\n")
+        let deadline = ContinuousClock.now + timeout
+        if Sysfs.exists(FilePath("\(device)/driver")) {
+            try writeInChild("\(device)/driver/unbind", vf.description, timeout: deadline - .now)
+        }
+        try writeInChild("/sys/bus/pci/drivers_probe", vf.description, timeout: max(.zero, deadline - .now))
+    }
+
+    public func setMTU(_ mtu: Int, netdev: String) throws(KernelError) {
+        try writeHere("/sys/class/net/\(netdev)/mtu", String(mtu))
+    }
+
+    public func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?) throws(KernelError) {
+        let target = "\(pfNetdev) vf \(index)"
+        func failure(_ status: Int32) -> KernelError {
+            KernelError(target: target, operation: "RTM_SETLINK", detail: String(cString: nl_geterror(status)) + " (libnl)")
+        }
+        guard let socket = nl_socket_alloc() else { throw KernelError(target: target, operation: "RTM_SETLINK", errno: .noMemory) }
+        defer { nl_socket_free(socket) }
+        var status = nl_connect(socket, NETLINK_ROUTE)
+        guard status == 0 else { throw failure(status) }
+        var current: OpaquePointer?
+        status = rtnl_link_get_kernel(socket, 0, pfNetdev, &current)
+        guard status == 0, let current else { throw failure(status) }
+        defer { rtnl_link_put(current) }
+        guard let changes = rtnl_link_alloc(), let vf = rtnl_link_vf_alloc() else { throw failure(-NLE_NOMEM) }
+        defer { rtnl_link_put(changes); rtnl_link_vf_put(vf) }
+        rtnl_link_vf_set_index(vf, UInt32(index))
+        if let mac {
+            var bytes = mac
+            guard let address = nl_addr_build(AF_LLC, &bytes, bytes.count) else { throw failure(-NLE_NOMEM) }
+            defer { nl_addr_put(address) }
+            rtnl_link_vf_set_addr(vf, address)
+        }
+        if let trust { rtnl_link_vf_set_trust(vf, trust ? 1 : 0) }
+        if let spoofCheck { rtnl_link_vf_set_spoofchk(vf, spoofCheck ? 1 : 0) }
+        status = rtnl_link_vf_add(changes, vf)
+        guard status == 0 else { throw failure(status) }
+        status = rtnl_link_change(socket, current, changes, 0)
+        guard status == 0 else { throw failure(status) }
+    }
+
+    public func driverLoaded(_ name: String) -> Bool {
+        Sysfs.exists(FilePath("/sys/bus/pci/drivers/\(name)"))
+    }
+
+    public func waitForEvent(until deadline: ContinuousClock.Instant) {
+        let remaining = milliseconds(deadline - .now)
+        guard remaining > 0 else { return }
+        // Re-check at least every second, in case an event was missed or none is sent.
+        let slice = Int32(min(remaining, 1000))
+        guard let monitor else {
+            poll(nil, 0, slice)
+            return
+        }
+        monitorLock.wait()
+        defer { monitorLock.signal() }
+        var descriptor = pollfd(fd: udev_monitor_get_fd(monitor), events: Int16(POLLIN), revents: 0)
+        if poll(&descriptor, 1, slice) > 0 {
+            // Drain what arrived; the caller re-reads sysfs.
+            while let device = udev_monitor_receive_device(monitor) { udev_device_unref(device) }
+        }
+    }
+
+    // MARK: - Writes
+
+    private func writeHere(_ path: String, _ value: String) throws(KernelError) {
+        do {
+            try Self.write(path, value)
+        } catch {
+            throw KernelError(target: path, operation: "write \(value.trimmingSpaces.isEmpty ? "\\n" : value) to", errno: error)
+        }
+    }
+
+    /// One write(2) of the whole value, as `echo VALUE > PATH` does.
+    public static func write(_ path: String, _ value: String) throws(Errno) {
+        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        guard fd >= 0 else { throw Errno(rawValue: errno) }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw Errno(rawValue: written < 0 ? errno : EIO) }
+    }
+
+    private func writeInChild(_ path: String, _ value: String, timeout: Duration) throws(KernelError) {
+        let operation = "write \(value) to"
+        var pid = pid_t()
+        let arguments = [executable, "sysfs-write", path, value]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let spawned = posix_spawn(&pid, executable, nil, nil, &argv, environ)
+        guard spawned == 0 else {
+            throw KernelError(target: path, operation: operation, errno: Errno(rawValue: spawned))
+        }
+        let done = DispatchSemaphore(value: 0)
+        let status = ExitStatus()
+        let child = pid
+        DispatchQueue.global().async {
+            var raw: Int32 = 0
+            while waitpid(child, &raw, 0) < 0, errno == EINTR {}
+            status.value = raw
+            done.signal()
+        }
+        let waited = done.wait(timeout: .now() + .milliseconds(Int(max(0, milliseconds(timeout)))))
+        guard waited == .success else {
+            // The child may be stuck in the kernel for good; it is reaped when it returns.
+            kill(pid, SIGKILL)
+            throw KernelError(target: path, operation: operation, timedOut: timeout)
+        }
+        // The child exits with the errno of its write (0 for success).
+        let code = (status.value >> 8) & 0xff
+        guard status.value & 0x7f == 0 else {
+            throw KernelError(target: path, operation: operation, detail: "the writing process died by signal \(status.value & 0x7f)")
+        }
+        guard code == 0 else { throw KernelError(target: path, operation: operation, errno: Errno(rawValue: code)) }
+    }
+}
+
+/// A child's wait status, set by the thread that reaps it before it signals.
+private final class ExitStatus: @unchecked Sendable {
+    var value: Int32 = 0
+}

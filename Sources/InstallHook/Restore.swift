@@ -1,0 +1,85 @@
+import ArgumentParser
+import Capability
+import Logging
+
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Recreate the VFs the stored policies ask for: at boot, when a PF reappears, or by hand.",
+        discussion: "Exit status: 0 when every configured PF is as planned, 1 when any failed (each failure is one line naming the PF, the file, the errno and what to do).")
+
+    @Argument(help: "PF names or PCI addresses to restore (default: all configured PFs).")
+    var pfs: [String] = []
+
+    @Flag(help: "Restore every configured PF (the default when no PF is named).")
+    var all = false
+
+    @Option(help: "Seconds one PF may take, all steps together.")
+    var timeout: Int = 120
+
+    @Option(help: "Seconds to wait for configured PFs that have not appeared yet (drivers still loading at boot).")
+    var wait: Int = 60
+
+    @OptionGroup var target: RootOptions
+
+    @Option(help: .hidden)
+    var runtimeDirectory = RuntimeDirectory.defaultPath
+
+    func validate() throws {
+        guard !(all && !pfs.isEmpty) else { throw ValidationError("give --all or PF names, not both") }
+        guard timeout > 0, wait >= 0 else { throw ValidationError("--timeout must be positive and --wait not negative") }
+    }
+
+    func run() throws {
+        let result = try runReporting {
+            LoggingSystem.bootstrap(JournalLogHandler.init)
+            let engine = RestoreEngine(kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(runtimeDirectory),
+                                       logger: Logger(label: "harvester-sriov"))
+            return try engine.run(RestoreOptions(selection: pfs, timeout: .seconds(timeout), appearTimeout: .seconds(wait)))
+        }
+        for pf in result.pfs {
+            print("\(pf.pciAddress) \(pf.name ?? "-"): \(pf.status.rawValue), \(pf.numVfs) VFs, \(pf.kernelMilliseconds) ms in the kernel, \(pf.totalMilliseconds) ms in all")
+        }
+        if result.failed { throw ExitCode(1) }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare the stored plan with the VFs the kernel has now, and show the last restore.",
+        discussion: "Exit status: 0 when every configured PF is as planned, 3 when any differs.")
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var target: RootOptions
+
+    @Option(help: .hidden)
+    var runtimeDirectory = RuntimeDirectory.defaultPath
+
+    func run() throws {
+        let status = try runReporting {
+            let engine = RestoreEngine(kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(runtimeDirectory),
+                                       logger: Logger(label: "harvester-sriov"))
+            return try NodeStatus(engine: engine)
+        }
+        print(json ? status.json : status.table, terminator: "")
+        if !status.inSync { throw ExitCode(NodeStatus.driftExitCode) }
+    }
+}
+
+/// Used by restore: one sysfs write in a process of its own, so that a driver that
+/// never returns blocks only this process. Exits with the write's errno.
+struct SysfsWrite: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sysfs-write", shouldDisplay: false)
+
+    @Argument var path: String
+    @Argument var value: String
+
+    func run() throws {
+        do {
+            try SysfsKernel.write(path, value)
+        } catch {
+            throw ExitCode(error.rawValue)
+        }
+    }
+}
