@@ -43,6 +43,8 @@ let package = Package(
         // Fake hosts for the tests and benchmarks: /sys trees for umockdev, and a simulated kernel.
         .target(name: "Testbed", dependencies: ["Capability", .product(name: "SystemPackage", package: "swift-system")], path: "Tests/Testbed"),
         .executableTarget(name: "make-testbed", dependencies: ["Testbed"], path: "Tests/TestbedTool"),
+        .executableTarget(name: "restore-benchmark", dependencies: ["Testbed", "Capability", .product(name: "Logging", package: "swift-log")],
+                          path: "Tests/RestoreBenchmark"),
         // Fuzzes the manifest decoder (scripts/fuzz-policy); a plain build replays inputs.
         .executableTarget(name: "policy-fuzzer", dependencies: ["Capability"], path: "Tests/PolicyFuzzer"),
         .testTarget(name: "CapabilityTests", dependencies: ["Capability", "Testbed"]),

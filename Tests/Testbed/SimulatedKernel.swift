@@ -64,6 +64,10 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
 
     private let lock = NSCondition()
     private var pfs: [PF]
+    /// Bumped at every change. Like events queued on a udev monitor socket, a change
+    /// between a thread's last read and its wait must wake it at once.
+    private var generation = 0
+    private var seen: [pthread_t: Int] = [:]
     /// Loaded PCI drivers.
     public var loadedDrivers: Set<String> = ["vfio-pci"]
     /// Time between a VF's creation (or a probe) and its driver binding.
@@ -82,7 +86,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let index = pfs.firstIndex(where: { $0.address.description == address }) { change(&pfs[index]) }
-        lock.broadcast()
+        changed()
     }
 
     /// Adds a PF later, as hotplug or a late driver load does.
@@ -90,7 +94,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds(delay)))) {
             self.lock.lock()
             self.pfs.append(pf)
-            self.lock.broadcast()
+            self.changed()
             self.lock.unlock()
         }
     }
@@ -144,6 +148,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     public func pf(_ address: PCIAddress) -> PFState? {
         lock.lock()
         defer { lock.unlock() }
+        seen[pthread_self()] = generation
         guard let pf = pfs.first(where: { $0.address == address }) else { return nil }
         return PFState(address: pf.address, driver: pf.driver, netdev: pf.netdev, mtu: pf.mtu,
                        totalVFs: pf.driver == nil ? pf.totalVFs : pf.totalVFs, numVFs: pf.numVFs,
@@ -189,7 +194,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
                                           device: UInt8((vfRID >> 3) & 0x1f), function: UInt8(vfRID & 7)))
         }
         for vfIndex in 0..<count { scheduleProbe(address, vfIndex) }
-        lock.broadcast()
+        changed()
     }
 
     public func bind(_ vf: PCIAddress, to driver: String?, timeout: Duration) throws(KernelError) {
@@ -203,7 +208,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         pfs[pfIndex].vfs[vfIndex].driver = nil
         pfs[pfIndex].vfs[vfIndex].netdev = nil
         scheduleProbe(pfs[pfIndex].address, vfIndex)
-        lock.broadcast()
+        changed()
     }
 
     public func setMTU(_ mtu: Int, netdev: String) throws(KernelError) {
@@ -216,7 +221,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
                     throw KernelError(target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to", errno: .invalidArgument)
                 }
                 pfs[pfIndex].vfs[vfIndex].mtu = mtu
-                lock.broadcast()
+                changed()
                 return
             }
         }
@@ -236,7 +241,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         }
         if let trust { pfs[pfIndex].vfs[index].trust = trust }
         if let spoofCheck { pfs[pfIndex].vfs[index].spoofCheck = spoofCheck }
-        lock.broadcast()
+        changed()
     }
 
     public func driverLoaded(_ name: String) -> Bool {
@@ -248,12 +253,22 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     public func waitForEvent(until deadline: ContinuousClock.Instant) {
         lock.lock()
         defer { lock.unlock() }
-        let remaining = deadline - ContinuousClock.now
-        guard remaining > .zero else { return }
-        _ = lock.wait(until: Date(timeIntervalSinceNow: Double(milliseconds(remaining)) / 1000))
+        let me = pthread_self()
+        while generation == seen[me] ?? -1 {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return }
+            _ = lock.wait(until: Date(timeIntervalSinceNow: Double(milliseconds(remaining)) / 1000))
+        }
+        seen[me] = generation
     }
 
     // MARK: -
+
+    /// Called with the lock held.
+    private func changed() {
+        generation += 1
+        lock.broadcast()
+    }
 
     private func locate(_ vf: PCIAddress) -> (Int, Int)? {
         for pfIndex in pfs.indices {
@@ -282,7 +297,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
                 vf.mtu = 1500
             }
             self.pfs[pfIndex].vfs[vfIndex] = vf
-            self.lock.broadcast()
+            self.changed()
         }
     }
 

@@ -153,7 +153,8 @@ public struct RestoreEngine: Sendable {
                 logger.info("\(label): \(planned.numVfs) VFs as planned; nothing to do")
                 return outcome(.unchanged)
             }
-            if pf.numVFs != planned.numVfs {
+            let created = pf.numVFs != planned.numVfs
+            if created {
                 // The kernel refuses N to M directly (EBUSY): go through 0.
                 for count in (pf.numVFs > 0 ? [0] : []) + [planned.numVfs] {
                     let before = ContinuousClock.now
@@ -165,7 +166,7 @@ public struct RestoreEngine: Sendable {
             pf = try waitFor(planned.pciAddress, label: label, until: deadline, what: "all \(planned.numVfs) VFs") {
                 $0.vfs.count == planned.numVfs
             }
-            try configureVFs(planned, pf: pf, card: card, label: label, deadline: deadline)
+            try configureVFs(planned, pf: pf, card: card, created: created, label: label, deadline: deadline)
             let left = Self.differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card)
             guard left.isEmpty else {
                 return fail(label, "still differs from the plan after restoring: \(left.joined(separator: "; "))", outcome)
@@ -205,59 +206,84 @@ public struct RestoreEngine: Sendable {
     /// Re-reads the PF on every device event until `condition` holds, or fails at the deadline.
     private func waitFor(_ address: PCIAddress, label: String, until deadline: ContinuousClock.Instant, what: String,
                          _ condition: (PFState) -> Bool) throws(SRIOVError) -> PFState {
+        try waitFor(address, label: label, until: deadline, what: { _ in what }, condition)
+    }
+
+    /// `what` names, from the last state read, what was still missing at the deadline.
+    private func waitFor(_ address: PCIAddress, label: String, until deadline: ContinuousClock.Instant,
+                         what: (PFState) -> String, _ condition: (PFState) -> Bool) throws(SRIOVError) -> PFState {
         let start = ContinuousClock.now
         while true {
-            if let pf = kernel.pf(address), condition(pf) { return pf }
+            let pf = kernel.pf(address)
+            if let pf, condition(pf) { return pf }
             guard ContinuousClock.now < deadline else {
-                throw .restore("\(label): timed out after \(seconds(ContinuousClock.now - start)) s waiting for \(what)")
+                let missing = pf.map(what) ?? "the PF"
+                throw .restore("\(label): timed out after \(seconds(ContinuousClock.now - start)) s waiting for \(missing)")
             }
             kernel.waitForEvent(until: deadline)
         }
     }
 
-    private func configureVFs(_ planned: PlannedInterface, pf: PFState, card: CardIdentity?, label: String,
+    /// MACs and trust first (the PF driver resets a VF to apply them), then drivers,
+    /// then one wait for every VF to be bound as planned, then MTUs. The PF is re-read a
+    /// handful of times, not once per VF: on a real PF each read is a few hundred sysfs reads.
+    /// `created`: the VFs are new, and the kernel is probing their drivers itself.
+    private func configureVFs(_ planned: PlannedInterface, pf: PFState, card: CardIdentity?, created: Bool, label: String,
                               deadline: ContinuousClock.Instant) throws(SRIOVError) {
         guard let pfNetdev = pf.netdev else { throw .restore("\(label): the PF has no netdev to configure its VFs through") }
         if let mtu = planned.mtu, (pf.mtu ?? 0) < mtu {
             // A VF's MTU cannot exceed its PF's.
             try kernelCall(label) { () throws(KernelError) in try kernel.setMTU(mtu, netdev: pfNetdev) }
         }
-        for group in planned.vfGroups {
-            for index in group.vfRange where index < pf.vfs.count {
-                let vf = pf.vfs[index]
-                let mac = group.vfOptions.stableMAC ? card.map { StableMAC.address(vf: index, of: $0) } : nil
-                if mac != nil || group.vfOptions.trust != nil || group.vfOptions.spoofCheck != nil {
-                    try kernelCall(label) { () throws(KernelError) in
-                        try kernel.setVF(index, pfNetdev: pfNetdev, mac: mac, trust: group.vfOptions.trust, spoofCheck: group.vfOptions.spoofCheck)
-                    }
-                }
-                let vfLabel = "VF \(index) (\(vf.address))"
-                switch group.deviceType {
-                case .vfioPCI:
-                    guard vf.iommuGroup != nil else {
-                        throw .restore("\(label): \(vfLabel) has no iommu_group, so vfio-pci cannot take it: enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (or amd_iommu=on)")
-                    }
-                    guard kernel.driverLoaded("vfio-pci") else {
-                        throw .restore("\(label): the vfio-pci driver is not loaded: modprobe vfio-pci, and list it in /etc/modules-load.d")
-                    }
-                    if vf.driver != "vfio-pci" {
-                        try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: "vfio-pci", timeout: deadline - ContinuousClock.now) }
-                    }
-                    _ = try waitFor(planned.pciAddress, label: label, until: deadline, what: "\(vfLabel) to be bound to vfio-pci") {
-                        $0.vfs.count > index && $0.vfs[index].driver == "vfio-pci"
-                    }
-                case .netdevice:
-                    if vf.driver == "vfio-pci" || vf.driver == nil {
-                        try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: nil, timeout: deadline - ContinuousClock.now) }
-                    }
-                    let bound = try waitFor(planned.pciAddress, label: label, until: deadline, what: "\(vfLabel) to be bound to its network driver with a netdev") {
-                        $0.vfs.count > index && $0.vfs[index].driver != nil && $0.vfs[index].driver != "vfio-pci" && $0.vfs[index].netdev != nil
-                    }.vfs[index]
-                    if let mtu = group.mtu ?? planned.mtu, bound.mtu != mtu, let netdev = bound.netdev {
-                        try kernelCall(label) { () throws(KernelError) in try kernel.setMTU(mtu, netdev: netdev) }
-                    }
+        let assignments = planned.vfGroups.flatMap { group in
+            group.vfRange.filter { $0 < pf.vfs.count }.map { (vf: pf.vfs[$0], group: group) }
+        }
+        for (vf, group) in assignments {
+            let mac = group.vfOptions.stableMAC ? card.map { StableMAC.address(vf: vf.index, of: $0) } : nil
+            if mac != nil || group.vfOptions.trust != nil || group.vfOptions.spoofCheck != nil {
+                try kernelCall(label) { () throws(KernelError) in
+                    try kernel.setVF(vf.index, pfNetdev: pfNetdev, mac: mac, trust: group.vfOptions.trust, spoofCheck: group.vfOptions.spoofCheck)
                 }
             }
+        }
+        for (vf, group) in assignments {
+            switch group.deviceType {
+            case .vfioPCI:
+                guard vf.iommuGroup != nil else {
+                    throw .restore("\(label): VF \(vf.index) (\(vf.address)) has no iommu_group, so vfio-pci cannot take it: enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (or amd_iommu=on)")
+                }
+                guard kernel.driverLoaded("vfio-pci") else {
+                    throw .restore("\(label): the vfio-pci driver is not loaded: modprobe vfio-pci, and list it in /etc/modules-load.d")
+                }
+                if vf.driver != "vfio-pci" {
+                    try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: "vfio-pci", timeout: deadline - .now) }
+                }
+            case .netdevice:
+                // An existing VF left without a driver (an earlier failure) is probed again.
+                if vf.driver == "vfio-pci" || (vf.driver == nil && !created) {
+                    try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: nil, timeout: deadline - .now) }
+                }
+            }
+        }
+        let bound = try waitFor(planned.pciAddress, label: label, until: deadline, what: { pf in
+            guard let vf = assignments.first(where: { !Self.boundAsPlanned(pf, $0.vf.index, $0.group.deviceType) }) else { return "" }
+            let driver = vf.group.deviceType == .vfioPCI ? "vfio-pci" : "its network driver with a netdev"
+            return "VF \(vf.vf.index) (\(vf.vf.address)) to be bound to \(driver)"
+        }) { pf in assignments.allSatisfy { Self.boundAsPlanned(pf, $0.vf.index, $0.group.deviceType) } }
+        for (vf, group) in assignments where group.deviceType == .netdevice {
+            let now = bound.vfs[vf.index]
+            if let mtu = group.mtu ?? planned.mtu, now.mtu != mtu, let netdev = now.netdev {
+                try kernelCall(label) { () throws(KernelError) in try kernel.setMTU(mtu, netdev: netdev) }
+            }
+        }
+    }
+
+    private static func boundAsPlanned(_ pf: PFState, _ index: Int, _ type: DeviceType) -> Bool {
+        guard index < pf.vfs.count else { return false }
+        let vf = pf.vfs[index]
+        switch type {
+        case .vfioPCI: return vf.driver == "vfio-pci"
+        case .netdevice: return vf.driver != nil && vf.driver != "vfio-pci" && vf.netdev != nil
         }
     }
 
