@@ -71,6 +71,40 @@ public struct RootWriter: Sendable {
         return exists ? .updated : .created
     }
 
+    /// The target of the symbolic link `relative`, or nil when there is none.
+    public func readLink(_ relative: FilePath) throws(SRIOVError) -> String? {
+        guard let folder = try openFolder(relative.removingLastComponent(), create: false) else { return nil }
+        defer { close(folder) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+        let count = readlinkat(folder, relative.lastComponent!.string, &buffer, buffer.count - 1)
+        guard count >= 0 else { return nil }
+        return String(cBuffer: Array(buffer[..<count]) + [0])
+    }
+
+    /// Makes `relative` a symbolic link to `target` (relative to its folder), as
+    /// `systemctl enable` does; atomically, and only when it differs.
+    @discardableResult
+    public func symlink(_ relative: FilePath, to target: String) throws(SRIOVError) -> WriteOutcome {
+        let folder = try openFolder(relative.removingLastComponent(), create: true)!
+        defer { close(folder) }
+        let name = relative.lastComponent!.string
+        var existing = stat()
+        let exists = fstatat(folder, name, &existing, AT_SYMLINK_NOFOLLOW) == 0
+        if exists {
+            guard existing.st_mode & S_IFMT == S_IFLNK else { throw notRegular(relative, existing.st_mode) }
+            if try readLink(relative) == target { return .unchanged }
+        }
+        let temporary = ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard symlinkat(target, folder, temporary) == 0 else { throw failure(relative, "create link", errno) }
+        guard renameat(folder, temporary, folder, name) == 0 else {
+            let code = errno
+            unlinkat(folder, temporary, 0)
+            throw failure(relative, "rename into", code)
+        }
+        fsync(folder)
+        return exists ? .updated : .created
+    }
+
     /// Removes a file; a missing file is not an error.
     @discardableResult
     public func remove(_ relative: FilePath) throws(SRIOVError) -> WriteOutcome {
@@ -142,7 +176,7 @@ public struct RootWriter: Sendable {
     }
 
     private func notRegular(_ relative: FilePath, _ mode: mode_t) -> SRIOVError {
-        let what = mode & S_IFMT == S_IFLNK ? "a symbolic link" : "not a regular file"
+        let what = mode & S_IFMT == S_IFLNK ? "a symbolic link" : mode & S_IFMT == S_IFREG ? "a regular file" : "not a regular file"
         return .unsafePath("refusing to replace \(root.display(relative)): it is \(what); remove it first")
     }
 }

@@ -1,0 +1,223 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+
+/// The node label harvester-sriov sets: `network-sriov.capable=true|false` by default.
+public struct NodeLabel: Equatable, Sendable {
+    public var key: String
+    public var value: String
+
+    /// Validates the key against Kubernetes' label syntax.
+    public init(key: String = NodeLabels.capabilityKey, capable: Bool) throws(SRIOVError) {
+        if let problem = LabelSyntax.keyProblem(key) { throw .usage("--key \(key): \(problem)") }
+        self.key = key
+        value = String(capable)
+    }
+}
+
+/// One file harvester-sriov puts under a root.
+public struct GeneratedFile: Equatable, Sendable {
+    public enum Content: Equatable, Sendable {
+        case text(String)
+        case bytes([UInt8])
+        /// A symbolic link, as `systemctl enable` makes them.
+        case symlink(String)
+    }
+
+    public var path: FilePath
+    public var content: Content
+    public var mode: mode_t
+
+    public init(_ path: FilePath, _ content: Content, mode: mode_t = 0o644) {
+        self.path = path
+        self.content = content
+        self.mode = mode
+    }
+}
+
+/// Options that shape the generated files.
+public struct InstallOptions: Equatable, Sendable {
+    public var layout: Layout
+    /// Seconds the boot unit waits for configured PFs that have not appeared.
+    public var wait: Int
+    /// Seconds one PF may take.
+    public var timeout: Int
+
+    public init(layout: Layout, wait: Int = 60, timeout: Int = 120) {
+        self.layout = layout
+        self.wait = wait
+        self.timeout = timeout
+    }
+
+    public static let binary: FilePath = "usr/local/bin/harvester-sriov"
+    static let bootUnitName = "harvester-sriov-restore.service"
+    static let pfUnitName = "harvester-sriov-restore@.service"
+    static let rulesFile: FilePath = "etc/udev/rules.d/70-harvester-sriov.rules"
+    static let unitFolder: FilePath = "etc/systemd/system"
+    static let dropIn: FilePath = "etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml"
+    static let yipFile: FilePath = "oem/91_harvester_sriov.yaml"
+
+    /// The merge patch for a registered node, beside the state file.
+    public var labelPatch: FilePath { layout.stateFile.removingLastComponent().appending("node-label-patch.json") }
+}
+
+/// Renders what goes onto a node: pure functions from options to file contents.
+public enum NodeFiles {
+    /// The udev rule: when a PF's netdev appears (driver load or reload, hotplug) or is
+    /// renamed, ask systemd for the restore unit of that PF. No work runs inside udev:
+    /// a RUN+= program would be killed at udev's event timeout.
+    public static func udevRule(_ options: InstallOptions) -> String {
+        """
+        # harvester-sriov \(version): recreate a PF's VFs whenever the PF's netdev appears
+        # (boot, driver load or reload, hotplug) or is renamed. The work runs in a systemd
+        # unit, never in udev. %b is the PCI address of the function (the parent matched
+        # by SUBSYSTEMS), which stays the same when udev renames the netdev.
+        ACTION!="add|move", GOTO="harvester_sriov_end"
+        SUBSYSTEM!="net", GOTO="harvester_sriov_end"
+        # Only PFs: VFs have no sriov_totalvfs; 0 means SR-IOV is off in firmware.
+        TEST!="device/sriov_totalvfs", GOTO="harvester_sriov_end"
+        ATTR{device/sriov_totalvfs}=="0", GOTO="harvester_sriov_end"
+        SUBSYSTEMS=="pci", TAG+="systemd", ENV{SYSTEMD_WANTS}+="harvester-sriov-restore@%b.service"
+        LABEL="harvester_sriov_end"
+
+        """
+    }
+
+    /// The boot-wide unit: restores every configured PF before the network and RKE2.
+    public static func bootUnit(_ options: InstallOptions) -> String {
+        let state = "/" + options.layout.stateFile.string
+        return """
+        # harvester-sriov \(version)
+        [Unit]
+        Description=Recreate SR-IOV VFs before networking and RKE2 (harvester-sriov)
+        Documentation=https://github.com/harvester/harvester
+        # Early: it must finish before the network is configured and before the kubelet
+        # advertises VFs, and it needs only sysfs, udev and kernel modules.
+        DefaultDependencies=no
+        After=systemd-udevd.service systemd-modules-load.service local-fs.target
+        Wants=network-pre.target
+        Before=network-pre.target NetworkManager.service systemd-networkd.service wicked.service
+        Before=rke2-server.service rke2-agent.service kubelet.service
+        Conflicts=shutdown.target
+        Before=shutdown.target
+        ConditionPathExists=\(state)
+
+        [Service]
+        Type=oneshot
+        RemainAfterExit=yes
+        ExecStart=/\(InstallOptions.binary) restore --all --wait \(options.wait) --timeout \(options.timeout) --layout \(options.layout.rawValue)
+        # Bounded: waiting for PFs, then each PF's own deadline, plus a margin. A failure
+        # is reported (systemctl --failed, the journal) but never blocks boot.
+        TimeoutStartSec=\(options.wait + options.timeout + 30)
+
+        [Install]
+        WantedBy=multi-user.target
+
+        """
+    }
+
+    /// The per-PF unit udev asks for; the instance is the PF's PCI address.
+    public static func pfUnit(_ options: InstallOptions) -> String {
+        let state = "/" + options.layout.stateFile.string
+        return """
+        # harvester-sriov \(version)
+        [Unit]
+        Description=Recreate the SR-IOV VFs of PF %I (harvester-sriov)
+        Documentation=https://github.com/harvester/harvester
+        DefaultDependencies=no
+        After=systemd-udevd.service systemd-modules-load.service local-fs.target
+        Conflicts=shutdown.target
+        Before=shutdown.target
+        ConditionPathExists=\(state)
+
+        [Service]
+        Type=oneshot
+        ExecStart=/\(InstallOptions.binary) restore --wait 10 --timeout \(options.timeout) --layout \(options.layout.rawValue) %I
+        TimeoutStartSec=\(options.timeout + 40)
+
+        """
+    }
+
+    /// The RKE2 config drop-in: `node-label+` appends to the labels of earlier files, so
+    /// Harvester's own labels stay.
+    public static func rke2DropIn(_ label: NodeLabel) -> String {
+        """
+        # harvester-sriov \(version): this node's SR-IOV capability, as a label the node
+        # registers with.
+        node-label+:
+          - "\(label.key)=\(label.value)"
+
+        """
+    }
+
+    /// A Kubernetes merge patch for a node that is already registered:
+    /// `kubectl patch node NAME --type merge --patch-file FILE`.
+    public static func labelPatch(_ label: NodeLabel) -> String {
+        #"{"metadata":{"labels":{"\#(label.key)":"\#(label.value)"}}}"# + "\n"
+    }
+
+    /// Harvester (Elemental) layout: /etc is rebuilt at every boot, so the rule, the units,
+    /// their enablement and the label drop-in are written by yip's initramfs stage,
+    /// as Harvester's own /oem/90_custom.yaml does.
+    public static func yip(_ options: InstallOptions, label: NodeLabel) -> String {
+        let files: [(String, String)] = [
+            ("/" + InstallOptions.rulesFile.string, udevRule(options)),
+            ("/" + InstallOptions.unitFolder.appending(InstallOptions.bootUnitName).string, bootUnit(options)),
+            ("/" + InstallOptions.unitFolder.appending(InstallOptions.pfUnitName).string, pfUnit(options)),
+            ("/" + InstallOptions.dropIn.string, rke2DropIn(label)),
+        ]
+        var out = """
+        # harvester-sriov \(version): written at install time; applied by yip at every boot.
+        name: harvester-sriov
+        stages:
+          initramfs:
+            - name: "harvester-sriov: udev rule, restore units and node label"
+              files:
+
+        """
+        for (path, content) in files {
+            out += "        - path: \(path)\n"
+            out += "          permissions: 420  # 0644\n"
+            out += "          owner: 0\n"
+            out += "          group: 0\n"
+            out += "          content: |\n"
+            for line in content.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+                out += line.isEmpty ? "\n" : "            " + line + "\n"
+            }
+        }
+        out += "      systemctl:\n"
+        out += "        enable:\n"
+        out += "          - \(InstallOptions.bootUnitName)\n"
+        return out
+    }
+
+    /// What `install` puts under a root: the binary, the rule and units (through the yip
+    /// file on Harvester), and the label files.
+    public static func installFiles(_ options: InstallOptions, label: NodeLabel, binary: [UInt8]) -> [GeneratedFile] {
+        var files = [GeneratedFile(InstallOptions.binary, .bytes(binary), mode: 0o755)]
+        switch options.layout {
+        case .fhs:
+            files += [
+                GeneratedFile(InstallOptions.rulesFile, .text(udevRule(options))),
+                GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.bootUnitName), .text(bootUnit(options))),
+                GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.pfUnitName), .text(pfUnit(options))),
+                GeneratedFile(InstallOptions.unitFolder.appending("multi-user.target.wants").appending(InstallOptions.bootUnitName),
+                              .symlink("../" + InstallOptions.bootUnitName)),
+            ]
+        case .harvester:
+            break // the yip file comes with the label files
+        }
+        return files + labelFiles(options, label: label)
+    }
+
+    /// What `label` puts under a root: the drop-in (through the yip file on Harvester)
+    /// and the merge patch.
+    public static func labelFiles(_ options: InstallOptions, label: NodeLabel) -> [GeneratedFile] {
+        let patch = GeneratedFile(options.labelPatch, .text(labelPatch(label)))
+        switch options.layout {
+        case .fhs: return [GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label))), patch]
+        case .harvester: return [GeneratedFile(InstallOptions.yipFile, .text(yip(options, label: label))), patch]
+        }
+    }
+}

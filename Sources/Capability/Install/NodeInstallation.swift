@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+
+/// `install`, `uninstall` and `label`: render the files for a root, then write them
+/// through the one writer, or preview them.
+public struct NodeInstallation: Sendable {
+    public let root: TargetRoot
+    public let options: InstallOptions
+
+    public init(root: TargetRoot, options: InstallOptions) {
+        self.root = root
+        self.options = options
+    }
+
+    var installer: FileInstaller { FileInstaller(writer: RootWriter(root: root)) }
+    var store: StateStore { StateStore(root: root, layout: options.layout) }
+
+    /// Everything `install` puts in place; the empty state file only when none exists.
+    public func installFiles(label: NodeLabel, binary: [UInt8]) throws(SRIOVError) -> [GeneratedFile] {
+        var files = NodeFiles.installFiles(options, label: label, binary: binary)
+        if try store.writer.read(options.layout.stateFile) == nil {
+            files.append(GeneratedFile(options.layout.stateFile, .bytes(DesiredState.empty.jsonBytes)))
+        }
+        return files
+    }
+
+    public func install(label: NodeLabel, binary: [UInt8], dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
+        let files = try installFiles(label: label, binary: binary)
+        return dryRun ? try installer.preview(files) : try installer.apply(files)
+    }
+
+    public func label(_ label: NodeLabel, dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
+        let files = NodeFiles.labelFiles(options, label: label)
+        return dryRun ? try installer.preview(files) : try installer.apply(files)
+    }
+
+    /// Removes exactly the files `install` writes; the stored policies only with `purge`.
+    public func uninstall(purge: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
+        // The label's value does not change which paths install writes.
+        var paths = NodeFiles.installFiles(options, label: try NodeLabel(capable: false), binary: []).map(\.path)
+        if purge { paths.append(options.layout.stateFile) }
+        let writer = RootWriter(root: root)
+        var changes: [FileInstaller.Change] = []
+        for path in paths {
+            changes.append(FileInstaller.Change(path: root.display(path), outcome: try writer.remove(path), diff: ""))
+        }
+        return changes
+    }
+
+    /// The running program's own bytes, to install a copy of it.
+    public static func runningExecutable() throws(SRIOVError) -> [UInt8] {
+        let path: FilePath = "/proc/self/exe"
+        do {
+            let fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+            defer { try? fd.close() }
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let count = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
+                if count == 0 { return bytes }
+                bytes += buffer[..<count]
+            }
+        } catch {
+            throw .io(path: path.string, operation: "read", errno: error as? Errno ?? .ioError)
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Capability
+
+struct Install: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put the binary, the udev rule, the restore units and the label under a root, so VFs come back at every boot.")
+
+    @OptionGroup var target: RootOptions
+    @OptionGroup var flags: InstallFlags
+
+    func run() throws {
+        try runReporting {
+            let (root, layout) = try target.resolve()
+            let label = try NodeLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
+            let installation = NodeInstallation(root: root, options: flags.options(layout))
+            report(try installation.install(label: label, binary: try NodeInstallation.runningExecutable(), dryRun: flags.dryRun),
+                   dryRun: flags.dryRun)
+        }
+    }
+}
+
+struct Uninstall: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove what install put under a root; the stored policies stay unless --purge.")
+
+    @OptionGroup var target: RootOptions
+
+    @Flag(help: "Also remove the stored policies.")
+    var purge = false
+
+    func run() throws {
+        try runReporting {
+            let (root, layout) = try target.resolve()
+            let changes = try NodeInstallation(root: root, options: InstallOptions(layout: layout)).uninstall(purge: purge)
+            for change in changes { print("\(change.outcome.rawValue) \(change.path)") }
+        }
+    }
+}

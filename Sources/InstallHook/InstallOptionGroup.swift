@@ -1,0 +1,37 @@
+import ArgumentParser
+import Capability
+
+/// Options shared by install, label and hook.
+struct InstallFlags: ParsableArguments {
+    @Option(help: "The node label key (Kubernetes syntax), e.g. feature.node.kubernetes.io/network-sriov.capable.")
+    var key = NodeLabels.capabilityKey
+
+    @Option(help: "Seconds the boot unit waits for configured PFs that have not appeared.")
+    var wait = 60
+
+    @Option(help: "Seconds restore gives one PF.")
+    var timeout = 120
+
+    @Flag(help: "Print a unified diff of what would change, and write nothing.")
+    var dryRun = false
+
+    func options(_ layout: Layout) -> InstallOptions {
+        InstallOptions(layout: layout, wait: wait, timeout: timeout)
+    }
+}
+
+/// One line per file; with --dry-run the diffs too.
+func report(_ changes: [FileInstaller.Change], dryRun: Bool) {
+    for change in changes {
+        if dryRun {
+            print(change.outcome == .unchanged ? "unchanged \(change.path)" : "would be \(change.outcome.rawValue): \(change.path)")
+            print(change.diff, terminator: "")
+        } else {
+            print("\(change.outcome.rawValue) \(change.path)")
+        }
+    }
+    let changed = changes.filter { $0.outcome != .unchanged && $0.outcome != .absent }.count
+    if changed == 0 {
+        print("nothing \(dryRun ? "would change" : "changed"): \(count(changes.count, "file", "files")) already as they should be")
+    }
+}
