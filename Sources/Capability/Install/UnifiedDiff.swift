@@ -16,10 +16,12 @@ public enum UnifiedDiff {
         var i = 0, j = 0
         while i < a.count || j < b.count {
             if i < a.count, j < b.count, a[i] == b[j] { edits.append(.same(a[i])); i += 1; j += 1 }
-            else if j < b.count, i == a.count || lcs[i][j + 1] >= lcs[i + 1][j] { edits.append(.added(b[j])); j += 1 }
-            else { edits.append(.removed(a[i])); i += 1 }
+            // Removals before additions, as diff -u prints them.
+            else if i < a.count, j == b.count || lcs[i + 1][j] >= lcs[i][j + 1] { edits.append(.removed(a[i])); i += 1 }
+            else { edits.append(.added(b[j])); j += 1 }
         }
-        var out = "--- \(old == nil ? "/dev/null" : "a/" + path)\n+++ b/\(path)\n"
+        let shown = path.hasPrefix("/") ? path : "/" + path
+        var out = "--- \(old == nil ? "/dev/null" : "a" + shown)\n+++ b\(shown)\n"
         // Group changes with `context` unchanged lines around them into hunks.
         let changed = edits.indices.filter { if case .same = edits[$0] { return false } else { return true } }
         var hunkStart = 0
