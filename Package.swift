@@ -47,6 +47,6 @@ let package = Package(
                           path: "Tests/RestoreBenchmark"),
         // Fuzzes the manifest decoder (scripts/fuzz-policy); a plain build replays inputs.
         .executableTarget(name: "policy-fuzzer", dependencies: ["Capability"], path: "Tests/PolicyFuzzer"),
-        .testTarget(name: "CapabilityTests", dependencies: ["Capability", "Testbed"]),
+        .testTarget(name: "CapabilityTests", dependencies: ["Capability", "Testbed"], exclude: ["Golden"]),
     ]
 )

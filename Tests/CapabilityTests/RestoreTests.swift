@@ -125,6 +125,32 @@ import Testing
         #expect(rebooted.snapshot("0000:3b:00.0")?.vfs.map(\.mac) == before)
     }
 
+    @Test func vfsProbeOnlyAfterTheirMACsAreSetAndAutoprobeComesBack() throws {
+        let node = try H([H.x710(), H.x82576()])
+        try node.apply(Self.x710Four + Self.igbThree)
+        node.kernel.update("0000:01:00.0") { $0.faults.insert(.noMemory) }
+        _ = try node.restore()
+        let pf = try #require(node.kernel.snapshot("0000:3b:00.0"))
+        #expect(pf.autoprobe, "sriov_drivers_autoprobe is back on after a restore")
+        #expect(node.kernel.snapshot("0000:01:00.0")?.autoprobe == true, "and after a failed one")
+        // igb-like VF drivers read the MAC when they probe: the netdev has the planned one.
+        #expect(pf.vfs.map(\.mac) == pf.vfs.map { $0.adminMAC.map(StableMAC.text) })
+    }
+
+    @Test func aBoundVFWithAStaleMACIsProbedAgain() throws {
+        let node = try H([H.x710()])
+        try node.apply(H.policy("x710", #"{resourceName: x710, numVfs: 2, nicSelector: {pfNames: ["enp59s0f0"]}}"#,
+                                annotations: "harvester-sriov.io/vf-mac: kernel"))
+        _ = try node.restore()
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.allSatisfy { $0.mac?.hasPrefix("aa:") == true } == true)
+        try node.apply(Self.x710Four.replacingOccurrences(of: "numVfs: 4", with: "numVfs: 2"))
+        let result = try node.restore()
+        #expect(result.pfs.map(\.status) == [.configured])
+        #expect(node.kernel.writeLog == ["0000:3b:00.0=2"], "the VFs were kept; only their drivers probed again")
+        let card = try #require(try node.store.load().cards.first)
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.mac) == (0..<2).map { StableMAC.text(StableMAC.address(vf: $0, of: card)) })
+    }
+
     @Test func kernelMACsWhenThePolicyAsksForThem() throws {
         let node = try H([H.x710()])
         try node.apply(H.policy("x710", #"{resourceName: x710, numVfs: 2, nicSelector: {pfNames: ["enp59s0f0"]}}"#,

@@ -62,9 +62,9 @@ import Testing
         let testbed = try Testbed([Fixtures.x710WithVFs])
         // umockdev has no drivers: unbind and drivers_probe are plain files there.
         let probe = testbed.root + "/sys/bus/pci/drivers_probe"
-        FileManager.default.createFile(atPath: probe, contents: nil)
+        _ = FileManager.default.createFile(atPath: probe, contents: nil)
         let unbind = testbed.root + "/sys/bus/pci/drivers/iavf/unbind"
-        FileManager.default.createFile(atPath: unbind, contents: nil)
+        _ = FileManager.default.createFile(atPath: unbind, contents: nil)
         try Umockdev.within(testbed.root) {
             try kernel.bind(PCIAddress("0000:3b:02.0")!, to: "vfio-pci", timeout: .seconds(5))
         }

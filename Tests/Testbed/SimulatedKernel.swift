@@ -27,6 +27,11 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         public var enableLatency: Duration = .zero
         public var disableLatency: Duration = .zero
         public var faults: Set<Fault> = []
+        /// `sriov_drivers_autoprobe`.
+        public var autoprobe = true
+        /// A VF's driver takes a new MAC only when it probes again (igb: "Reload the VF
+        /// driver to make this change effective"); i40e resets the VF itself.
+        public var macNeedsReprobe = true
         public var numVFs = 0
         public var vfs: [VF] = []
 
@@ -193,7 +198,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             return VF(address: PCIAddress(domain: address.domain, bus: UInt8(truncatingIfNeeded: vfRID >> 8),
                                           device: UInt8((vfRID >> 3) & 0x1f), function: UInt8(vfRID & 7)))
         }
-        for vfIndex in 0..<count { scheduleProbe(address, vfIndex) }
+        if pfs[current].autoprobe {
+            for vfIndex in 0..<count { scheduleProbe(address, vfIndex) }
+        }
         changed()
     }
 
@@ -209,6 +216,15 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         pfs[pfIndex].vfs[vfIndex].netdev = nil
         scheduleProbe(pfs[pfIndex].address, vfIndex)
         changed()
+    }
+
+    public func setDriversAutoprobe(_ enabled: Bool, pf: PCIAddress) throws(KernelError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let index = pfs.firstIndex(where: { $0.address == pf }) else {
+            throw KernelError(target: "/sys/bus/pci/devices/\(pf)/sriov_drivers_autoprobe", operation: "write to", errno: .noSuchFileOrDirectory)
+        }
+        pfs[index].autoprobe = enabled
     }
 
     public func setMTU(_ mtu: Int, netdev: String) throws(KernelError) {
@@ -236,8 +252,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         }
         if let mac {
             pfs[pfIndex].vfs[index].adminMAC = mac
-            // The PF driver resets the VF, whose netdev takes the new address.
-            if pfs[pfIndex].vfs[index].netdev != nil { pfs[pfIndex].vfs[index].mac = StableMAC.text(mac) }
+            if pfs[pfIndex].vfs[index].netdev != nil, !pfs[pfIndex].macNeedsReprobe {
+                pfs[pfIndex].vfs[index].mac = StableMAC.text(mac)
+            }
         }
         if let trust { pfs[pfIndex].vfs[index].trust = trust }
         if let spoofCheck { pfs[pfIndex].vfs[index].spoofCheck = spoofCheck }

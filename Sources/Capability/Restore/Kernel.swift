@@ -78,6 +78,9 @@ public protocol SRIOVKernel: Sendable {
     /// Binds a VF to `driver` through `driver_override` and `drivers_probe`; nil means the
     /// VF's default driver (the override cleared).
     func bind(_ vf: PCIAddress, to driver: String?, timeout: Duration) throws(KernelError)
+    /// `sriov_drivers_autoprobe`: whether new VFs bind to a driver on their own. Off while
+    /// VFs are created, so that their MACs are set before any driver reads them.
+    func setDriversAutoprobe(_ enabled: Bool, pf: PCIAddress) throws(KernelError)
     func setMTU(_ mtu: Int, netdev: String) throws(KernelError)
     /// Sets a VF's MAC, trust and spoof-check through the PF's netdev (rtnetlink); nil leaves a setting.
     func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?) throws(KernelError)

@@ -153,8 +153,11 @@ public struct RestoreEngine: Sendable {
                 logger.info("\(label): \(planned.numVfs) VFs as planned; nothing to do")
                 return outcome(.unchanged)
             }
-            let created = pf.numVFs != planned.numVfs
-            if created {
+            if pf.numVFs != planned.numVfs {
+                // New VFs wait for us to probe them, so their MACs are set before any
+                // driver reads them; autoprobe is back on whatever happens.
+                try kernelCall(label) { () throws(KernelError) in try kernel.setDriversAutoprobe(false, pf: planned.pciAddress) }
+                defer { try? kernel.setDriversAutoprobe(true, pf: planned.pciAddress) }
                 // The kernel refuses N to M directly (EBUSY): go through 0.
                 for count in (pf.numVFs > 0 ? [0] : []) + [planned.numVfs] {
                     let before = ContinuousClock.now
@@ -166,7 +169,7 @@ public struct RestoreEngine: Sendable {
             pf = try waitFor(planned.pciAddress, label: label, until: deadline, what: "all \(planned.numVfs) VFs") {
                 $0.vfs.count == planned.numVfs
             }
-            try configureVFs(planned, pf: pf, card: card, created: created, label: label, deadline: deadline)
+            try configureVFs(planned, pf: pf, card: card, label: label, deadline: deadline)
             let left = Self.differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card)
             guard left.isEmpty else {
                 return fail(label, "still differs from the plan after restoring: \(left.joined(separator: "; "))", outcome)
@@ -227,8 +230,7 @@ public struct RestoreEngine: Sendable {
     /// MACs and trust first (the PF driver resets a VF to apply them), then drivers,
     /// then one wait for every VF to be bound as planned, then MTUs. The PF is re-read a
     /// handful of times, not once per VF: on a real PF each read is a few hundred sysfs reads.
-    /// `created`: the VFs are new, and the kernel is probing their drivers itself.
-    private func configureVFs(_ planned: PlannedInterface, pf: PFState, card: CardIdentity?, created: Bool, label: String,
+    private func configureVFs(_ planned: PlannedInterface, pf: PFState, card: CardIdentity?, label: String,
                               deadline: ContinuousClock.Instant) throws(SRIOVError) {
         guard let pfNetdev = pf.netdev else { throw .restore("\(label): the PF has no netdev to configure its VFs through") }
         if let mtu = planned.mtu, (pf.mtu ?? 0) < mtu {
@@ -238,8 +240,10 @@ public struct RestoreEngine: Sendable {
         let assignments = planned.vfGroups.flatMap { group in
             group.vfRange.filter { $0 < pf.vfs.count }.map { (vf: pf.vfs[$0], group: group) }
         }
+        var macs: [Int: [UInt8]] = [:]
         for (vf, group) in assignments {
             let mac = group.vfOptions.stableMAC ? card.map { StableMAC.address(vf: vf.index, of: $0) } : nil
+            macs[vf.index] = mac
             if mac != nil || group.vfOptions.trust != nil || group.vfOptions.spoofCheck != nil {
                 try kernelCall(label) { () throws(KernelError) in
                     try kernel.setVF(vf.index, pfNetdev: pfNetdev, mac: mac, trust: group.vfOptions.trust, spoofCheck: group.vfOptions.spoofCheck)
@@ -259,8 +263,11 @@ public struct RestoreEngine: Sendable {
                     try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: "vfio-pci", timeout: deadline - .now) }
                 }
             case .netdevice:
-                // An existing VF left without a driver (an earlier failure) is probed again.
-                if vf.driver == "vfio-pci" || (vf.driver == nil && !created) {
+                // New VFs (autoprobe was off) and VFs left without a driver are probed; a
+                // bound VF whose MAC is not the planned one is probed again, since some
+                // VF drivers (igbvf) read the MAC only when they probe.
+                let staleMAC = macs[vf.index].map { vf.netdev != nil && vf.mac != StableMAC.text($0) } ?? false
+                if vf.driver == "vfio-pci" || vf.driver == nil || staleMAC {
                     try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: nil, timeout: deadline - .now) }
                 }
             }

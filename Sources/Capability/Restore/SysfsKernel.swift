@@ -93,6 +93,10 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         try writeInChild("/sys/bus/pci/drivers_probe", vf.description, timeout: max(.zero, deadline - .now))
     }
 
+    public func setDriversAutoprobe(_ enabled: Bool, pf: PCIAddress) throws(KernelError) {
+        try writeHere("/sys/bus/pci/devices/\(pf)/sriov_drivers_autoprobe", enabled ? "1" : "0")
+    }
+
     public func setMTU(_ mtu: Int, netdev: String) throws(KernelError) {
         try writeHere("/sys/class/net/\(netdev)/mtu", String(mtu))
     }

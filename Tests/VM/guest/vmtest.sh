@@ -1,0 +1,116 @@
+#!/bin/bash
+# The in-guest half of the VM tests. Each boot runs one phase (named in
+# /var/lib/vmtest/phase), prints one line per check on the console
+#   VMTEST <scenario> <check> PASS|FAIL <detail>
+# advances the phase and powers off. The host reads the console.
+set -u
+bin=/usr/local/bin/harvester-sriov
+media=/opt/harvester-sriov
+state=/var/lib/vmtest
+phase=$(cat "$state/phase")
+pf1=0000:01:00.0 pf2=0000:02:00.0
+
+out() { echo "$*" > /dev/console; }
+check() { # SCENARIO NAME CONDITION-COMMAND... ; prints PASS or FAIL with the command's output
+  local scenario=$1 name=$2; shift 2
+  local detail
+  if detail=$("$@" 2>&1); then out "VMTEST $scenario $name PASS ${detail//$'\n'/ }"
+  else out "VMTEST $scenario $name FAIL ${detail//$'\n'/ }"; fi
+}
+figure() { out "VMFIGURE $*"; }
+numvfs() { cat "/sys/bus/pci/devices/$1/sriov_numvfs"; }
+vf_drivers() { # PF: the driver of each VF, in order
+  local pf=$1 n=0
+  while [ -e "/sys/bus/pci/devices/$pf/virtfn$n" ]; do
+    basename "$(readlink -f "/sys/bus/pci/devices/$pf/virtfn$n/driver" 2>/dev/null || echo none)"
+    n=$((n + 1))
+  done | tr '\n' ' '
+}
+vf_macs() { ip -o link show "$1" | grep -o 'vf [0-9]* *link/ether [0-9a-f:]*' | awk '{print $NF}' | tr '\n' ' '; }
+wait_for() { # SECONDS COMMAND...: polls until the command succeeds
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done
+}
+expect_eq() { [ "$1" = "$2" ] && echo "$1" || { echo "got '$1', want '$2'"; return 1; }; }
+finish() { echo "$1" > "$state/phase"; sync; out "VMTEST phase $phase done"; systemctl poweroff; exit 0; }
+
+out "VMTEST phase $phase start"
+case "$phase" in
+install)
+  # What the Harvester installer does on the node: the hook, with the node's own NICs.
+  check install hook env HARVESTER_SRIOV_BIN=$media/harvester-sriov HARVESTER_SRIOV_POLICIES=$media/policies/boot \
+    HARVESTER_SRIOV_LOG=/var/log/harvester-sriov-hook.log sh $media/harvester-sriov-hook.sh install /
+  check install units-enabled test -L /etc/systemd/system/multi-user.target.wants/harvester-sriov-restore.service
+  finish first-boot
+  ;;
+first-boot)
+  # Scenario 1: the VFs exist as planned, restored before network-pre.target.
+  check 1 pf1-numvfs expect_eq "$(numvfs $pf1)" 2
+  check 1 pf2-numvfs expect_eq "$(numvfs $pf2)" 3
+  check 1 pf1-drivers expect_eq "$(vf_drivers $pf1)" "igbvf igbvf "
+  check 1 pf2-drivers expect_eq "$(vf_drivers $pf2)" "igbvf igbvf igbvf "
+  check 1 vf-mtu expect_eq "$(cat /sys/class/net/enp1s0v0/mtu 2>&1)" 9000
+  check 1 vf-trust bash -c "ip -d link show enp2s0 | grep -q 'vf 0 .*trust on'"
+  check 1 status $bin status
+  restored=$(systemctl show -P ExecMainExitTimestampMonotonic harvester-sriov-restore.service)
+  network_pre=$(systemctl show -P ActiveEnterTimestampMonotonic network-pre.target)
+  check 1 before-network-pre bash -c "[ $restored -gt 0 ] && [ $network_pre -gt 0 ] && [ $restored -le $network_pre ] && echo restore=$restored network-pre=$network_pre"
+  check 1 detect bash -c "$bin detect --json | tr -d ' \n' | grep -q '\"pciAddress\":\"$pf1\"' && $bin detect --json | grep -c '\"totalvfs\" : 7' | grep -qx 2"
+  check 1 label grep -q 'network-sriov.capable=true' /etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml
+  check 1 macs-local bash -c "for m in $(vf_macs enp1s0) $(vf_macs enp2s0); do [ \$(( 0x\${m%%:*} & 3 )) -eq 2 ] || exit 1; done; echo $(vf_macs enp1s0)"
+  echo "$(vf_macs enp1s0)|$(vf_macs enp2s0)" > "$state/macs"
+  figure boot-restore "$(cat /run/harvester-sriov/status.json | tr -d ' \n')"
+  # Scenario 3: a driver reload; the VFs come back through udev and the unit, untouched by us.
+  modprobe -r igbvf igb
+  start=$(date +%s%N)
+  modprobe igb
+  loaded=$(date +%s%N)
+  if wait_for 90 bash -c "[ \$(cat /sys/bus/pci/devices/$pf1/sriov_numvfs) = 2 ] && [ \$(cat /sys/bus/pci/devices/$pf2/sriov_numvfs) = 3 ] && [ -e /sys/class/net/enp1s0v1 ] && [ -e /sys/class/net/enp2s0v2 ]"; then
+    back=$(date +%s%N)
+    check 3 vfs-back-after-reload echo "$(( (back - loaded) / 1000000 )) ms after modprobe igb"
+    figure reload-to-vfs-ms $(( (back - loaded) / 1000000 ))
+  else
+    check 3 vfs-back-after-reload bash -c "echo numvfs $(numvfs $pf1)/$(numvfs $pf2); journalctl -b -u 'harvester-sriov-restore@*' --no-pager | tail -5; exit 1"
+  fi
+  check 3 macs-kept expect_eq "$(vf_macs enp1s0)|$(vf_macs enp2s0)" "$(cat $state/macs)"
+  finish second-boot
+  ;;
+second-boot)
+  # Scenario 2: the same VFs with the same MACs after a reboot.
+  check 2 pf1-numvfs expect_eq "$(numvfs $pf1)" 2
+  check 2 pf2-numvfs expect_eq "$(numvfs $pf2)" 3
+  check 2 same-macs expect_eq "$(vf_macs enp1s0)|$(vf_macs enp2s0)" "$(cat $state/macs)"
+  # Scenario 4: N to M through restore, no EBUSY.
+  check 4 apply $bin policy apply $media/policies/resize/pf1.yaml
+  check 4 restore $bin restore
+  check 4 pf1-numvfs expect_eq "$(numvfs $pf1)" 4
+  check 4 status $bin status
+  # Scenario 5: vfio-pci for passthrough, with the virtual IOMMU.
+  modprobe vfio-pci
+  check 5 apply $bin policy apply $media/policies/vfio/pf2.yaml
+  check 5 restore $bin restore
+  check 5 pf2-drivers expect_eq "$(vf_drivers $pf2)" "vfio-pci vfio-pci vfio-pci "
+  check 5 iommu test -e /sys/bus/pci/devices/$pf2/virtfn0/iommu_group
+  check 5 status $bin status
+  # Prepare scenario 6: a policy the kernel will refuse, applied to another root as an
+  # installer would (host checks deferred), then made this node's state.
+  mkdir -p /tmp/staging
+  check 6 stage $bin policy apply --root /tmp/staging $media/policies/resize/pf1.yaml $media/policies/fault/pf2.yaml
+  cp /tmp/staging/etc/harvester-sriov/state.json /etc/harvester-sriov/state.json
+  finish fault-boot
+  ;;
+fault-boot)
+  # Scenario 6: boot completes, PF 1 is restored, status and the journal name PF 2 and ERANGE.
+  check 6 booted bash -c "systemctl is-system-running --wait | grep -Eqx 'running|degraded'"
+  check 6 pf1-numvfs expect_eq "$(numvfs $pf1)" 4
+  check 6 unit-failed expect_eq "$(systemctl is-failed harvester-sriov-restore.service)" failed
+  check 6 status-drift bash -c "$bin status; [ \$? -eq 3 ]"
+  check 6 status-names-pf2 bash -c "$bin status | grep -q '$pf2.*ERANGE'"
+  check 6 journal bash -c "journalctl -b -u harvester-sriov-restore.service --no-pager | grep '$pf2' | grep -q ERANGE"
+  finish done
+  ;;
+*)
+  out "VMTEST phase $phase unknown"
+  systemctl poweroff
+  ;;
+esac
