@@ -151,6 +151,51 @@ import Testing
         #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.mac) == (0..<2).map { StableMAC.text(StableMAC.address(vf: $0, of: card)) })
     }
 
+    // What the QEMU tests on a real kernel showed, kept fixed here.
+
+    @Test func aPFThatIsDownIsBroughtUpSoItsVFsGetTheirMACs() throws {
+        let node = try H([H.x82576()])
+        try node.apply(Self.igbThree)
+        #expect(node.kernel.snapshot("0000:01:00.0")?.up == false)
+        _ = try node.restore()
+        let pf = try #require(node.kernel.snapshot("0000:01:00.0"))
+        #expect(pf.up)
+        let card = try #require(try node.store.load().cards.first)
+        #expect(pf.vfs.map(\.mac) == (0..<3).map { StableMAC.text(StableMAC.address(vf: $0, of: card)) })
+    }
+
+    @Test func vfNetdevsAreConfiguredByTheirNameAfterUdevRenamesThem() throws {
+        let node = try H([H.x710()])
+        try node.apply(H.policy("jumbo", #"{resourceName: jumbo, numVfs: 3, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        node.kernel.renameDelay = .milliseconds(200)
+        let result = try node.restore()
+        #expect(result.pfs.map(\.status) == [.configured], "\(result.pfs.compactMap(\.message))")
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.netdev) == ["enp59s0f0v0", "enp59s0f0v1", "enp59s0f0v2"])
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.mtu) == [9000, 9000, 9000])
+    }
+
+    @Test func theBootRestoreWaitsForUdevToNameThePF() throws {
+        let node = try H([H.x710()])
+        try node.apply(Self.x710Four)
+        let booting = SimulatedKernel([H.x710()])
+        booting.renamePF("0000:3b:00.0", from: "eth0", after: .milliseconds(300))
+        let result = try node.restore(appear: .seconds(5), kernel: booting)
+        #expect(result.pfs.map(\.status) == [.configured], "policies name PFs by their final names")
+        #expect(booting.snapshot("0000:3b:00.0")?.vfs.count == 4)
+    }
+
+    @Test func restoresOfTwoPFsAtOnceBothRecordTheirCards() throws {
+        let node = try H([H.x710(), H.x82576()])
+        // Applied during installation: no card identities yet.
+        try node.apply(Self.x710Four + Self.igbThree, live: false)
+        let engines = [["0000:3b:00.0"], ["0000:01:00.0"]].map { selection in
+            let engine = node.engine()
+            return { @Sendable in try? engine.run(RestoreOptions(selection: selection, timeout: .seconds(5))) }
+        }
+        _ = runConcurrently(engines)
+        #expect(try node.store.load().cards.map(\.pciAddress.description) == ["0000:01:00.0", "0000:3b:00.0"])
+    }
+
     @Test func kernelMACsWhenThePolicyAsksForThem() throws {
         let node = try H([H.x710()])
         try node.apply(H.policy("x710", #"{resourceName: x710, numVfs: 2, nicSelector: {pfNames: ["enp59s0f0"]}}"#,

@@ -18,6 +18,11 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         public var driver: String? = "i40e"
         public var vfDriver = "iavf"
         public var netdev: String?
+        /// Administratively up. Nothing brings a PF up at boot before the network is
+        /// configured; a VF driver probed while its PF is down picks a random MAC (igbvf).
+        public var up = false
+        /// False while udev has not yet renamed the PF's netdev from ethN.
+        public var settled = true
         public var mtu = 1500
         public var totalVFs: Int? = 64
         public var permanentMAC: String
@@ -47,6 +52,8 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         public var driver: String?
         public var override: String?
         public var netdev: String?
+        /// False while the netdev still has the kernel's ethN name, before udev renames it.
+        public var settled = true
         public var mtu = 1500
         public var adminMAC: [UInt8]?
         public var mac: String?
@@ -77,6 +84,8 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     public var loadedDrivers: Set<String> = ["vfio-pci"]
     /// Time between a VF's creation (or a probe) and its driver binding.
     public var bindDelay: Duration = .milliseconds(5)
+    /// Time udev takes to rename a new VF netdev from ethN to its final name.
+    public var renameDelay: Duration = .zero
     /// Every sriov_numvfs write that reached the kernel: "0000:3b:00.0=8".
     public private(set) var writes: [String] = []
     private var macCounter = 0
@@ -101,6 +110,21 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             self.pfs.append(pf)
             self.changed()
             self.lock.unlock()
+        }
+    }
+
+    /// udev renames the PF's netdev after `delay`; until then it has the kernel's name.
+    public func renamePF(_ address: String, from kernelName: String, after delay: Duration) {
+        let final = snapshot(address)?.netdev
+        update(address) { pf in
+            pf.netdev = kernelName
+            pf.settled = false
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds(delay)))) {
+            self.update(address) { pf in
+                pf.netdev = final
+                pf.settled = true
+            }
         }
     }
 
@@ -155,12 +179,17 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         defer { lock.unlock() }
         seen[pthread_self()] = generation
         guard let pf = pfs.first(where: { $0.address == address }) else { return nil }
-        return PFState(address: pf.address, driver: pf.driver, netdev: pf.netdev, mtu: pf.mtu,
-                       totalVFs: pf.driver == nil ? pf.totalVFs : pf.totalVFs, numVFs: pf.numVFs,
-                       vfs: pf.vfs.enumerated().map { index, vf in
-                           VFState(index: index, address: vf.address, driver: vf.driver, netdev: vf.netdev, mtu: vf.mtu,
-                                   mac: vf.mac, iommuGroup: pf.iommu ? 100 + index : nil)
-                       })
+        var state = PFState(address: pf.address, driver: pf.driver, netdev: pf.netdev, mtu: pf.mtu,
+                            totalVFs: pf.totalVFs, numVFs: pf.numVFs,
+                            vfs: pf.vfs.enumerated().map { index, vf in
+                                var state = VFState(index: index, address: vf.address, driver: vf.driver, netdev: vf.netdev, mtu: vf.mtu,
+                                                    mac: vf.mac, iommuGroup: pf.iommu ? 100 + index : nil)
+                                state.netdevSettled = vf.settled
+                                return state
+                            })
+        state.up = pf.up
+        state.netdevSettled = pf.settled
+        return state
     }
 
     public func setNumVFs(_ count: Int, pf address: PCIAddress, timeout: Duration) throws(KernelError) {
@@ -225,6 +254,16 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             throw KernelError(target: "/sys/bus/pci/devices/\(pf)/sriov_drivers_autoprobe", operation: "write to", errno: .noSuchFileOrDirectory)
         }
         pfs[index].autoprobe = enabled
+    }
+
+    public func setLinkUp(_ netdev: String) throws(KernelError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let index = pfs.firstIndex(where: { $0.netdev == netdev }) else {
+            throw KernelError(target: netdev, operation: "RTM_SETLINK", errno: .operationNotSupportedByDevice)
+        }
+        pfs[index].up = true
+        changed()
     }
 
     public func setMTU(_ mtu: Int, netdev: String) throws(KernelError) {
@@ -307,13 +346,31 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             if driver == "vfio-pci" && (!self.pfs[pfIndex].iommu || !self.loadedDrivers.contains("vfio-pci")) { return }
             vf.driver = driver
             if driver != "vfio-pci" {
-                vf.netdev = "\(self.pfs[pfIndex].netdev ?? "eth")v\(vfIndex)"
-                // Without an administrative MAC the VF driver picks a random one, new at every boot.
+                let name = "\(self.pfs[pfIndex].netdev ?? "eth")v\(vfIndex)"
+                vf.settled = self.renameDelay == .zero
+                vf.netdev = vf.settled ? name : "eth\(100 + vfIndex)"
+                // Without an administrative MAC, or with the PF down, the VF driver picks
+                // a random one, new at every boot.
                 self.macCounter += 1
-                vf.mac = vf.adminMAC.map(StableMAC.text) ?? "aa:00:00:00:\(self.hex2(self.macCounter >> 8)):\(self.hex2(self.macCounter))"
+                let admin = self.pfs[pfIndex].up ? vf.adminMAC.map(StableMAC.text) : nil
+                vf.mac = admin ?? "aa:00:00:00:\(self.hex2(self.macCounter >> 8)):\(self.hex2(self.macCounter))"
                 vf.mtu = 1500
+                if !vf.settled { self.scheduleRename(pf, vfIndex, to: name) }
             }
             self.pfs[pfIndex].vfs[vfIndex] = vf
+            self.changed()
+        }
+    }
+
+    /// udev renames a new netdev a little later; a write by the old name fails.
+    private func scheduleRename(_ pf: PCIAddress, _ vfIndex: Int, to name: String) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds(renameDelay)))) {
+            self.lock.lock()
+            defer { self.lock.unlock() }
+            guard let pfIndex = self.pfs.firstIndex(where: { $0.address == pf }), vfIndex < self.pfs[pfIndex].vfs.count,
+                  self.pfs[pfIndex].vfs[vfIndex].netdev != nil else { return }
+            self.pfs[pfIndex].vfs[vfIndex].netdev = name
+            self.pfs[pfIndex].vfs[vfIndex].settled = true
             self.changed()
         }
     }

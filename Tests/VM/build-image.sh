@@ -90,10 +90,10 @@ mkdir -p "$root/var/log/journal"
 
 # 4. What the installer carries: the binary, the glue, the policies; and the test driver.
 media="$root/opt/harvester-sriov"
-mkdir -p "$media/policies"
+mkdir -p "$media"
 cp "$repo/.build/release/harvester-sriov" "$media/harvester-sriov"
 cp "$repo/installer-scripts/harvester-sriov-hook.sh" "$media/"
-cp "$here"/policies/*.yaml "$media/policies/"
+cp -r "$here/policies" "$media/policies"
 cp "$here/guest/vmtest.sh" "$root/usr/local/sbin/vmtest"
 cp "$here/guest/vmtest.service" "$root/etc/systemd/system/"
 ln -sf ../vmtest.service "$root/etc/systemd/system/multi-user.target.wants/vmtest.service"

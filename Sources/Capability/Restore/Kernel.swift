@@ -5,6 +5,10 @@ public struct PFState: Equatable, Sendable {
     public var address: PCIAddress
     public var driver: String?
     public var netdev: String?
+    /// udev has processed the netdev (renamed it): its name is final.
+    public var netdevSettled: Bool = true
+    /// IFF_UP: VF drivers such as igbvf get their MAC from the PF only when it is up.
+    public var up: Bool = true
     public var mtu: Int?
     /// nil when the kernel shows no `sriov_totalvfs`.
     public var totalVFs: Int?
@@ -22,8 +26,9 @@ public struct PFState: Equatable, Sendable {
         self.vfs = vfs
     }
 
-    /// Ready for restore: a driver that can create VFs, and a netdev to set VF MACs through.
-    public var ready: Bool { driver != nil && totalVFs != nil && netdev != nil }
+    /// Ready for restore: a driver that can create VFs, and a netdev, renamed by udev
+    /// (policies name PFs by their final names), to set VF MACs through.
+    public var ready: Bool { driver != nil && totalVFs != nil && netdev != nil && netdevSettled }
 }
 
 public struct VFState: Equatable, Sendable {
@@ -31,6 +36,8 @@ public struct VFState: Equatable, Sendable {
     public var address: PCIAddress
     public var driver: String?
     public var netdev: String?
+    /// udev has processed (renamed) the netdev: writing to it by name is safe.
+    public var netdevSettled: Bool = true
     public var mtu: Int?
     public var mac: String?
     public var iommuGroup: Int?
@@ -82,6 +89,8 @@ public protocol SRIOVKernel: Sendable {
     /// VFs are created, so that their MACs are set before any driver reads them.
     func setDriversAutoprobe(_ enabled: Bool, pf: PCIAddress) throws(KernelError)
     func setMTU(_ mtu: Int, netdev: String) throws(KernelError)
+    /// Sets a netdev administratively up (rtnetlink), as VFs need their PF up.
+    func setLinkUp(_ netdev: String) throws(KernelError)
     /// Sets a VF's MAC, trust and spoof-check through the PF's netdev (rtnetlink); nil leaves a setting.
     func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?) throws(KernelError)
     /// Whether a PCI driver is registered (its module loaded).

@@ -88,22 +88,33 @@ public struct RestoreEngine: Sendable {
         }
         outcomes += runInParallel(jobs)
 
-        // Remember where moved cards are now, and adopt the cards of policies applied at
-        // install time, which carry no identities yet.
-        let movedFrom = Set(tracker.moves.map(\.card.pciAddress))
-        var cards = state.cards.filter { !movedFrom.contains($0.pciAddress) } + tracker.moves.map { CardIdentity($0.to) }
-        let known = Set(cards.map(\.pciAddress))
-        cards += plan.filter { !known.contains($0.pciAddress) }
-            .compactMap { planned in host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init) }
-        let updated = DesiredState(policies: state.policies, nodeLabels: state.nodeLabels, cards: cards)
-        if updated != state {
-            do {
-                try store.save(updated)
-            } catch {
-                logger.warning("could not record the cards' identities in \(store.displayPath): \(error)")
-            }
-        }
+        try recordCards(tracker: tracker, plan: plan, host: host)
         return try finish(outcomes)
+    }
+
+    /// Remembers where moved cards are now, and adopts the cards of policies applied at
+    /// install time, which carry no identities yet. Restores of different PFs run at
+    /// the same time (one per udev event), so the state is re-read and written under a
+    /// lock: each adds its cards, none loses another's.
+    private func recordCards(tracker: CardTracker, plan: [PlannedInterface], host: HostInventory) throws(SRIOVError) {
+        let movedFrom = Set(tracker.moves.map(\.card.pciAddress))
+        let found = tracker.moves.map { CardIdentity($0.to) }
+            + plan.compactMap { planned in host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init) }
+        guard !found.isEmpty || !movedFrom.isEmpty else { return }
+        let lock = try runtime.lock(name: "state", until: .now + .seconds(30))
+        defer { withExtendedLifetime(lock) {} }
+        let state = try store.load()
+        var cards = state.cards.filter { !movedFrom.contains($0.pciAddress) }
+        for card in found where !cards.contains(where: { $0.pciAddress == card.pciAddress }) {
+            cards.append(card)
+        }
+        let updated = DesiredState(policies: state.policies, nodeLabels: state.nodeLabels, cards: cards)
+        guard updated != state else { return }
+        do {
+            try store.save(updated)
+        } catch {
+            logger.warning("could not record the cards' identities in \(store.displayPath): \(error)")
+        }
     }
 
     private func finish(_ outcomes: [PFOutcome]) throws(SRIOVError) -> RestoreResult {
@@ -250,6 +261,11 @@ public struct RestoreEngine: Sendable {
                 }
             }
         }
+        if !pf.up {
+            // VF drivers get their MAC from the PF only while it is up (igbvf otherwise
+            // picks a random one), and no VF passes traffic through a PF that is down.
+            try kernelCall(label) { () throws(KernelError) in try kernel.setLinkUp(pfNetdev) }
+        }
         for (vf, group) in assignments {
             switch group.deviceType {
             case .vfioPCI:
@@ -290,7 +306,7 @@ public struct RestoreEngine: Sendable {
         let vf = pf.vfs[index]
         switch type {
         case .vfioPCI: return vf.driver == "vfio-pci"
-        case .netdevice: return vf.driver != nil && vf.driver != "vfio-pci" && vf.netdev != nil
+        case .netdevice: return vf.driver != nil && vf.driver != "vfio-pci" && vf.netdev != nil && vf.netdevSettled
         }
     }
 

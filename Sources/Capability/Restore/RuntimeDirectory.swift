@@ -25,7 +25,12 @@ public struct RuntimeDirectory: Sendable {
     /// Holds an exclusive lock on one PF until `release`; another restore of the same PF
     /// (the udev-started instance and the boot-wide unit race at boot) waits for it.
     public func lock(_ pf: PCIAddress, until deadline: ContinuousClock.Instant) throws(SRIOVError) -> PFLock {
-        let file = path.appending("lock-\(pf)").string
+        try lock(name: pf.description, until: deadline)
+    }
+
+    /// An exclusive lock named `name` (a PCI address, or "state" for the state file).
+    public func lock(name: String, until deadline: ContinuousClock.Instant) throws(SRIOVError) -> PFLock {
+        let file = path.appending("lock-\(name)").string
         let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw .io(path: file, operation: "open", errno: Errno(rawValue: errno)) }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {

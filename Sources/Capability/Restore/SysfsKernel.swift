@@ -56,16 +56,31 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
                   let name = Sysfs.linkName(path.appending(entry)), let vfAddress = PCIAddress(name) else { return nil }
             let vfPath = Sysfs.pciDevices.appending(name)
             let vfNetdev = Self.netdev(of: vfPath)
-            return VFState(index: index, address: vfAddress, driver: Sysfs.linkName(vfPath.appending("driver")),
+            var vf = VFState(index: index, address: vfAddress, driver: Sysfs.linkName(vfPath.appending("driver")),
                            netdev: vfNetdev,
                            mtu: vfNetdev.flatMap { Sysfs.integer(vfPath.appending("net").appending($0).appending("mtu")) },
                            mac: vfNetdev.flatMap { Sysfs.attribute(vfPath.appending("net").appending($0).appending("address")) },
                            iommuGroup: Sysfs.linkName(vfPath.appending("iommu_group")).flatMap { Int($0) })
+            vf.netdevSettled = vfNetdev.map(settled) ?? true
+            return vf
         }.sorted { $0.index < $1.index }
-        return PFState(address: address, driver: Sysfs.linkName(path.appending("driver")), netdev: netdev,
-                       mtu: netdev.flatMap { Sysfs.integer(path.appending("net").appending($0).appending("mtu")) },
-                       totalVFs: Sysfs.integer(path.appending("sriov_totalvfs")),
-                       numVFs: Sysfs.integer(path.appending("sriov_numvfs")) ?? 0, vfs: vfs)
+        var state = PFState(address: address, driver: Sysfs.linkName(path.appending("driver")), netdev: netdev,
+                            mtu: netdev.flatMap { Sysfs.integer(path.appending("net").appending($0).appending("mtu")) },
+                            totalVFs: Sysfs.integer(path.appending("sriov_totalvfs")),
+                            numVFs: Sysfs.integer(path.appending("sriov_numvfs")) ?? 0, vfs: vfs)
+        state.netdevSettled = netdev.map(settled) ?? true
+        state.up = netdev.flatMap { Sysfs.integer(path.appending("net").appending($0).appending("flags")) }.map { $0 & 1 != 0 } ?? false
+        return state
+    }
+
+    /// Whether udev has processed a netdev (its database entry exists), so that its
+    /// name is final. Without a running udev (containers, early tests) there is nothing
+    /// to wait for.
+    private func settled(_ netdev: String) -> Bool {
+        guard let udev, Sysfs.exists("/run/udev/control") else { return true }
+        guard let device = udev_device_new_from_subsystem_sysname(udev, "net", netdev) else { return false }
+        defer { udev_device_unref(device) }
+        return udev_device_get_is_initialized(device) == 1
     }
 
     /// The function's netdev: not a switchdev representor, lowest name first.
@@ -101,8 +116,36 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         try writeHere("/sys/class/net/\(netdev)/mtu", String(mtu))
     }
 
+    public func setLinkUp(_ netdev: String) throws(KernelError) {
+        try changeLink(netdev, target: netdev) { changes throws(KernelError) in
+            rtnl_link_set_flags(changes, UInt32(IFF_UP))
+        }
+    }
+
     public func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?) throws(KernelError) {
-        let target = "\(pfNetdev) vf \(index)"
+        try changeLink(pfNetdev, target: "\(pfNetdev) vf \(index)") { changes throws(KernelError) in
+            guard let vf = rtnl_link_vf_alloc() else { throw KernelError(target: pfNetdev, operation: "RTM_SETLINK", errno: .noMemory) }
+            defer { rtnl_link_vf_put(vf) }
+            rtnl_link_vf_set_index(vf, UInt32(index))
+            if let mac {
+                var bytes = mac
+                guard let address = nl_addr_build(AF_LLC, &bytes, bytes.count) else {
+                    throw KernelError(target: pfNetdev, operation: "RTM_SETLINK", errno: .noMemory)
+                }
+                defer { nl_addr_put(address) }
+                rtnl_link_vf_set_addr(vf, address)
+            }
+            if let trust { rtnl_link_vf_set_trust(vf, trust ? 1 : 0) }
+            if let spoofCheck { rtnl_link_vf_set_spoofchk(vf, spoofCheck ? 1 : 0) }
+            let status = rtnl_link_vf_add(changes, vf)
+            guard status == 0 else {
+                throw KernelError(target: pfNetdev, operation: "RTM_SETLINK", detail: String(cString: nl_geterror(status)) + " (libnl)")
+            }
+        }
+    }
+
+    /// One RTM_SETLINK on `netdev` with the changes `fill` makes.
+    private func changeLink(_ netdev: String, target: String, _ fill: (OpaquePointer) throws(KernelError) -> Void) throws(KernelError) {
         func failure(_ status: Int32) -> KernelError {
             KernelError(target: target, operation: "RTM_SETLINK", detail: String(cString: nl_geterror(status)) + " (libnl)")
         }
@@ -111,22 +154,12 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         var status = nl_connect(socket, NETLINK_ROUTE)
         guard status == 0 else { throw failure(status) }
         var current: OpaquePointer?
-        status = rtnl_link_get_kernel(socket, 0, pfNetdev, &current)
+        status = rtnl_link_get_kernel(socket, 0, netdev, &current)
         guard status == 0, let current else { throw failure(status) }
         defer { rtnl_link_put(current) }
-        guard let changes = rtnl_link_alloc(), let vf = rtnl_link_vf_alloc() else { throw failure(-NLE_NOMEM) }
-        defer { rtnl_link_put(changes); rtnl_link_vf_put(vf) }
-        rtnl_link_vf_set_index(vf, UInt32(index))
-        if let mac {
-            var bytes = mac
-            guard let address = nl_addr_build(AF_LLC, &bytes, bytes.count) else { throw failure(-NLE_NOMEM) }
-            defer { nl_addr_put(address) }
-            rtnl_link_vf_set_addr(vf, address)
-        }
-        if let trust { rtnl_link_vf_set_trust(vf, trust ? 1 : 0) }
-        if let spoofCheck { rtnl_link_vf_set_spoofchk(vf, spoofCheck ? 1 : 0) }
-        status = rtnl_link_vf_add(changes, vf)
-        guard status == 0 else { throw failure(status) }
+        guard let changes = rtnl_link_alloc() else { throw failure(-NLE_NOMEM) }
+        defer { rtnl_link_put(changes) }
+        try fill(changes)
         status = rtnl_link_change(socket, current, changes, 0)
         guard status == 0 else { throw failure(status) }
     }
