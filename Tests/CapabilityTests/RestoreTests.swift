@@ -174,6 +174,27 @@ import Testing
         #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.mtu) == [9000, 9000, 9000])
     }
 
+    @Test func anMTUWriteThatMeetsARenameIsRetriedByTheNewName() throws {
+        let node = try H([H.x710()])
+        try node.apply(H.policy("jumbo", #"{resourceName: jumbo, numVfs: 2, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        node.kernel.update("0000:3b:00.0") { $0.faults.insert(.renameDuringMTUWrite) }
+        let result = try node.restore()
+        #expect(result.pfs.map(\.status) == [.configured], "\(result.pfs.compactMap(\.message))")
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.mtu) == [9000, 9000])
+    }
+
+    @Test func aRestoreOfOnePFKeepsTheOtherPFsLastResultInTheStatusFile() throws {
+        let node = try H([H.x710(), H.x82576()])
+        try node.apply(Self.x710Four + Self.igbThree.replacingOccurrences(of: "numVfs: 3", with: "numVfs: 9"), live: false)
+        let all = try node.restore(timeout: .seconds(2))
+        #expect(node.outcome(all, "0000:01:00.0")?.status == .failed)
+        _ = try node.restore(["enp59s0f0"])
+        let recorded = try #require(node.runtime.readStatus())
+        #expect(recorded.pfs.map(\.pciAddress) == ["0000:01:00.0", "0000:3b:00.0"])
+        #expect(recorded.pfs.first?.message?.contains("ERANGE") == true, "the failure stays visible to status")
+        #expect(recorded.pfs.last?.status == .unchanged)
+    }
+
     @Test func theBootRestoreWaitsForUdevToNameThePF() throws {
         let node = try H([H.x710()])
         try node.apply(Self.x710Four)

@@ -72,6 +72,8 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         case driverWithoutSRIOV
         /// VFs were enabled behind our back between our writes: EBUSY.
         case busy
+        /// udev renames a VF's netdev just as its MTU is written: the write gets ENOENT once.
+        case renameDuringMTUWrite
     }
 
     private let lock = NSCondition()
@@ -272,6 +274,12 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         for pfIndex in pfs.indices {
             if pfs[pfIndex].netdev == netdev { pfs[pfIndex].mtu = mtu; return }
             if let vfIndex = pfs[pfIndex].vfs.firstIndex(where: { $0.netdev == netdev }) {
+                if pfs[pfIndex].faults.contains(.renameDuringMTUWrite) {
+                    pfs[pfIndex].faults.remove(.renameDuringMTUWrite)
+                    pfs[pfIndex].vfs[vfIndex].netdev = netdev + "r"
+                    changed()
+                    throw KernelError(target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to", errno: .noSuchFileOrDirectory)
+                }
                 guard mtu <= pfs[pfIndex].mtu else {
                     throw KernelError(target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to", errno: .invalidArgument)
                 }

@@ -40,7 +40,7 @@ public struct RestoreEngine: Sendable {
         let state = try store.load()
         guard !state.policies.isEmpty else {
             logger.info("no policies are stored in \(store.displayPath); nothing to restore")
-            return try finish([])
+            return try finish([], all: options.selection.isEmpty)
         }
         var host = try kernel.inventory()
         var tracker = CardTracker(stored: state.cards, host: host)
@@ -89,7 +89,7 @@ public struct RestoreEngine: Sendable {
         outcomes += runInParallel(jobs)
 
         try recordCards(tracker: tracker, plan: plan, host: host)
-        return try finish(outcomes)
+        return try finish(outcomes, all: options.selection.isEmpty)
     }
 
     /// Remembers where moved cards are now, and adopts the cards of policies applied at
@@ -117,9 +117,18 @@ public struct RestoreEngine: Sendable {
         }
     }
 
-    private func finish(_ outcomes: [PFOutcome]) throws(SRIOVError) -> RestoreResult {
+    /// Writes the result to the status file. A restore of some PFs (udev starts one per
+    /// PF) keeps the other PFs' last results, so that status shows every PF's.
+    private func finish(_ outcomes: [PFOutcome], all: Bool) throws(SRIOVError) -> RestoreResult {
         let result = RestoreResult(finishedAt: Int(time(nil)), pfs: outcomes.sorted { $0.pciAddress < $1.pciAddress })
-        try runtime.writeStatus(result)
+        let lock = try runtime.lock(name: "status", until: .now + .seconds(30))
+        defer { withExtendedLifetime(lock) {} }
+        var recorded = result
+        if !all, let previous = runtime.readStatus() {
+            let mine = Set(outcomes.map(\.pciAddress))
+            recorded.pfs = (previous.pfs.filter { !mine.contains($0.pciAddress) } + outcomes).sorted { $0.pciAddress < $1.pciAddress }
+        }
+        try runtime.writeStatus(recorded)
         return result
     }
 
@@ -294,9 +303,30 @@ public struct RestoreEngine: Sendable {
             return "VF \(vf.vf.index) (\(vf.vf.address)) to be bound to \(driver)"
         }) { pf in assignments.allSatisfy { Self.boundAsPlanned(pf, $0.vf.index, $0.group.deviceType) } }
         for (vf, group) in assignments where group.deviceType == .netdevice {
-            let now = bound.vfs[vf.index]
-            if let mtu = group.mtu ?? planned.mtu, now.mtu != mtu, let netdev = now.netdev {
-                try kernelCall(label) { () throws(KernelError) in try kernel.setMTU(mtu, netdev: netdev) }
+            if let mtu = group.mtu ?? planned.mtu, bound.vfs[vf.index].mtu != mtu {
+                try setVFMTU(mtu, vf: vf.index, planned: planned, label: label, deadline: deadline)
+            }
+        }
+    }
+
+    /// Sets a VF netdev's MTU by its current name. udev may rename the netdev between
+    /// our read and our write (seen on a real kernel: ENOENT for ethN); then the name is
+    /// read again and the write retried, until the deadline.
+    private func setVFMTU(_ mtu: Int, vf index: Int, planned: PlannedInterface, label: String,
+                          deadline: ContinuousClock.Instant) throws(SRIOVError) {
+        while true {
+            guard let netdev = kernel.pf(planned.pciAddress)?.vfs.first(where: { $0.index == index })?.netdev else {
+                throw .restore("\(label): VF \(index) lost its netdev while its MTU was being set")
+            }
+            do {
+                return try kernel.setMTU(mtu, netdev: netdev)
+            } catch {
+                let renamed = error.errno == .noSuchFileOrDirectory || error.errno == .operationNotSupportedByDevice
+                guard renamed, ContinuousClock.now < deadline else {
+                    try kernelCall(label) { () throws(KernelError) in throw error }
+                    return
+                }
+                kernel.waitForEvent(until: min(deadline, .now + .milliseconds(200)))
             }
         }
     }

@@ -63,7 +63,7 @@ first-boot)
   check 1 label grep -q 'network-sriov.capable=true' /etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml
   check 1 macs-local bash -c "for m in $(vf_macs enp1s0) $(vf_macs enp2s0); do [ \$(( 0x\${m%%:*} & 3 )) -eq 2 ] || exit 1; done; echo $(vf_macs enp1s0)"
   echo "$(vf_macs enp1s0)|$(vf_macs enp2s0)" > "$state/macs"
-  figure boot-restore "$(cat /run/harvester-sriov/status.json | tr -d ' \n')"
+  figure boot-restore "$(tr -d ' \n' < /run/harvester-sriov/status.json)"
   # Scenario 3: a driver reload; the VFs come back through udev and the unit, untouched by us.
   modprobe -r igbvf igb
   start=$(date +%s%N)
@@ -74,6 +74,7 @@ first-boot)
     back=$(date +%s%N)
     check 3 vfs-back-after-reload echo "$(( (back - loaded) / 1000000 )) ms after modprobe igb"
     figure reload-to-vfs-ms $(( (back - loaded) / 1000000 ))
+    figure reload-restore "$(tr -d ' \n' < /run/harvester-sriov/status.json)"
   else
     check 3 vfs-back-after-reload bash -c "echo numvfs $(numvfs $pf1)/$(numvfs $pf2); journalctl -b -u 'harvester-sriov-restore@*' --no-pager | tail -5; exit 1"
   fi
@@ -88,6 +89,7 @@ second-boot)
   # Scenario 4: N to M through restore, no EBUSY.
   check 4 apply $bin policy apply $media/policies/resize/pf1.yaml
   check 4 restore $bin restore
+  figure resize-restore "$(tr -d ' \n' < /run/harvester-sriov/status.json)"
   check 4 pf1-numvfs expect_eq "$(numvfs $pf1)" 4
   check 4 status $bin status
   # Scenario 5: vfio-pci for passthrough, with the virtual IOMMU.
