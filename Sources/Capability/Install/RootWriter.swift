@@ -33,13 +33,10 @@ public struct RootWriter: Sendable {
 
     @discardableResult
     public func write(_ relative: FilePath, _ contents: [UInt8], mode: mode_t = 0o644) throws(SRIOVError) -> WriteOutcome {
-        let folder = try openFolder(relative.removingLastComponent(), create: true)!
+        let (folder, name, existing) = try entry(relative)
         defer { close(folder) }
-        let name = relative.lastComponent!.string
-
-        var existing = stat()
-        let exists = fstatat(folder, name, &existing, AT_SYMLINK_NOFOLLOW) == 0
-        if exists {
+        let exists = existing != nil
+        if let existing {
             guard existing.st_mode & S_IFMT == S_IFREG else { throw notRegular(relative, existing.st_mode) }
             let fd = openat(folder, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
             if fd >= 0 {
@@ -85,12 +82,10 @@ public struct RootWriter: Sendable {
     /// `systemctl enable` does; atomically, and only when it differs.
     @discardableResult
     public func symlink(_ relative: FilePath, to target: String) throws(SRIOVError) -> WriteOutcome {
-        let folder = try openFolder(relative.removingLastComponent(), create: true)!
+        let (folder, name, existing) = try entry(relative)
         defer { close(folder) }
-        let name = relative.lastComponent!.string
-        var existing = stat()
-        let exists = fstatat(folder, name, &existing, AT_SYMLINK_NOFOLLOW) == 0
-        if exists {
+        let exists = existing != nil
+        if let existing {
             guard existing.st_mode & S_IFMT == S_IFLNK else { throw notRegular(relative, existing.st_mode) }
             if try readLink(relative) == target { return .unchanged }
         }
@@ -119,6 +114,15 @@ public struct RootWriter: Sendable {
     }
 
     // MARK: -
+
+    /// The folder of `relative` (created when missing), the file's name in it, and what
+    /// is there now, without following a link.
+    private func entry(_ relative: FilePath) throws(SRIOVError) -> (folder: Int32, name: String, existing: stat?) {
+        let folder = try openFolder(relative.removingLastComponent(), create: true)!
+        let name = relative.lastComponent!.string
+        var status = stat()
+        return (folder, name, fstatat(folder, name, &status, AT_SYMLINK_NOFOLLOW) == 0 ? status : nil)
+    }
 
     /// Opens `relative` as a folder under the root, refusing symbolic links; creates
     /// missing folders (0755) when asked, else returns nil for a missing one.
