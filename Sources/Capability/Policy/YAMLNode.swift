@@ -85,7 +85,7 @@ enum YAMLScalar: Equatable {
 }
 
 /// Parses YAML text into its documents with libyaml, the parser Yams wraps (Yams
-/// itself links full Foundation and ICU: 58.6 MB against our 15 MB binary).
+/// itself links full Foundation and ICU: 58.6 MB against our 16 MB binary).
 enum YAMLReader {
     /// Aliases can repeat a subtree; a few dozen nested ones would expand to billions
     /// of nodes ("billion laughs"). Real manifests stay far below these.
