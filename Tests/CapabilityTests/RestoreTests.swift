@@ -230,8 +230,16 @@ import Testing
         let node = try H([H.x710()])
         try node.apply(vms)
         node.kernel.loadedDrivers = []
-        let unloaded = try node.restore()
-        #expect(unloaded.pfs.first?.message == "0000:3b:00.0 (enp59s0f0): the vfio-pci driver is not loaded: modprobe vfio-pci, and list it in /etc/modules-load.d")
+        let loaded = try node.restore()
+        #expect(loaded.pfs.map(\.status) == [.configured], "vfio-pci is loaded when a group needs it")
+        #expect(node.kernel.driverLoaded("vfio-pci"))
+
+        let missing = try H([H.x710()])
+        try missing.apply(vms)
+        missing.kernel.loadedDrivers = []
+        missing.kernel.availableModules = []
+        let unloaded = try missing.restore()
+        #expect(unloaded.pfs.first?.message == "0000:3b:00.0 (enp59s0f0): the vfio-pci driver is not loaded and modprobe vfio-pci failed (ENOENT): install the kernel's vfio-pci module")
 
         let noIOMMU = try H([H.x710()])
         try noIOMMU.apply(vms, live: false)

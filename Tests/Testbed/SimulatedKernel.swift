@@ -308,6 +308,19 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         changed()
     }
 
+    /// Modules modprobe can load.
+    public var availableModules: Set<String> = ["vfio-pci"]
+
+    public func loadDriver(_ name: String, timeout: Duration) throws(KernelError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard availableModules.contains(name) else {
+            throw KernelError(target: name, operation: "modprobe", errno: .noSuchFileOrDirectory)
+        }
+        loadedDrivers.insert(name)
+        changed()
+    }
+
     public func driverLoaded(_ name: String) -> Bool {
         lock.lock()
         defer { lock.unlock() }

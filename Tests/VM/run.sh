@@ -14,12 +14,12 @@ mkdir -p "$logs"
 # Every check the phases must report, by scenario (see guest/vmtest.sh).
 expected=(
   "install hook" "install units-enabled"
-  "1 pf1-numvfs" "1 pf2-numvfs" "1 pf1-drivers" "1 pf2-drivers" "1 vf-mtu" "1 vf-trust" "1 status" "1 before-network-pre"
+  "1 pf1-numvfs" "1 pf2-numvfs" "1 pf1-drivers" "1 pf2-drivers" "1 vf-mtu" "1 vf-trust" "1 vf-spoof-check" "1 status" "1 before-network-pre"
   "1 detect" "1 label" "1 macs-local"
   "3 vfs-back-after-reload" "3 macs-kept"
   "2 pf1-numvfs" "2 pf2-numvfs" "2 same-macs"
   "4 apply" "4 restore" "4 pf1-numvfs" "4 status"
-  "5 apply" "5 restore" "5 pf2-drivers" "5 iommu" "5 status"
+  "5 vfio-not-loaded" "5 apply" "5 restore" "5 pf2-drivers" "5 iommu" "5 status"
   "6 stage" "6 booted" "6 pf1-numvfs" "6 unit-failed" "6 status-drift" "6 status-names-pf2" "6 journal"
 )
 

@@ -95,6 +95,8 @@ public protocol SRIOVKernel: Sendable {
     func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?) throws(KernelError)
     /// Whether a PCI driver is registered (its module loaded).
     func driverLoaded(_ name: String) -> Bool
+    /// Loads a driver's module (modprobe), as the operator does for vfio-pci.
+    func loadDriver(_ name: String, timeout: Duration) throws(KernelError)
     /// Returns when a device event may have changed something, or at `deadline`.
     func waitForEvent(until deadline: ContinuousClock.Instant)
 }

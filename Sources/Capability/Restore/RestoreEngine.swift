@@ -281,8 +281,12 @@ public struct RestoreEngine: Sendable {
                 guard vf.iommuGroup != nil else {
                     throw .restore("\(label): VF \(vf.index) (\(vf.address)) has no iommu_group, so vfio-pci cannot take it: enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (or amd_iommu=on)")
                 }
-                guard kernel.driverLoaded("vfio-pci") else {
-                    throw .restore("\(label): the vfio-pci driver is not loaded: modprobe vfio-pci, and list it in /etc/modules-load.d")
+                if !kernel.driverLoaded("vfio-pci") {
+                    do {
+                        try kernel.loadDriver("vfio-pci", timeout: max(.zero, deadline - .now))
+                    } catch {
+                        throw .restore("\(label): the vfio-pci driver is not loaded and modprobe vfio-pci failed (\(error.errno.map { SRIOVError.symbol($0) } ?? error.detail ?? "it timed out")): install the kernel's vfio-pci module")
+                    }
                 }
                 if vf.driver != "vfio-pci" {
                     try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: "vfio-pci", timeout: deadline - .now) }

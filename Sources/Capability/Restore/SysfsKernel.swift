@@ -164,6 +164,15 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         guard status == 0 else { throw failure(status) }
     }
 
+    public func loadDriver(_ name: String, timeout: Duration) throws(KernelError) {
+        let candidates: [String] = ["/usr/sbin/modprobe", "/sbin/modprobe"]
+        guard let modprobe = candidates.first(where: { access($0, X_OK) == 0 }) else {
+            throw KernelError(target: name, operation: "modprobe", errno: .noSuchFileOrDirectory)
+        }
+        // modprobe takes the module name with '_' or '-' alike.
+        try spawn([modprobe, name], target: name, operation: "modprobe", timeout: timeout, statusIsErrno: false)
+    }
+
     public func driverLoaded(_ name: String) -> Bool {
         Sysfs.exists(FilePath("/sys/bus/pci/drivers/\(name)"))
     }
@@ -207,14 +216,19 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
     }
 
     private func writeInChild(_ path: String, _ value: String, timeout: Duration) throws(KernelError) {
-        let operation = "write \(value) to"
+        try spawn([executable, "sysfs-write", path, value], target: path, operation: "write \(value) to", timeout: timeout, statusIsErrno: true)
+    }
+
+    /// Runs `arguments` in a child and waits for it until `timeout`. `sysfs-write` exits
+    /// with an errno; other programs (modprobe) with their own codes.
+    private func spawn(_ arguments: [String], target: String, operation: String, timeout: Duration,
+                       statusIsErrno: Bool) throws(KernelError) {
         var pid = pid_t()
-        let arguments = [executable, "sysfs-write", path, value]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let spawned = posix_spawn(&pid, executable, nil, nil, &argv, environ)
+        let spawned = posix_spawn(&pid, arguments[0], nil, nil, &argv, environ)
         guard spawned == 0 else {
-            throw KernelError(target: path, operation: operation, errno: Errno(rawValue: spawned))
+            throw KernelError(target: target, operation: operation, errno: Errno(rawValue: spawned))
         }
         let done = DispatchSemaphore(value: 0)
         let status = ExitStatus()
@@ -229,14 +243,16 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         guard waited == .success else {
             // The child may be stuck in the kernel for good; it is reaped when it returns.
             kill(pid, SIGKILL)
-            throw KernelError(target: path, operation: operation, timedOut: timeout)
+            throw KernelError(target: target, operation: operation, timedOut: timeout)
         }
-        // The child exits with the errno of its write (0 for success).
         let code = (status.value >> 8) & 0xff
         guard status.value & 0x7f == 0 else {
-            throw KernelError(target: path, operation: operation, detail: "the writing process died by signal \(status.value & 0x7f)")
+            throw KernelError(target: target, operation: operation, detail: "the child process died by signal \(status.value & 0x7f)")
         }
-        guard code == 0 else { throw KernelError(target: path, operation: operation, errno: Errno(rawValue: code)) }
+        guard code == 0 else {
+            throw statusIsErrno ? KernelError(target: target, operation: operation, errno: Errno(rawValue: code))
+                : KernelError(target: target, operation: operation, detail: "\(arguments[0]) exited with status \(code)")
+        }
     }
 }
 

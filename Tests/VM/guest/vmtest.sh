@@ -55,6 +55,7 @@ first-boot)
   check 1 pf2-drivers expect_eq "$(vf_drivers $pf2)" "igbvf igbvf igbvf "
   check 1 vf-mtu expect_eq "$(cat /sys/class/net/enp1s0v0/mtu 2>&1)" 9000
   check 1 vf-trust bash -c "ip -d link show enp2s0 | grep -q 'vf 0 .*trust on'"
+  check 1 vf-spoof-check bash -c "ip -d link show enp2s0 | grep -q 'vf 0 .*spoof checking off'"
   check 1 status $bin status
   restored=$(systemctl show -P ExecMainExitTimestampMonotonic harvester-sriov-restore.service)
   network_pre=$(systemctl show -P ActiveEnterTimestampMonotonic network-pre.target)
@@ -92,8 +93,8 @@ second-boot)
   figure resize-restore "$(tr -d ' \n' < /run/harvester-sriov/status.json)"
   check 4 pf1-numvfs expect_eq "$(numvfs $pf1)" 4
   check 4 status $bin status
-  # Scenario 5: vfio-pci for passthrough, with the virtual IOMMU.
-  modprobe vfio-pci
+  # Scenario 5: vfio-pci for passthrough, with the virtual IOMMU; restore loads vfio-pci.
+  check 5 vfio-not-loaded bash -c "! test -e /sys/bus/pci/drivers/vfio-pci"
   check 5 apply $bin policy apply $media/policies/vfio/pf2.yaml
   check 5 restore $bin restore
   check 5 pf2-drivers expect_eq "$(vf_drivers $pf2)" "vfio-pci vfio-pci vfio-pci "
