@@ -22,11 +22,13 @@ let package = Package(
         .systemLibrary(name: "CLibNL", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-route-3-dev"])]),
         // The few lines of C that libpci's variadic and non-returning callbacks need.
         .target(name: "PCIShim", dependencies: ["CLibPCI"]),
+        // ethtool's permanent-MAC ioctl.
+        .target(name: "NetShim"),
 
         .target(
             name: "Capability",
             dependencies: [
-                "CLibUdev", "CLibPCI", "PCIShim", "CLibYAML", "CLibNL",
+                "CLibUdev", "CLibPCI", "PCIShim", "CLibYAML", "CLibNL", "NetShim",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

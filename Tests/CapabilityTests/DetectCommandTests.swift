@@ -28,6 +28,7 @@ import Testing
         let x710 = interfaces[0]
         #expect(x710["name"] as? String == "enp59s0f0")
         #expect(x710["mac"] as? String == "3c:fd:fe:9e:a1:00")
+        #expect(x710["permanentMac"] as? String == "3c:fd:fe:9e:a1:00")
         #expect(x710["vendor"] as? String == "8086")
         #expect(x710["deviceID"] as? String == "1572")
         #expect(x710["vendorName"] as? String == "Intel Corporation")

@@ -1,4 +1,4 @@
-import Capability
+@testable import Capability
 import Testbed
 import Testing
 
@@ -155,6 +155,18 @@ import Testing
         #expect(host.interfaces.count == 1)
         #expect(host.interfaces.first?.name == "ens5f0np0")
         #expect(host.interfaces.first?.function.netdevs.map(\.name).sorted() == ["ens5f0np0", "ens5f0np1", "eth2"])
+    }
+
+    @Test func thePermanentMACIsTheFactoryOneOrNone() throws {
+        var pf = Fixtures.x710
+        #expect(try Umockdev.discover([pf]).interfaces.first?.function.primaryNetdev?.permanentMAC == "3c:fd:fe:9e:a1:00")
+        // A changed MAC (a bond slave's) is not the card's; ethtool would know the
+        // factory one, and a fake netdev has none to ask for.
+        pf.netdevs[0].addressAssignType = 3
+        let netdev = try Umockdev.discover([pf]).interfaces.first?.function.primaryNetdev
+        #expect(netdev?.mac == "3c:fd:fe:9e:a1:00")
+        #expect(netdev?.permanentMAC == nil)
+        #expect(HostDiscovery.ethtoolPermanentMAC("lo") == nil, "loopback has no factory address")
     }
 
     @Test func absentValuesStayAbsent() throws {

@@ -114,6 +114,8 @@ public struct FakeNetdev: Sendable {
     public var adminUp: Bool
     public var devPort: Int
     public var physPortName: String?
+    /// 0: the MAC is the factory one; 3: it was set (a bond slave's, say).
+    public var addressAssignType = 0
 
     public init(name: String, mac: String, mtu: Int = 1500, speed: Int? = nil, type: Int = 1,
                 adminUp: Bool = true, devPort: Int = 0, physPortName: String? = nil) {

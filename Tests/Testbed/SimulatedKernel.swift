@@ -158,7 +158,11 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         var interfaces: [PhysicalFunction] = []
         var unusable: [UnusableNIC] = []
         for pf in pfs.sorted(by: { $0.address < $1.address }) {
-            let netdevs = pf.netdev.map { [NetDevice(name: $0, mac: pf.permanentMAC, mtu: pf.mtu, type: 1, addressAssignType: 0)] } ?? []
+            let netdevs = pf.netdev.map { name -> [NetDevice] in
+                var netdev = NetDevice(name: name, mac: pf.permanentMAC, mtu: pf.mtu, type: 1, addressAssignType: 0)
+                netdev.permanentMAC = pf.permanentMAC
+                return [netdev]
+            } ?? []
             let function = PCIFunction(address: pf.address, vendor: pf.vendor, deviceID: pf.deviceID, driver: pf.driver, netdevs: netdevs)
             guard let total = pf.totalVFs, total > 0, pf.driver != nil else {
                 unusable.append(UnusableNIC(function: function, reason: pf.driver == nil ? .noDriver : .sriovDisabled, detail: "simulated"))

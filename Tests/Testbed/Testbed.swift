@@ -100,7 +100,7 @@ public final class Testbed {
                 try writeFile(netDir + "/ifindex", "\(ifindex)\n")
                 ifindex += 1
                 try writeFile(netDir + "/address", netdev.mac + "\n")
-                try writeFile(netDir + "/addr_assign_type", "0\n")
+                try writeFile(netDir + "/addr_assign_type", "\(netdev.addressAssignType)\n")
                 try writeFile(netDir + "/mtu", "\(netdev.mtu)\n")
                 try writeFile(netDir + "/type", "\(netdev.type)\n")
                 try writeFile(netDir + "/operstate", (netdev.adminUp ? "up" : "down") + "\n")

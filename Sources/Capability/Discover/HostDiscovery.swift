@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import NetShim
 import SystemPackage
 
 /// Builds the `HostInventory` from the running kernel. Read-only: discovery never
@@ -101,6 +102,12 @@ public enum HostDiscovery {
         return HostInventory(node: hostname(), interfaces: interfaces, unusable: unusable)
     }
 
+    static func ethtoolPermanentMAC(_ name: String) -> String? {
+        var mac = [UInt8](repeating: 0, count: 6)
+        guard hsriov_permanent_mac(name, &mac) == 0, mac.contains(where: { $0 != 0 }) else { return nil }
+        return mac.map { hex($0, width: 2) }.joined(separator: ":")
+    }
+
     /// `0x8086` as sysfs shows it becomes `8086`, the operator's form.
     static func idValue(_ text: String?) -> String? {
         guard let text, let value = UInt16(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text, radix: 16) else { return nil }
@@ -129,6 +136,8 @@ extension NetDevice {
             netdev.physPortName = attribute("phys_port_name").flatMap { $0.isEmpty ? nil : $0 }
             netdev.devPort = integer("dev_port")
             netdev.addressAssignType = integer("addr_assign_type")
+            // Only a changed address needs the ioctl (and tests on fake hosts never reach it).
+            netdev.permanentMAC = netdev.addressAssignType == 0 ? netdev.mac : HostDiscovery.ethtoolPermanentMAC(netdev.name)
         }
         return netdev
     }

@@ -53,6 +53,9 @@ public struct NetDevice: Equatable, Sendable {
     public var devPort: Int?
     /// `addr_assign_type`: 0 means `mac` is the permanent, factory address.
     public var addressAssignType: Int?
+    /// The factory MAC: `mac` when the kernel says it is permanent, else what ethtool
+    /// reports (a bond slave, for one, carries the bond's MAC).
+    public var permanentMAC: String?
 
     public init(name: String, mac: String? = nil, mtu: Int? = nil, speed: Int? = nil, type: Int? = nil,
                 adminUp: Bool? = nil, physPortName: String? = nil, devPort: Int? = nil, addressAssignType: Int? = nil) {

@@ -34,7 +34,7 @@ public struct CardIdentity: Codable, Equatable, Sendable {
     public var name: String?
     public var vendor: String
     public var deviceID: String
-    /// The factory MAC, when the kernel shows it (`addr_assign_type` 0).
+    /// The factory MAC (sysfs, or ethtool when the address was changed).
     public var permanentMAC: String?
     /// The PCIe Device Serial Number, shared by the ports of one card.
     public var serialNumber: String?
@@ -45,7 +45,7 @@ public struct CardIdentity: Codable, Equatable, Sendable {
         vendor = pf.function.vendor
         deviceID = pf.function.deviceID
         let netdev = pf.function.primaryNetdev
-        permanentMAC = netdev?.addressAssignType == 0 ? netdev?.mac : nil
+        permanentMAC = netdev?.permanentMAC
         serialNumber = pf.serialNumber
     }
 }

@@ -64,7 +64,7 @@ private struct InterfaceDocument: Encodable {
     let pf: PhysicalFunction
 
     enum Keys: String, CodingKey {
-        case name, mac, driver, pciAddress, vendor, deviceID, vendorName, deviceName, mtu, numVfs, totalvfs
+        case name, mac, permanentMac, driver, pciAddress, vendor, deviceID, vendorName, deviceName, mtu, numVfs, totalvfs
         case linkSpeed, linkType, linkAdminState, vfDeviceID, numaNode, iommuGroup, serialNumber, netdevs
         case sriovCapability, Vfs
     }
@@ -74,6 +74,7 @@ private struct InterfaceDocument: Encodable {
         let netdev = pf.function.primaryNetdev
         try c.encode(netdev?.name, forKey: .name)
         try c.encode(netdev?.mac, forKey: .mac)
+        try c.encode(netdev?.permanentMAC, forKey: .permanentMac)
         try c.encode(pf.function.driver, forKey: .driver)
         try c.encode(pf.address, forKey: .pciAddress)
         try c.encode(pf.function.vendor, forKey: .vendor)

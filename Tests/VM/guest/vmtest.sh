@@ -64,6 +64,11 @@ first-boot)
   check 1 label grep -q 'network-sriov.capable=true' /etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml
   check 1 macs-local bash -c "for m in $(vf_macs enp1s0) $(vf_macs enp2s0); do [ \$(( 0x\${m%%:*} & 3 )) -eq 2 ] || exit 1; done; echo $(vf_macs enp1s0)"
   echo "$(vf_macs enp1s0)|$(vf_macs enp2s0)" > "$state/macs"
+  # A changed PF MAC (as a bond gives its slaves): detect still knows the factory one
+  # through ethtool, so the card is still recognised.
+  ip link set dev enp1s0 address 02:00:00:00:00:99
+  check 1 permanent-mac bash -c "json=\$($bin detect --json | tr -d ' \n'); [[ \$json == *'\"mac\":\"02:00:00:00:00:99\"'* && \$json == *'\"permanentMac\":\"52:54:00:12:34:57\"'* ]] && $bin status >/dev/null"
+  ip link set dev enp1s0 address 52:54:00:12:34:57
   figure boot-restore "$(tr -d ' \n' < /run/harvester-sriov/status.json)"
   # Scenario 3: a driver reload; the VFs come back through udev and the unit, untouched by us.
   modprobe -r igbvf igb
