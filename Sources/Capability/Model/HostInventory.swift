@@ -80,8 +80,11 @@ public struct NetDevice: Equatable, Sendable {
     }
 
     /// A switchdev VF representor, which shares the PF's PCI function but is not its port.
-    var isRepresentor: Bool {
-        guard let port = physPortName else { return false }
+    var isRepresentor: Bool { Self.isRepresentor(portName: physPortName) }
+
+    /// Representors' `phys_port_name` is `pfNvfM`; ports' is `pN` or empty.
+    static func isRepresentor(portName: String?) -> Bool {
+        guard let port = portName else { return false }
         return port.hasPrefix("pf") && port.contains("vf")
     }
 }

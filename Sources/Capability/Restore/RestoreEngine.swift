@@ -208,7 +208,7 @@ public struct RestoreEngine: Sendable {
 
     private func write(_ count: Int, _ planned: PlannedInterface, label: String, deadline: ContinuousClock.Instant) throws(SRIOVError) {
         do {
-            try kernel.setNumVFs(count, pf: planned.pciAddress, timeout: max(.zero, deadline - ContinuousClock.now))
+            try kernel.setNumVFs(count, pf: planned.pciAddress, timeout: remaining(until: deadline))
         } catch {
             let file = "/sys/bus/pci/devices/\(planned.pciAddress)/sriov_numvfs"
             if let timedOut = error.timedOut {
@@ -283,13 +283,13 @@ public struct RestoreEngine: Sendable {
                 }
                 if !kernel.driverLoaded("vfio-pci") {
                     do {
-                        try kernel.loadDriver("vfio-pci", timeout: max(.zero, deadline - .now))
+                        try kernel.loadDriver("vfio-pci", timeout: remaining(until: deadline))
                     } catch {
                         throw .restore("\(label): the vfio-pci driver is not loaded and modprobe vfio-pci failed (\(error.errno.map { SRIOVError.symbol($0) } ?? error.detail ?? "it timed out")): install the kernel's vfio-pci module")
                     }
                 }
                 if vf.driver != "vfio-pci" {
-                    try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: "vfio-pci", timeout: deadline - .now) }
+                    try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: "vfio-pci", timeout: remaining(until: deadline)) }
                 }
             case .netdevice:
                 // New VFs (autoprobe was off) and VFs left without a driver are probed; a
@@ -297,7 +297,7 @@ public struct RestoreEngine: Sendable {
                 // VF drivers (igbvf) read the MAC only when they probe.
                 let staleMAC = macs[vf.index].map { vf.netdev != nil && vf.mac != StableMAC.text($0) } ?? false
                 if vf.driver == "vfio-pci" || vf.driver == nil || staleMAC {
-                    try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: nil, timeout: deadline - .now) }
+                    try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: nil, timeout: remaining(until: deadline)) }
                 }
             }
         }
@@ -391,6 +391,11 @@ public struct RestoreEngine: Sendable {
 
 func milliseconds(_ duration: Duration) -> Int {
     Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+}
+
+/// The time left before `deadline`, never negative.
+func remaining(until deadline: ContinuousClock.Instant) -> Duration {
+    max(.zero, deadline - .now)
 }
 
 /// Seconds for messages, to a tenth: "60", "0.5".

@@ -86,8 +86,7 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
     /// The function's netdev: not a switchdev representor, lowest name first.
     private static func netdev(of function: FilePath) -> String? {
         Sysfs.entries(function.appending("net")).filter { name in
-            let port = Sysfs.attribute(function.appending("net").appending(name).appending("phys_port_name")) ?? ""
-            return !(port.hasPrefix("pf") && port.contains("vf"))
+            !NetDevice.isRepresentor(portName: Sysfs.attribute(function.appending("net").appending(name).appending("phys_port_name")))
         }.sorted().first
     }
 
@@ -103,9 +102,9 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         try writeHere("\(device)/driver_override", driver ?? "\n")
         let deadline = ContinuousClock.now + timeout
         if Sysfs.exists(FilePath("\(device)/driver")) {
-            try writeInChild("\(device)/driver/unbind", vf.description, timeout: deadline - .now)
+            try writeInChild("\(device)/driver/unbind", vf.description, timeout: remaining(until: deadline))
         }
-        try writeInChild("/sys/bus/pci/drivers_probe", vf.description, timeout: max(.zero, deadline - .now))
+        try writeInChild("/sys/bus/pci/drivers_probe", vf.description, timeout: remaining(until: deadline))
     }
 
     public func setDriversAutoprobe(_ enabled: Bool, pf: PCIAddress) throws(KernelError) {
@@ -178,10 +177,10 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
     }
 
     public func waitForEvent(until deadline: ContinuousClock.Instant) {
-        let remaining = milliseconds(deadline - .now)
-        guard remaining > 0 else { return }
+        let left = milliseconds(remaining(until: deadline))
+        guard left > 0 else { return }
         // Re-check at least every second, in case an event was missed or none is sent.
-        let slice = Int32(min(remaining, 1000))
+        let slice = Int32(min(left, 1000))
         guard let monitor else {
             poll(nil, 0, slice)
             return
