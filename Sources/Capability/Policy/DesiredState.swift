@@ -26,6 +26,20 @@ public struct DesiredState: Codable, Equatable, Sendable {
 
     /// The stored form: pretty JSON with sorted keys, so equal states are equal bytes.
     public var jsonBytes: [UInt8] { Array(encodeJSON(self).utf8) }
+
+    /// Reads a stored state; `file` names it in messages.
+    public static func decode(_ bytes: [UInt8], file: String) throws(SRIOVError) -> DesiredState {
+        let state: DesiredState
+        do {
+            state = try JSONDecoder().decode(DesiredState.self, from: Data(bytes))
+        } catch {
+            throw .invalidPolicies([PolicyProblem(file: file, message: "is not a harvester-sriov state file (\(error)); restore it from a backup, or remove it and apply the policies again")])
+        }
+        guard state.schemaVersion == currentSchemaVersion else {
+            throw .invalidPolicies([PolicyProblem(file: file, message: "has schema version \(state.schemaVersion), this harvester-sriov \(version) reads version \(currentSchemaVersion); use a matching release")])
+        }
+        return state
+    }
 }
 
 /// What identifies a card: its slot, and what survives a slot move.
@@ -47,38 +61,5 @@ public struct CardIdentity: Codable, Equatable, Sendable {
         let netdev = pf.function.primaryNetdev
         permanentMAC = netdev?.permanentMAC
         serialNumber = pf.serialNumber
-    }
-}
-
-/// Reads and writes the desired state under a root.
-public struct StateStore: Sendable {
-    public let writer: RootWriter
-    public let layout: Layout
-
-    public init(root: TargetRoot, layout: Layout) {
-        writer = RootWriter(root: root)
-        self.layout = layout
-    }
-
-    public var displayPath: String { writer.root.display(layout.stateFile) }
-
-    /// The stored state, or an empty one when none is stored yet.
-    public func load() throws(SRIOVError) -> DesiredState {
-        guard let bytes = try writer.read(layout.stateFile) else { return .empty }
-        let state: DesiredState
-        do {
-            state = try JSONDecoder().decode(DesiredState.self, from: Data(bytes))
-        } catch {
-            throw .invalidPolicies([PolicyProblem(file: displayPath, message: "is not a harvester-sriov state file (\(error)); restore it from a backup, or remove it and apply the policies again")])
-        }
-        guard state.schemaVersion == DesiredState.currentSchemaVersion else {
-            throw .invalidPolicies([PolicyProblem(file: displayPath, message: "has schema version \(state.schemaVersion), this harvester-sriov \(version) reads version \(DesiredState.currentSchemaVersion); use a matching release")])
-        }
-        return state
-    }
-
-    @discardableResult
-    public func save(_ state: DesiredState) throws(SRIOVError) -> WriteOutcome {
-        try writer.write(layout.stateFile, state.jsonBytes, mode: 0o644)
     }
 }
