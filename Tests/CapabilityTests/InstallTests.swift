@@ -40,8 +40,9 @@ import Testing
         guard case let .mapping(stages, _) = top[1].value, case let .sequence(steps, _) = stages.first?.value,
               case let .mapping(step, _)? = steps.first else { Issue.record("no stage step"); return }
         #expect(stages.map(\.key) == ["initramfs"])
-        #expect(step.map(\.key) == ["name", "files", "systemctl"])
-        guard case let .sequence(files, _) = step[1].value else { Issue.record("no files"); return }
+        #expect(step.map(\.key) == ["name", "if", "files", "systemctl"])
+        #expect(step[1].value == .scalar(.string(#"[ ! -f "/run/cos/recovery_mode" ]"#), line: 0), "Harvester's recovery guard")
+        guard case let .sequence(files, _) = step[2].value else { Issue.record("no files"); return }
         var paths: [String] = []
         for file in files {
             guard case let .mapping(fields, _) = file else { continue }
@@ -55,7 +56,28 @@ import Testing
         }
         #expect(paths == ["/etc/udev/rules.d/70-harvester-sriov.rules", "/etc/systemd/system/harvester-sriov-restore.service",
                           "/etc/systemd/system/harvester-sriov-restore@.service", "/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml"])
-        #expect(step[2].value == .mapping([(key: "enable", value: .sequence([.scalar(.string("harvester-sriov-restore.service"), line: 0)], line: 0))], line: 0))
+        #expect(step[3].value == .mapping([(key: "enable", value: .sequence([.scalar(.string("harvester-sriov-restore.service"), line: 0)], line: 0))], line: 0))
+    }
+
+    /// yip expands file content as a Go text/template: a `{{` of ours must print itself.
+    @Test(arguments: [
+        ("no braces", "no braces"),
+        ("a {{ .Values }} b", #"a {{"{{"}} .Values }} b"#),
+        ("{{{", #"{{"{{"}}{"#),
+        ("}} alone", "}} alone"),
+    ])
+    func templateActionsAreWrittenAsLiterals(_ text: String, _ escaped: String) {
+        #expect(NodeFiles.goTemplateLiteral(text) == escaped)
+    }
+
+    @Test func noTextReachesTheYipFileAsATemplateAction() throws {
+        let text = NodeFiles.yip(InstallOptions(layout: .harvester), label: try NodeLabel(capable: true))
+        // Every `{{` that is there opens the literal action `{{"{{"}}`.
+        var rest = Substring(text)
+        while let range = rest.range(of: "{{") {
+            #expect(rest[range.lowerBound...].hasPrefix(#"{{"{{"}}"#))
+            rest = rest[rest.index(range.lowerBound, offsetBy: 7)...]
+        }
     }
 
     @Test(arguments: Layout.allCases)
@@ -112,11 +134,13 @@ import Testing
         #expect(second.count == Self.expectedPaths[layout]!.count, "the existing state file is left alone")
 
         let removed = try installation.uninstall(purge: false)
-        #expect(removed.allSatisfy { $0.outcome == .removed })
+        #expect(removed.filter { $0.outcome == .removed }.count == Self.expectedPaths[layout]!.count)
+        // On Harvester uninstall also removes what yip wrote under /etc, absent here.
+        #expect(removed.allSatisfy { $0.outcome == .removed || $0.path.hasPrefix(root + "/etc/") })
         #expect(folder.exists("root/" + layout.stateFile.string), "the policies stay without --purge")
         #expect(try folder.read("root/etc/keep-me") == "unrelated\n")
         let purged = try installation.uninstall(purge: true)
-        #expect(purged.map(\.outcome) == Array(repeating: .absent, count: Self.expectedPaths[layout]!.count) + [.removed])
+        #expect(purged.filter { $0.outcome != .absent }.map(\.path) == [root + "/" + layout.stateFile.string])
     }
 
     @Test func dryRunPrintsAUnifiedDiffAndWritesNothing() throws {

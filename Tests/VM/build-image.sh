@@ -55,21 +55,75 @@ copy_modules() { # DEST MODULE...
 initramfs="$work/initramfs"
 mkdir -p "$initramfs"/{bin,dev,proc,sys,newroot}
 cp /bin/busybox "$initramfs/bin/busybox"
-initrd_modules=(virtio_pci virtio_blk crc32c_generic ext4)
+initrd_modules=(virtio_pci virtio_blk crc32c_generic ext4 overlay)
 copy_modules "$initramfs" "${initrd_modules[@]}"
-cat > "$initramfs/init" <<INIT
+# Without vmtest.layout=harvester on the kernel command line: /dev/vda, read-write.
+# With it, the disks and mounts of Harvester's Elemental OS (harvester-installer
+# pkg/config/templates/cos-rootfs.yaml; docs/harvester.md): the OS image read-only, /etc
+# /var /srv as tmpfs overlays rebuilt at every boot, the persistent partition (vdb) on
+# /usr/local with PERSISTENT_STATE_PATHS bind-mounted from it (copied from the image the
+# first time), the OEM partition (vdc) on /oem, then the /oem yip files' initramfs stage
+# (Tests/VM/guest/yip-standin.py), all before systemd starts. vmtest.mode=installer boots
+# the installer's live system instead (no partitions mounted; the test mounts them under
+# /run/cos/target); vmtest.mode=recovery a recovery boot (no persistent partition).
+cat > "$initramfs/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-for module in ${initrd_modules[*]}; do modprobe \$module; done
-for i in \$(seq 50); do [ -b /dev/vda ] && break; sleep 0.1; done
-mount -t ext4 -o rw /dev/vda /newroot || { echo "initramfs: cannot mount /dev/vda"; poweroff -f; }
-umount /proc /sys
+for module in MODULES; do modprobe $module; done
+for i in $(seq 50); do [ -b /dev/vda ] && break; sleep 0.1; done
+fail() { echo "initramfs: $*"; poweroff -f; }
+arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p"; }
+if [ "$(arg vmtest.layout)" != harvester ]; then
+  mount -t ext4 -o rw /dev/vda /newroot || fail "cannot mount /dev/vda"
+else
+  mode=$(arg vmtest.mode)
+  mount -t ext4 -o ro /dev/vda /newroot || fail "cannot mount the OS image"
+  mount -t tmpfs -o mode=755 tmpfs /newroot/run
+  mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
+  mkdir -p /newroot/run/cos /newroot/run/overlay
+  case "$mode" in
+    installer) touch /newroot/run/cos/live_mode ;;
+    recovery) touch /newroot/run/cos/recovery_mode ;;
+    *) touch /newroot/run/cos/active_mode ;;
+  esac
+  for path in /etc /var /srv; do
+    mkdir -p /newroot/run/overlay$path/upper /newroot/run/overlay$path/work
+    mount -t overlay overlay -o lowerdir=/newroot$path,upperdir=/newroot/run/overlay$path/upper,workdir=/newroot/run/overlay$path/work \
+      /newroot$path || fail "cannot overlay $path"
+  done
+  echo "/dev/vda / ext4 ro 0 0" > /newroot/etc/fstab
+  if [ "$mode" != installer ]; then
+    mount -t ext4 /dev/vdc /newroot/oem || fail "cannot mount the OEM partition"
+  fi
+  if [ -z "$mode" ]; then
+    mount -t ext4 /dev/vdb /newroot/usr/local || fail "cannot mount the persistent partition"
+    for path in PERSISTENT_STATE_PATHS; do
+      [ -d /newroot$path ] || mkdir -p /newroot$path 2>/dev/null || continue
+      state=/newroot/usr/local/.state/$(echo ${path#/} | tr / -).bind
+      if [ ! -d $state ]; then
+        mkdir -p $state && cp -a /newroot$path/. $state/
+      fi
+      mount --bind $state /newroot$path
+    done
+  fi
+fi
 mount --move /dev /newroot/dev 2>/dev/null || umount /dev
+if [ "$(arg vmtest.layout)" = harvester ] && [ "$mode" != installer ]; then
+  # yip runs the initramfs stage in the initrd, before systemd starts in the new root.
+  chroot /newroot /usr/bin/python3 /usr/lib/vmtest/yip-standin.py initramfs /system/oem /oem /usr/local/cloud-config \
+    > /newroot/run/yip-initramfs.log 2>&1 || echo "initramfs: the yip stage failed; see /run/yip-initramfs.log"
+fi
+umount /proc /sys
 exec switch_root /newroot /sbin/init
 INIT
+# harvester-installer's PERSISTENT_STATE_PATHS (cos-rootfs.yaml).
+persistent="/etc/NetworkManager /etc/systemd /etc/rancher /etc/ssh /etc/iscsi /etc/nvme /etc/cni /etc/pki/trust/anchors"
+persistent+=" /home /opt /root /usr/libexec /var/log /var/lib/rancher /var/lib/kubelet /var/lib/wicked"
+persistent+=" /var/lib/NetworkManager /var/lib/cni /var/lib/third-party /var/crash /var/lib/longhorn"
+sed -i -e "s|MODULES|${initrd_modules[*]}|" -e "s|PERSISTENT_STATE_PATHS|$persistent|" "$initramfs/init"
 chmod +x "$initramfs/init"
 (cd "$initramfs" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.gz"
 
@@ -77,7 +131,7 @@ chmod +x "$initramfs/init"
 root="$work/root"
 log "debootstrap (a minute)"
 debootstrap --variant=minbase \
-  --include=systemd-sysv,udev,kmod,iproute2,pciutils,pci.ids,libudev1,libpci3,libyaml-0-2,libnl-3-200,libnl-route-3-200,libstdc++6 \
+  --include=systemd-sysv,udev,kmod,iproute2,pciutils,pci.ids,libudev1,libpci3,libyaml-0-2,libnl-3-200,libnl-route-3-200,libstdc++6,python3-minimal,python3-yaml \
   bookworm "$root" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 \
   || { tail -20 "$work/debootstrap.log" >&2; exit 69; }
 copy_modules "$root" igb igbvf vfio-pci vfio_iommu_type1
@@ -94,14 +148,29 @@ mkdir -p "$media"
 cp "$repo/.build/release/harvester-sriov" "$media/harvester-sriov"
 cp "$repo/installer-scripts/harvester-sriov-hook.sh" "$media/"
 cp -r "$here/policies" "$media/policies"
-cp "$here/guest/vmtest.sh" "$root/usr/local/sbin/vmtest"
+mkdir -p "$root/usr/lib/vmtest" "$root/oem"
+cp "$here/guest/vmtest.sh" "$root/usr/lib/vmtest/vmtest"
+cp "$here/guest/yip-standin.py" "$root/usr/lib/vmtest/"
 cp "$here/guest/vmtest.service" "$root/etc/systemd/system/"
 ln -sf ../vmtest.service "$root/etc/systemd/system/multi-user.target.wants/vmtest.service"
 mkdir -p "$root/var/lib/vmtest"
 echo install > "$root/var/lib/vmtest/phase"
 
-log "root image"
-rm -f "$out/rootfs.img"
+echo 1 > "$root/etc/vmtest-os-version"
+
+log "root images"
+rm -f "$out"/*.img
+# The Harvester OS image has /oem (the OEM partition's mount point); the generic root
+# must not, or the hook would choose the harvester layout there too.
+mkfs.ext4 -q -L vmroot -d "$root" "$out/harvester-os.img" 1G
+rmdir "$root/oem"
 mkfs.ext4 -q -L vmroot -d "$root" "$out/rootfs.img" 1G
+# The upgrade: a new OS image, different in /etc (whose non-persistent parts revert to it).
+echo 2 > "$root/etc/vmtest-os-version"
+mkdir "$root/oem"
+mkfs.ext4 -q -L vmroot -d "$root" "$out/harvester-os-v2.img" 1G
+# Elemental's partitions: persistent (/usr/local), OEM (/oem); empty as after partitioning.
+mkfs.ext4 -q -L COS_PERSISTENT "$out/persistent.img" 256M
+mkfs.ext4 -q -L COS_OEM "$out/oem.img" 64M
 rm -rf "$work"
-log "done: $out/{vmlinuz,initrd.gz,rootfs.img}"
+log "done: $out/{vmlinuz,initrd.gz,*.img}"

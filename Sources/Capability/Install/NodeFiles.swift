@@ -14,6 +14,14 @@ public struct NodeLabel: Equatable, Sendable {
         self.key = key
         value = String(capable)
     }
+
+    /// For listing paths, which do not depend on the label.
+    static let placeholder = NodeLabel(validKey: NodeLabels.capabilityKey, value: "false")
+
+    private init(validKey: String, value: String) {
+        key = validKey
+        self.value = value
+    }
 }
 
 /// One file harvester-sriov puts under a root.
@@ -102,6 +110,9 @@ public enum NodeFiles {
         Conflicts=shutdown.target
         Before=shutdown.target
         ConditionPathExists=\(state)
+        # Skipped, not failed, where the binary is gone: a recovery boot (no /usr/local)
+        # or a node where only part of an uninstall took effect.
+        ConditionFileIsExecutable=/\(InstallOptions.binary)
 
         [Service]
         Type=oneshot
@@ -130,6 +141,7 @@ public enum NodeFiles {
         Conflicts=shutdown.target
         Before=shutdown.target
         ConditionPathExists=\(state)
+        ConditionFileIsExecutable=/\(InstallOptions.binary)
 
         [Service]
         Type=oneshot
@@ -157,32 +169,31 @@ public enum NodeFiles {
         #"{"metadata":{"labels":{"\#(label.key)":"\#(label.value)"}}}"# + "\n"
     }
 
-    /// Harvester (Elemental) layout: /etc is rebuilt at every boot, so the rule, the units,
-    /// their enablement and the label drop-in are written by yip's initramfs stage,
-    /// as Harvester's own /oem/90_custom.yaml does.
+    /// Harvester (Elemental) layout. At install time only /oem and /usr/local of the
+    /// target persist, so the files under /etc are written by yip's initramfs stage at
+    /// every boot, as Harvester's own /oem/90_custom.yaml does: /etc/udev is a tmpfs
+    /// overlay rebuilt at every boot; /etc/systemd and /etc/rancher are persistent, and
+    /// rewriting them keeps them equal to what this binary renders (docs/harvester.md).
     public static func yip(_ options: InstallOptions, label: NodeLabel) -> String {
-        let files: [(String, String)] = [
-            ("/" + InstallOptions.rulesFile.string, udevRule(options)),
-            ("/" + InstallOptions.unitFolder.appending(InstallOptions.bootUnitName).string, bootUnit(options)),
-            ("/" + InstallOptions.unitFolder.appending(InstallOptions.pfUnitName).string, pfUnit(options)),
-            ("/" + InstallOptions.dropIn.string, rke2DropIn(label)),
-        ]
         var out = """
         # harvester-sriov \(version): written at install time; applied by yip at every boot.
         name: harvester-sriov
         stages:
           initramfs:
             - name: "harvester-sriov: udev rule, restore units and node label"
+              # Harvester's guard: a recovery boot runs nothing of ours.
+              if: '\(yipRecoveryGuard)'
               files:
 
         """
-        for (path, content) in files {
-            out += "        - path: \(path)\n"
+        for file in etcFiles(options, label: label) {
+            guard case let .text(content) = file.content else { continue }
+            out += "        - path: /\(file.path)\n"
             out += "          permissions: 420  # 0644\n"
             out += "          owner: 0\n"
             out += "          group: 0\n"
             out += "          content: |\n"
-            for line in content.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            for line in goTemplateLiteral(content).split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
                 out += line.isEmpty ? "\n" : "            " + line + "\n"
             }
         }
@@ -192,32 +203,61 @@ public enum NodeFiles {
         return out
     }
 
-    /// What `install` puts under a root: the binary, the rule and units (through the yip
-    /// file on Harvester), and the label files.
-    public static func installFiles(_ options: InstallOptions, label: NodeLabel, binary: [UInt8]) -> [GeneratedFile] {
-        var files = [GeneratedFile(InstallOptions.binary, .bytes(binary), mode: 0o755)]
-        switch options.layout {
-        case .fhs:
-            files += [
-                GeneratedFile(InstallOptions.rulesFile, .text(udevRule(options))),
-                GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.bootUnitName), .text(bootUnit(options))),
-                GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.pfUnitName), .text(pfUnit(options))),
-                GeneratedFile(InstallOptions.unitFolder.appending("multi-user.target.wants").appending(InstallOptions.bootUnitName),
-                              .symlink("../" + InstallOptions.bootUnitName)),
-            ]
-        case .harvester:
-            break // the yip file comes with the label files
-        }
-        return files + labelFiles(options, label: label)
+    /// The guard every Harvester stage carries (harvester-installer's templates).
+    static let yipRecoveryGuard = #"[ ! -f "/run/cos/recovery_mode" ]"#
+
+    /// yip expands every file's content as a Go text/template, where `{{` opens an action:
+    /// each one is written as the action `{{"{{"}}`, which prints it literally, so no
+    /// text of ours (or of a label or policy) is ever run as a template.
+    static func goTemplateLiteral(_ text: String) -> String {
+        text.replacing("{{", with: #"{{"{{"}}"#)
     }
 
-    /// What `label` puts under a root: the drop-in (through the yip file on Harvester)
-    /// and the merge patch.
-    public static func labelFiles(_ options: InstallOptions, label: NodeLabel) -> [GeneratedFile] {
+    /// The files under /etc: the udev rule, the units, their enablement and the label
+    /// drop-in. Written as they are on a generic distribution; through the yip file on
+    /// Harvester.
+    public static func etcFiles(_ options: InstallOptions, label: NodeLabel) -> [GeneratedFile] {
+        [
+            GeneratedFile(InstallOptions.rulesFile, .text(udevRule(options))),
+            GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.bootUnitName), .text(bootUnit(options))),
+            GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.pfUnitName), .text(pfUnit(options))),
+            GeneratedFile(InstallOptions.unitFolder.appending("multi-user.target.wants").appending(InstallOptions.bootUnitName),
+                          .symlink("../" + InstallOptions.bootUnitName)),
+            GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label))),
+        ]
+    }
+
+    /// What `install` puts under a root: the binary, the /etc files (through the yip file
+    /// on Harvester, and directly too when `applyNow`: on a booted node yip runs only at
+    /// the next boot), and the merge patch.
+    public static func installFiles(_ options: InstallOptions, label: NodeLabel, binary: [UInt8],
+                                    applyNow: Bool = false) -> [GeneratedFile] {
+        let binary = GeneratedFile(InstallOptions.binary, .bytes(binary), mode: 0o755)
         let patch = GeneratedFile(options.labelPatch, .text(labelPatch(label)))
         switch options.layout {
-        case .fhs: return [GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label))), patch]
-        case .harvester: return [GeneratedFile(InstallOptions.yipFile, .text(yip(options, label: label))), patch]
+        case .fhs: return [binary] + etcFiles(options, label: label) + [patch]
+        case .harvester:
+            return [binary, yipFile(options, label: label)] + (applyNow ? etcFiles(options, label: label) : []) + [patch]
         }
+    }
+
+    /// What `label` rewrites: the drop-in (inside the yip file on Harvester) and the patch.
+    public static func labelFiles(_ options: InstallOptions, label: NodeLabel, applyNow: Bool = false) -> [GeneratedFile] {
+        let dropIn = GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label)))
+        let patch = GeneratedFile(options.labelPatch, .text(labelPatch(label)))
+        switch options.layout {
+        case .fhs: return [dropIn, patch]
+        case .harvester: return [yipFile(options, label: label)] + (applyNow ? [dropIn] : []) + [patch]
+        }
+    }
+
+    static func yipFile(_ options: InstallOptions, label: NodeLabel) -> GeneratedFile {
+        GeneratedFile(InstallOptions.yipFile, .text(yip(options, label: label)))
+    }
+
+    /// Every path `install` can write in this layout, for `uninstall`: on Harvester the
+    /// /etc files too, since yip wrote them into persistent /etc/systemd and /etc/rancher.
+    public static func installedPaths(_ options: InstallOptions) -> [FilePath] {
+        installFiles(options, label: NodeLabel.placeholder, binary: [], applyNow: true).map(\.path)
     }
 }

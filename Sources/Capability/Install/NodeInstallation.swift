@@ -17,9 +17,16 @@ public struct NodeInstallation: Sendable {
     var installer: FileInstaller { FileInstaller(writer: RootWriter(root: root)) }
     var store: StateStore { StateStore(root: root, layout: options.layout) }
 
+    /// On a booted Harvester node yip applies the /oem file only at the next boot, so the
+    /// files it would write under /etc are written now too. Not in the installer's
+    /// chroot (Elemental's live mode), where /etc is the image's, not the node's.
+    var appliesNow: Bool {
+        options.layout == .harvester && root.isLiveHost && Layout.isBootedElemental
+    }
+
     /// Everything `install` puts in place; the empty state file only when none exists.
     public func installFiles(label: NodeLabel, binary: [UInt8]) throws(SRIOVError) -> [GeneratedFile] {
-        var files = NodeFiles.installFiles(options, label: label, binary: binary)
+        var files = NodeFiles.installFiles(options, label: label, binary: binary, applyNow: appliesNow)
         if try store.writer.read(options.layout.stateFile) == nil {
             files.append(GeneratedFile(options.layout.stateFile, .bytes(DesiredState.empty.jsonBytes)))
         }
@@ -32,14 +39,13 @@ public struct NodeInstallation: Sendable {
     }
 
     public func label(_ label: NodeLabel, dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
-        let files = NodeFiles.labelFiles(options, label: label)
+        let files = NodeFiles.labelFiles(options, label: label, applyNow: appliesNow)
         return dryRun ? try installer.preview(files) : try installer.apply(files)
     }
 
     /// Removes exactly the files `install` writes; the stored policies only with `purge`.
     public func uninstall(purge: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
-        // The label's value does not change which paths install writes.
-        var paths = NodeFiles.installFiles(options, label: try NodeLabel(capable: false), binary: []).map(\.path)
+        var paths = NodeFiles.installedPaths(options)
         if purge { paths.append(options.layout.stateFile) }
         let writer = RootWriter(root: root)
         var changes: [FileInstaller.Change] = []

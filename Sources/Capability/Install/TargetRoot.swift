@@ -49,6 +49,12 @@ public enum Layout: String, Sendable, CaseIterable {
         return stat(root.path.appending("oem").string, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR ? .harvester : .fhs
     }
 
+    /// True on an installed Elemental node booted from its active or passive image;
+    /// false in the installer's live system and in a recovery boot.
+    public static var isBootedElemental: Bool {
+        access("/run/cos/active_mode", F_OK) == 0 || access("/run/cos/passive_mode", F_OK) == 0
+    }
+
     /// The desired-state file, relative to the root.
     public var stateFile: FilePath {
         switch self {

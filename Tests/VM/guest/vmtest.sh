@@ -7,7 +7,9 @@ set -u
 bin=/usr/local/bin/harvester-sriov
 media=/opt/harvester-sriov
 state=/var/lib/vmtest
-phase=$(cat "$state/phase")
+# Harvester OS boots name their phase on the kernel command line (/var is a tmpfs there).
+phase=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vmtest.phase=//p')
+phase=${phase:-$(cat "$state/phase")}
 pf1=0000:01:00.0 pf2=0000:02:00.0
 
 out() { echo "$*" > /dev/console; }
@@ -31,8 +33,12 @@ wait_for() { # SECONDS COMMAND...: polls until the command succeeds
   local deadline=$((SECONDS + $1)); shift
   until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done
 }
+rule=/etc/udev/rules.d/70-harvester-sriov.rules
+no_failed_units() { local failed; failed=$(systemctl --failed --no-legend --plain); [ -z "$failed" ] && echo none || { echo "$failed"; return 1; }; }
+# Every file of ours on a Harvester node (the install medium in /opt aside).
+ours() { find /etc /oem /usr/local /run/udev/rules.d \( -name '*harvester-sriov*' -o -name '*harvester_sriov*' \) 2>/dev/null; }
 expect_eq() { [ "$1" = "$2" ] && echo "$1" || { echo "got '$1', want '$2'"; return 1; }; }
-finish() { echo "$1" > "$state/phase"; sync; out "VMTEST phase $phase done"; systemctl poweroff; exit 0; }
+finish() { [ -n "$1" ] && echo "$1" > "$state/phase"; sync; out "VMTEST phase $phase done"; systemctl poweroff; exit 0; }
 
 out "VMTEST phase $phase start"
 # Let the restores udev started (one per PF event) finish before looking; this unit is
@@ -121,6 +127,80 @@ fault-boot)
   check 6 status-names-pf2 bash -c "$bin status | grep -q '$pf2.*ERANGE'"
   check 6 journal bash -c "journalctl -b -u harvester-sriov-restore.service --no-pager | grep '$pf2' | grep -q ERANGE"
   finish done
+  ;;
+h-installer)
+  # Harvester's installer: the new system's partitions under /run/cos/target, the hook
+  # run from the live system with the machine's own NICs; only /oem and /usr/local may
+  # be written (the rest of the target is the read-only OS image).
+  target=/run/cos/target
+  mkdir -p $target/oem $target/usr/local
+  mount /dev/vdb $target/usr/local && mount /dev/vdc $target/oem
+  check H1 hook env HARVESTER_SRIOV_BIN=$media/harvester-sriov HARVESTER_SRIOV_POLICIES=$media/policies/boot \
+    sh $media/harvester-sriov-hook.sh install $target
+  check H1 only-oem-and-usr-local bash -c "cd $target && ! find . -mindepth 1 -not -path './oem*' -not -path './usr/local*' -not -path ./usr | grep . \
+    && test -f oem/91_harvester_sriov.yaml && test -x usr/local/bin/harvester-sriov && test -f usr/local/etc/harvester-sriov/state.json && echo ok"
+  umount $target/oem $target/usr/local
+  finish ""
+  ;;
+h-first-boot)
+  check H2 yip-stage bash -c "grep -q \"applied 'harvester-sriov\" /run/yip-initramfs.log && ! grep -v '^yip-standin: applied' /run/yip-initramfs.log | grep . && test -f $rule"
+  check H2 pf1-numvfs expect_eq "$(numvfs $pf1)" 2
+  check H2 pf2-numvfs expect_eq "$(numvfs $pf2)" 3
+  restored=$(systemctl show -P ExecMainExitTimestampMonotonic harvester-sriov-restore.service)
+  network_pre=$(systemctl show -P ActiveEnterTimestampMonotonic network-pre.target)
+  check H2 before-network-pre bash -c "[ $restored -gt 0 ] && [ $network_pre -gt 0 ] && [ $restored -le $network_pre ] && echo restore=$restored network-pre=$network_pre"
+  check H2 status $bin status
+  check H2 label grep -q 'network-sriov.capable=true' /etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml
+  check H2 no-failed-units no_failed_units
+  finish ""
+  ;;
+h-upgrade)
+  # A new OS image: /etc/udev reverted to the image's, and yip wrote the rule again.
+  check H3 new-image expect_eq "$(cat /etc/vmtest-os-version)" 2
+  check H3 rule-recreated test -f /run/overlay/etc/upper/udev/rules.d/70-harvester-sriov.rules
+  check H3 pf1-numvfs expect_eq "$(numvfs $pf1)" 2
+  check H3 status $bin status
+  check H3 no-failed-units no_failed_units
+  # A newer harvester-sriov installed over the old one on the running node.
+  cp $media/harvester-sriov /tmp/newer && printf '\n# a newer build\n' >> /tmp/newer
+  sha256sum < /tmp/newer > /var/log/vmtest-newer.sha256
+  check H3 newer-binary bash -c "/tmp/newer install && cmp /tmp/newer $bin"
+  check H3 status-after-install bash -c "systemctl daemon-reload && $bin status"
+  finish ""
+  ;;
+h-updated)
+  check H4 binary-kept expect_eq "$(sha256sum < $bin)" "$(cat /var/log/vmtest-newer.sha256)"
+  check H4 pf2-numvfs expect_eq "$(numvfs $pf2)" 3
+  check H4 no-failed-units no_failed_units
+  check H4 uninstall $bin uninstall
+  finish ""
+  ;;
+h-uninstalled)
+  check H5 nothing-left bash -c "! ours | grep -v '^/usr/local/etc/harvester-sriov'"
+  check H5 state-kept test -f /usr/local/etc/harvester-sriov/state.json
+  check H5 no-vfs expect_eq "$(numvfs $pf1)/$(numvfs $pf2)" 0/0
+  check H5 no-failed-units no_failed_units
+  # Installed on the running node: in effect at once, without waiting for a boot.
+  check H5 install-live bash -c "$media/harvester-sriov install && test -f $rule && test -L /etc/systemd/system/multi-user.target.wants/harvester-sriov-restore.service"
+  check H5 restore-live bash -c "systemctl daemon-reload && systemctl start harvester-sriov-restore.service && [ \$(cat /sys/bus/pci/devices/$pf1/sriov_numvfs) = 2 ]"
+  check H5 purge bash -c "$bin uninstall --purge && systemctl daemon-reload"
+  finish ""
+  ;;
+h-purged)
+  check H6 nothing-left bash -c "! ours | grep ."
+  check H6 no-failed-units no_failed_units
+  # Installed again, for the recovery boot.
+  check H6 reinstalled bash -c "$media/harvester-sriov policy apply $media/policies/boot/*.yaml && $media/harvester-sriov install"
+  finish ""
+  ;;
+h-recovery)
+  # Recovery: no persistent partition; /oem is there, and our yip step must not run.
+  check H7 recovery-mode test -f /run/cos/recovery_mode
+  check H7 yip-skipped grep -q "skipped 'harvester-sriov" /run/yip-initramfs.log
+  check H7 no-vfs expect_eq "$(numvfs $pf1)/$(numvfs $pf2)" 0/0
+  check H7 nothing-ran bash -c "! systemctl list-units --all --no-legend 'harvester-sriov*' | grep . && ! test -e $rule"
+  check H7 no-failed-units no_failed_units
+  finish ""
   ;;
 *)
   out "VMTEST phase $phase unknown"
