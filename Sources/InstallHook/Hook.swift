@@ -47,15 +47,15 @@ struct Hook: ParsableCommand {
             var policyReport = try application.apply(input, nodeLabels: labels, host: host, dryRun: true)
             _ = try installation.installFiles(label: label, binary: binary)
 
-            print("harvester-sriov hook, mode \(mode.rawValue), layout \(layout.rawValue), root \(target.path)")
-            print("node label: \(label.key)=\(label.value) (\(count(host.interfaces.count, "SR-IOV capable PF", "SR-IOV capable PFs")))")
+            output("harvester-sriov hook, mode \(mode.rawValue), layout \(layout.rawValue), root \(target.path)")
+            output("node label: \(label.key)=\(label.value) (\(count(host.interfaces.count, "SR-IOV capable PF", "SR-IOV capable PFs")))")
             policyReport.warnings.forEach { printError("warning: \($0)") }
             if !flags.dryRun, !policies.isEmpty {
                 policyReport = try application.apply(input, nodeLabels: labels, host: host, dryRun: false)
             }
             if !policies.isEmpty {
-                policyReport.changes.forEach { print($0) }
-                print("\(flags.dryRun ? "would be " : "")\(policyReport.outcome.rawValue) \(policyReport.statePath)")
+                policyReport.changes.forEach { output($0) }
+                output("\(flags.dryRun ? "would be " : "")\(policyReport.outcome.rawValue) \(policyReport.statePath)")
             }
             report(try installation.install(label: label, binary: binary, dryRun: flags.dryRun), dryRun: flags.dryRun)
         }
