@@ -10,6 +10,6 @@ struct Detect: ParsableCommand {
 
     func run() throws {
         let host = try runReporting { try HostDiscovery.discover() }
-        print(json ? DetectReport.json(host) : DetectReport.table(host), terminator: "")
+        output(json ? DetectReport.json(host) : DetectReport.table(host), terminator: "")
     }
 }

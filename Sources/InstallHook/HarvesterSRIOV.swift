@@ -9,4 +9,18 @@ struct HarvesterSRIOV: ParsableCommand {
         version: Capability.version,
         subcommands: [Detect.self, Policy.self, Plan.self, Restore.self, Status.self, Label.self, Install.self, Uninstall.self, Hook.self, SysfsWrite.self]
     )
+
+    /// ArgumentParser's own main, except that help and --version go through `output`:
+    /// its print() would lose a failed write.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .success else { exit(withError: error) }
+            let text = fullMessage(for: error)
+            if !text.isEmpty { output(text) }
+            Self.exit()
+        }
+    }
 }

@@ -37,27 +37,20 @@ struct Hook: ParsableCommand {
             let layout = layout?.layout ?? Layout.detect(target)
             let labels = try NodeLabels.parse(nodeLabels)
             let host = try HostDiscovery.discover()
-            let label = try NodeLabel(key: flags.key, capable: host.capable)
-            let installation = NodeInstallation(root: target, options: flags.options(layout))
             let binary = try NodeInstallation.runningExecutable()
+            let hook = HookRun(root: target, options: flags.options(layout))
+            let result = try hook.run(policyFiles: policies, nodeLabels: labels, labelKey: flags.key, host: host,
+                                      binary: binary, dryRun: flags.dryRun)
 
-            // Validate everything before writing anything.
-            let input = PolicyInput.load(policies)
-            let application = PolicyApplication(store: StateStore(root: target, layout: layout))
-            var policyReport = try application.apply(input, nodeLabels: labels, host: host, dryRun: true)
-            _ = try installation.installFiles(label: label, binary: binary)
-
-            print("harvester-sriov hook, mode \(mode.rawValue), layout \(layout.rawValue), root \(target.path)")
-            print("node label: \(label.key)=\(label.value) (\(count(host.interfaces.count, "SR-IOV capable PF", "SR-IOV capable PFs")))")
-            policyReport.warnings.forEach { printError("warning: \($0)") }
-            if !flags.dryRun, !policies.isEmpty {
-                policyReport = try application.apply(input, nodeLabels: labels, host: host, dryRun: false)
+            output("harvester-sriov hook, mode \(mode.rawValue), layout \(layout.rawValue), root \(target.path)")
+            let pfs = count(host.interfaces.count, "SR-IOV capable PF", "SR-IOV capable PFs")
+            output("node label: \(result.label.key)=\(result.label.value) (\(pfs))")
+            result.warnings.forEach { printError("warning: \($0)") }
+            if let policies = result.policies {
+                policies.changes.forEach { output($0) }
+                output("\(flags.dryRun ? "would be " : "")\(policies.outcome.rawValue) \(policies.statePath)")
             }
-            if !policies.isEmpty {
-                policyReport.changes.forEach { print($0) }
-                print("\(flags.dryRun ? "would be " : "")\(policyReport.outcome.rawValue) \(policyReport.statePath)")
-            }
-            report(try installation.install(label: label, binary: binary, dryRun: flags.dryRun), dryRun: flags.dryRun)
+            report(result.files, dryRun: flags.dryRun)
         }
     }
 }

@@ -32,7 +32,7 @@ struct Uninstall: ParsableCommand {
         try runReporting {
             let (root, layout) = try target.resolve()
             let changes = try NodeInstallation(root: root, options: InstallOptions(layout: layout)).uninstall(purge: purge)
-            for change in changes { print("\(change.outcome.rawValue) \(change.path)") }
+            for change in changes { output("\(change.outcome.rawValue) \(change.path)") }
         }
     }
 }

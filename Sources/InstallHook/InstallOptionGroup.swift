@@ -24,14 +24,14 @@ struct InstallFlags: ParsableArguments {
 func report(_ changes: [FileInstaller.Change], dryRun: Bool) {
     for change in changes {
         if dryRun {
-            print(change.outcome == .unchanged ? "unchanged \(change.path)" : "would be \(change.outcome.rawValue): \(change.path)")
-            print(change.diff, terminator: "")
+            output(change.outcome == .unchanged ? "unchanged \(change.path)" : "would be \(change.outcome.rawValue): \(change.path)")
+            output(change.diff, terminator: "")
         } else {
-            print("\(change.outcome.rawValue) \(change.path)")
+            output("\(change.outcome.rawValue) \(change.path)")
         }
     }
     let changed = changes.filter { $0.outcome != .unchanged && $0.outcome != .absent }.count
     if changed == 0 {
-        print("nothing \(dryRun ? "would change" : "changed"): \(count(changes.count, "file", "files")) already as they should be")
+        output("nothing \(dryRun ? "would change" : "changed"): \(count(changes.count, "file", "files")) already as they should be")
     }
 }

@@ -21,9 +21,9 @@ struct Label: ParsableCommand {
             let (root, layout) = try target.resolve()
             let label = try NodeLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
             if self.print {
-                Swift.print("\(label.key)=\(label.value)\n")
-                Swift.print(NodeFiles.rke2DropIn(label))
-                Swift.print(NodeFiles.labelPatch(label), terminator: "")
+                output("\(label.key)=\(label.value)\n")
+                output(NodeFiles.rke2DropIn(label))
+                output(NodeFiles.labelPatch(label), terminator: "")
                 return
             }
             let installation = NodeInstallation(root: root, options: flags.options(layout))

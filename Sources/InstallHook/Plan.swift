@@ -19,7 +19,7 @@ struct Plan: ParsableCommand {
             let host = try HostDiscovery.discover()
             let labels = NodeLabels.of(host, extra: state.nodeLabels.merging(try NodeLabels.parse(nodeLabels)) { _, given in given })
             let plan = PlanResolver.resolve(state.policies, host: host, labels: labels)
-            print(json ? PlanReport.json(plan) : PlanReport.table(plan), terminator: "")
+            output(json ? PlanReport.json(plan) : PlanReport.table(plan), terminator: "")
         }
     }
 }

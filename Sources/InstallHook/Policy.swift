@@ -25,7 +25,7 @@ struct Policy: ParsableCommand {
                     guard checked.errors.isEmpty else { throw SRIOVError.invalidPolicies(checked.errors) }
                     checked.warnings.forEach { printError("warning: \($0)") }
                 }
-                print("\(count(input.policies.count, "policy", "policies")) valid: \(input.policies.map(\.name).sorted().joined(separator: ", "))")
+                output("\(count(input.policies.count, "policy", "policies")) valid: \(input.policies.map(\.name).sorted().joined(separator: ", "))")
             }
         }
     }
@@ -54,11 +54,11 @@ struct Policy: ParsableCommand {
                 let report = try PolicyApplication(store: store).apply(input, nodeLabels: labels, host: host, dryRun: dryRun)
                 report.warnings.forEach { printError("warning: \($0)") }
                 report.notes.forEach { printError("note: \($0)") }
-                report.changes.forEach { print($0) }
+                report.changes.forEach { output($0) }
                 let verb = dryRun ? "would be" : "is"
                 switch report.outcome {
-                case .unchanged: print("unchanged: \(report.statePath) already holds these policies")
-                default: print("\(report.statePath) \(verb) \(report.outcome.rawValue) (\(count(report.state.policies.count, "policy", "policies")))")
+                case .unchanged: output("unchanged: \(report.statePath) already holds these policies")
+                default: output("\(report.statePath) \(verb) \(report.outcome.rawValue) (\(count(report.state.policies.count, "policy", "policies")))")
                 }
             }
         }
@@ -72,7 +72,7 @@ struct Policy: ParsableCommand {
         func run() throws {
             try runReporting {
                 let state = try target.store().load()
-                print(PolicyListing.table(state), terminator: "")
+                output(PolicyListing.table(state), terminator: "")
             }
         }
     }
@@ -89,7 +89,7 @@ struct Policy: ParsableCommand {
             try runReporting {
                 let store = try target.store()
                 let result = try PolicyApplication(store: store).remove(names)
-                print("removed \(names.joined(separator: ", ")); \(store.displayPath) \(result.outcome.rawValue) (\(count(result.state.policies.count, "policy", "policies")) left)")
+                output("removed \(names.joined(separator: ", ")); \(store.displayPath) \(result.outcome.rawValue) (\(count(result.state.policies.count, "policy", "policies")) left)")
             }
         }
     }

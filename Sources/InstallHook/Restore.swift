@@ -37,7 +37,7 @@ struct Restore: ParsableCommand {
             return try engine.run(RestoreOptions(selection: pfs, timeout: .seconds(timeout), appearTimeout: .seconds(wait)))
         }
         for pf in result.pfs {
-            print("\(pf.pciAddress) \(pf.name ?? "-"): \(pf.status.rawValue), \(pf.numVfs) VFs, \(pf.kernelMilliseconds) ms in the kernel, \(pf.totalMilliseconds) ms in all")
+            output("\(pf.pciAddress) \(pf.name ?? "-"): \(pf.status.rawValue), \(pf.numVfs) VFs, \(pf.kernelMilliseconds) ms in the kernel, \(pf.totalMilliseconds) ms in all")
         }
         if result.failed { throw ExitCode(1) }
     }
@@ -62,7 +62,7 @@ struct Status: ParsableCommand {
                                        logger: Logger(label: "harvester-sriov"))
             return try NodeStatus(engine: engine)
         }
-        print(json ? status.json : status.table, terminator: "")
+        output(json ? status.json : status.table, terminator: "")
         if !status.inSync { throw ExitCode(NodeStatus.driftExitCode) }
     }
 }

@@ -83,7 +83,7 @@ import Testing
 
     @Test(arguments: [
         (["policy", "apply", "--root", "relative/path", "x.yaml"], "harvester-sriov: --root relative/path: must be an absolute path, e.g. --root /run/cos/target\n"),
-        (["policy", "list", "--root", "/nonexistent"], "harvester-sriov: --root /nonexistent: No such file or directory; mount the target system first or pass the right path\n"),
+        (["policy", "list", "--root", "/nonexistent"], "harvester-sriov: --root /nonexistent: No such file or directory (ENOENT); mount the target system first or pass the right path\n"),
         (["plan", "--node-label", "=x"], "harvester-sriov: --node-label =x: the key name \"\" must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit\n"),
     ])
     func badFlagsAreUsageErrors(_ arguments: [String], _ message: String) throws {

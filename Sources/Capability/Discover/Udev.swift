@@ -1,4 +1,5 @@
 import CLibUdev
+import SystemPackage
 
 /// A device as libudev sees it; owns one reference.
 final class UdevDevice {
@@ -48,7 +49,9 @@ final class Udev {
         udev_enumerate_add_match_parent(enumerate, parent.handle)
         let status = udev_enumerate_scan_devices(enumerate)
         guard status >= 0 else {
-            throw .discovery("libudev cannot list the \(subsystem) devices of \(parent.syspath) (errno \(-status))")
+            let errno = Errno(rawValue: -status)
+            throw .discovery("libudev cannot list the \(subsystem) devices of \(parent.syspath): "
+                             + "\(errno.description) (\(SRIOVError.symbol(errno)))")
         }
         var devices: [UdevDevice] = []
         var entry = udev_enumerate_get_list_entry(enumerate)

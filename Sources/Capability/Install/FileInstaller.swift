@@ -40,8 +40,21 @@ public struct FileInstaller: Sendable {
         return changes
     }
 
-    /// Writes every file; each is atomic and untouched when already right.
+    /// Checks that every file can be written (`RootWriter.check`) and writes none: a
+    /// refusal found here leaves the root exactly as it was.
+    public func check(_ files: [GeneratedFile]) throws(SRIOVError) {
+        for file in files {
+            if case .symlink = file.content {
+                try writer.check(file.path, as: .symlink)
+            } else {
+                try writer.check(file.path, as: .file)
+            }
+        }
+    }
+
+    /// Checks every file, then writes them; each is atomic and untouched when already right.
     public func apply(_ files: [GeneratedFile]) throws(SRIOVError) -> [Change] {
+        try check(files)
         var changes: [Change] = []
         for file in files {
             let outcome: WriteOutcome

@@ -14,7 +14,8 @@ public struct NodeInstallation: Sendable {
         self.options = options
     }
 
-    var installer: FileInstaller { FileInstaller(writer: RootWriter(root: root)) }
+    var writer: RootWriter { RootWriter(root: root, layout: options.layout) }
+    var installer: FileInstaller { FileInstaller(writer: writer) }
     var store: StateStore { StateStore(root: root, layout: options.layout) }
 
     /// On a booted Harvester node yip applies the /oem file only at the next boot, so the
@@ -44,13 +45,20 @@ public struct NodeInstallation: Sendable {
     }
 
     /// Removes exactly the files `install` writes; the stored policies only with `purge`.
+    /// Temporary files that killed writes of these files (the state file included) left
+    /// behind go too, and are listed.
     public func uninstall(purge: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
-        var paths = NodeFiles.installedPaths(options)
-        if purge { paths.append(options.layout.stateFile) }
-        let writer = RootWriter(root: root)
+        let paths = NodeFiles.installedPaths(options) + [options.layout.stateFile]
+        let writer = self.writer
         var changes: [FileInstaller.Change] = []
         for path in paths {
-            changes.append(FileInstaller.Change(path: root.display(path), outcome: try writer.remove(path), diff: ""))
+            for stale in try writer.removeStaleTemporaries(of: path) {
+                changes.append(FileInstaller.Change(path: root.display(stale), outcome: .removed, diff: ""))
+            }
+            if path != options.layout.stateFile || purge {
+                let outcome = try writer.remove(path)
+                changes.append(FileInstaller.Change(path: root.display(path), outcome: outcome, diff: ""))
+            }
         }
         return changes
     }

@@ -16,7 +16,9 @@ public struct TargetRoot: Sendable, Equatable {
         }
         var status = stat()
         guard stat(text, &status) == 0 else {
-            throw .usage("--root \(text): \(Errno(rawValue: errno).description); mount the target system first or pass the right path")
+            let code = Errno(rawValue: errno)
+            throw .usage("--root \(text): \(code.description) (\(SRIOVError.symbol(code))); "
+                         + "mount the target system first or pass the right path")
         }
         guard status.st_mode & S_IFMT == S_IFDIR else { throw .usage("--root \(text): is not a folder") }
         path = FilePath(text).lexicallyNormalized()

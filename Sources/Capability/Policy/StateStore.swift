@@ -4,7 +4,7 @@ public struct StateStore: Sendable {
     public let layout: Layout
 
     public init(root: TargetRoot, layout: Layout) {
-        writer = RootWriter(root: root)
+        writer = RootWriter(root: root, layout: layout)
         self.layout = layout
     }
 

@@ -41,24 +41,31 @@ public enum SRIOVError: Error, Equatable, CustomStringConvertible, Sendable {
     }
 
     /// The C name of an errno, which is what kernel documentation and forum answers use.
-    static func symbol(_ errno: Errno) -> String {
-        switch errno {
-        case .noSuchFileOrDirectory: "ENOENT"
-        case .permissionDenied: "EACCES"
-        case .notPermitted: "EPERM"
-        case .resourceBusy: "EBUSY"
-        case .outOfRange: "ERANGE"
-        case .noMemory: "ENOMEM"
-        case .invalidArgument: "EINVAL"
-        case .ioError: "EIO"
-        case .readOnlyFileSystem: "EROFS"
-        case .timedOut: "ETIMEDOUT"
-        case .notDirectory: "ENOTDIR"
-        case .operationNotSupportedByDevice: "ENODEV"
-        case .tooManySymbolicLinkLevels: "ELOOP"
-        case .fileExists: "EEXIST"
-        case .noSpace: "ENOSPC"
-        default: "errno \(errno.rawValue)"
-        }
+    /// A table of our own: glibc 2.31, which the shipped binary must run on, has no
+    /// strerrorname_np.
+    public static func symbol(_ errno: Errno) -> String {
+        let code = Int(errno.rawValue)
+        if code > 0, code < errnoNames.count, errnoNames[code] != "-" { return errnoNames[code] }
+        // Kernel-internal, but some drivers let it out of a sysfs write ("Unknown error 524").
+        if code == 524 { return "ENOTSUPP" }
+        return "errno \(errno.rawValue)"
     }
+
+    /// Linux's errno names by number, 1 to 133 (include/uapi/asm-generic/errno-base.h and
+    /// errno.h, which x86-64 and arm64 use); "-" marks the unused 0, 41 and 58. Where two
+    /// names share a number (EWOULDBLOCK, EDEADLOCK, ENOTSUP) the first one defined is given.
+    private static let errnoNames: [String] = """
+        - EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF ECHILD EAGAIN ENOMEM EACCES EFAULT ENOTBLK
+        EBUSY EEXIST EXDEV ENODEV ENOTDIR EISDIR EINVAL ENFILE EMFILE ENOTTY ETXTBSY EFBIG ENOSPC ESPIPE EROFS
+        EMLINK EPIPE EDOM ERANGE EDEADLK ENAMETOOLONG ENOLCK ENOSYS ENOTEMPTY ELOOP - ENOMSG EIDRM ECHRNG
+        EL2NSYNC EL3HLT EL3RST ELNRNG EUNATCH ENOCSI EL2HLT EBADE EBADR EXFULL ENOANO EBADRQC EBADSLT - EBFONT
+        ENOSTR ENODATA ETIME ENOSR ENONET ENOPKG EREMOTE ENOLINK EADV ESRMNT ECOMM EPROTO EMULTIHOP EDOTDOT
+        EBADMSG EOVERFLOW ENOTUNIQ EBADFD EREMCHG ELIBACC ELIBBAD ELIBSCN ELIBMAX ELIBEXEC EILSEQ ERESTART
+        ESTRPIPE EUSERS ENOTSOCK EDESTADDRREQ EMSGSIZE EPROTOTYPE ENOPROTOOPT EPROTONOSUPPORT ESOCKTNOSUPPORT
+        EOPNOTSUPP EPFNOSUPPORT EAFNOSUPPORT EADDRINUSE EADDRNOTAVAIL ENETDOWN ENETUNREACH ENETRESET
+        ECONNABORTED ECONNRESET ENOBUFS EISCONN ENOTCONN ESHUTDOWN ETOOMANYREFS ETIMEDOUT ECONNREFUSED
+        EHOSTDOWN EHOSTUNREACH EALREADY EINPROGRESS ESTALE EUCLEAN ENOTNAM ENAVAIL EISNAM EREMOTEIO EDQUOT
+        ENOMEDIUM EMEDIUMTYPE ECANCELED ENOKEY EKEYEXPIRED EKEYREVOKED EKEYREJECTED EOWNERDEAD ENOTRECOVERABLE
+        ERFKILL EHWPOISON
+        """.split(whereSeparator: \.isWhitespace).map(String.init)
 }

@@ -48,15 +48,17 @@ enum Umockdev {
         var stderr: String
     }
 
-    /// The built `harvester-sriov` binary, run against the testbed at `root`.
-    static func run(_ arguments: [String], in root: String) throws -> Result {
+    /// The built `harvester-sriov` binary, run against the testbed at `root`; its stdout
+    /// goes to the file `stdout` when given (e.g. /dev/full), and is then not read back.
+    static func run(_ arguments: [String], in root: String, stdout: String? = nil) throws -> Result {
         try requirePreload()
         var environment = ProcessInfo.processInfo.environment
         environment["UMOCKDEV_DIR"] = root
-        return try runBinary(arguments, environment: environment)
+        return try runBinary(arguments, environment: environment, stdout: stdout)
     }
 
-    static func runBinary(_ arguments: [String], environment: [String: String]? = nil) throws -> Result {
+    static func runBinary(_ arguments: [String], environment: [String: String]? = nil,
+                          stdout: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -68,7 +70,12 @@ enum Umockdev {
         let outURL = folder.appendingPathComponent("out"), errURL = folder.appendingPathComponent("err")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        if let stdout {
+            guard let handle = FileHandle(forWritingAtPath: stdout) else { throw TestbedError("cannot open \(stdout)") }
+            process.standardOutput = handle
+        } else {
+            process.standardOutput = try FileHandle(forWritingTo: outURL)
+        }
         process.standardError = try FileHandle(forWritingTo: errURL)
         process.standardInput = FileHandle.nullDevice
         try process.run()
