@@ -13,7 +13,7 @@ bullseye_base() {
   [ -d "$base" ] && return
   mkdir -p "$bullseye_cache"
   rm -rf "$base.partial"
-  echo "bullseye: debootstrap --variant=minbase bullseye (about 40 s)" >&2
+  echo "bullseye: debootstrap --variant=minbase bullseye into ${base#"$repo/"} (once)" >&2
   debootstrap --variant=minbase --include=libpci3 bullseye "$base.partial" "$bullseye_mirror" \
     >"$bullseye_cache/debootstrap.log" 2>&1 \
     || { tail -20 "$bullseye_cache/debootstrap.log" >&2; echo "bullseye: debootstrap failed" >&2; return 69; }
@@ -26,14 +26,16 @@ bullseye_base() {
 # symbol versions come from here.
 bullseye_sysroot() {
   local sysroot="$bullseye_cache/sysroot"
-  [ -d "$sysroot" ] && return
+  local packages="libc6-dev libgcc-10-dev libudev-dev libpci-dev libyaml-dev libnl-route-3-dev"
+  # Made again when this list changes.
+  [ "$(cat "$sysroot/.packages" 2>/dev/null)" = "$packages" ] && return
   bullseye_base
-  rm -rf "$sysroot.partial"
+  rm -rf "$sysroot" "$sysroot.partial"
   cp -a "$bullseye_cache/base" "$sysroot.partial"
   echo "bullseye: apt-get install the -dev packages into the sysroot" >&2
   { chroot "$sysroot.partial" apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive chroot "$sysroot.partial" apt-get install -y -qq --no-install-recommends \
-      libc6-dev libgcc-10-dev libudev-dev libpci-dev libyaml-dev libnl-route-3-dev; } >"$bullseye_cache/apt.log" 2>&1 \
+      $packages; } >"$bullseye_cache/apt.log" 2>&1 \
     || { tail -20 "$bullseye_cache/apt.log" >&2; echo "bullseye: apt-get in the sysroot failed" >&2; return 69; }
   # Debian's -dev symlinks are absolute (libpthread.so -> /lib/x86_64-linux-gnu/...): the
   # linker would follow them to the host's libraries. Make them relative to the sysroot.
@@ -42,5 +44,6 @@ bullseye_sysroot() {
     target=$(readlink "$link")
     ln -sfn "$(realpath -s -m --relative-to="$(dirname "$link")" "$sysroot.partial$target")" "$link"
   done < <(find "$sysroot.partial/usr" -type l -lname '/*')
+  echo "$packages" > "$sysroot.partial/.packages"
   mv "$sysroot.partial" "$sysroot"
 }
