@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds what the VM tests boot, into $1 (default .build-vm): a Debian kernel, a busybox
 # initramfs that mounts the root and switches to it, and a Debian 12 root image with
-# systemd, udev, the product's runtime libraries, the release binary as an installer
-# would carry it, and the in-guest test driver. Everything comes from Debian's archive
+# systemd, udev, libpci3 (which the product needs from the node besides glibc and
+# libudev), the shipped binary (dist/harvester-sriov, from scripts/build-release) as an
+# installer would carry it, and the in-guest test driver. Everything comes from Debian's archive
 # through apt and debootstrap; nothing else is downloaded.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,6 +13,8 @@ work="$out/work"
 rm -rf "$work"
 mkdir -p "$work"
 log() { echo "build-image: $*" >&2; }
+binary="$repo/dist/harvester-sriov"
+[ -f "$binary" ] || { log "no $binary: run scripts/build-release first"; exit 66; }
 
 # 1. The kernel: the one linux-image-amd64 names today, unpacked, with modules.dep.
 kernel_package=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
@@ -127,11 +130,12 @@ sed -i -e "s|MODULES|${initrd_modules[*]}|" -e "s|PERSISTENT_STATE_PATHS|$persis
 chmod +x "$initramfs/init"
 (cd "$initramfs" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.gz"
 
-# 3. The root: Debian 12 with systemd and udev, and the libraries harvester-sriov links.
+# 3. The root: Debian 12 with systemd and udev, and the libraries the shipped binary needs
+# (no libyaml or libnl: it carries them); Python and PyYAML for the yip stand-in.
 root="$work/root"
 log "debootstrap (a minute)"
 debootstrap --variant=minbase \
-  --include=systemd-sysv,udev,kmod,iproute2,pciutils,pci.ids,libudev1,libpci3,libyaml-0-2,libnl-3-200,libnl-route-3-200,libstdc++6,python3-minimal,python3-yaml \
+  --include=systemd-sysv,udev,kmod,iproute2,pciutils,pci.ids,libudev1,libpci3,python3-minimal,python3-yaml \
   bookworm "$root" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 \
   || { tail -20 "$work/debootstrap.log" >&2; exit 69; }
 copy_modules "$root" igb igbvf vfio-pci vfio_iommu_type1
@@ -145,7 +149,7 @@ mkdir -p "$root/var/log/journal"
 # 4. What the installer carries: the binary, the glue, the policies; and the test driver.
 media="$root/opt/harvester-sriov"
 mkdir -p "$media"
-cp "$repo/.build/release/harvester-sriov" "$media/harvester-sriov"
+cp "$binary" "$media/harvester-sriov"
 cp "$repo/installer-scripts/harvester-sriov-hook.sh" "$media/"
 cp -r "$here/policies" "$media/policies"
 mkdir -p "$root/usr/lib/vmtest" "$root/oem"
