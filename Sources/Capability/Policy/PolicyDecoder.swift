@@ -346,8 +346,17 @@ public enum PolicyDecoder {
         }
 
         mutating func integer(_ node: YAMLNode, _ field: String) -> Int? {
-            if case let .scalar(.integer(value), _) = node { return value }
-            problem(node, field, "must be an integer, found \(node.kindName)")
+            switch node {
+            case let .scalar(.integer(value), _):
+                return value
+            case let .scalar(.leadingZero(text, value), _):
+                // Refused rather than read as either number: kubectl would send the octal one.
+                problem(node, field, "kubectl reads \(text) as octal \(value); write the number without the leading 0")
+            case let .scalar(.largeInteger(text), _):
+                problem(node, field, "\(text) is too large for an integer")
+            default:
+                problem(node, field, "must be an integer, found \(node.kindName)")
+            }
             return nil
         }
 
