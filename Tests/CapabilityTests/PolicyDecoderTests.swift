@@ -3,19 +3,26 @@ import Testing
 
 /// Every invalid input produces exactly the message a user sees.
 @Suite struct PolicyDecoderTests {
-    /// A policy whose spec body starts on line 6; `spec` lines are indented by two.
+    /// A policy whose spec body starts on line 6; `spec` lines are indented by two. The
+    /// required nodeSelector comes last (`{}`, every node) unless `spec` sets it.
     static func manifest(_ spec: String, name: String = "p1") -> String {
-        """
-        apiVersion: sriovnetwork.openshift.io/v1
-        kind: SriovNetworkNodePolicy
-        metadata:
-          name: \(name)
-        spec:
-        \(spec.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
+        let body = spec.contains("nodeSelector") ? spec : spec + "\nnodeSelector: {}"
+        return """
+            apiVersion: sriovnetwork.openshift.io/v1
+            kind: SriovNetworkNodePolicy
+            metadata:
+              name: \(name)
+            spec:
+            \(body.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
 
-        """
+            """
     }
 
+    static let resourceNameRule = "is not a valid resource name: use 1 to 63 letters, digits, '-' and '_', "
+        + "starting and ending with a letter or digit "
+        + "(the operator's webhook: ^[a-zA-Z0-9]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$, at most 63 characters)"
+    static let labelRule = "must be 1 to 63 letters, digits, '-', '_' or '.', "
+        + "starting and ending with a letter or digit"
     static let tagsRead = "(only !!str, !!int, !!float, !!bool, !!null, !!map and !!seq are read)"
     static let specFields = "unknown field; see the SriovNetworkNodePolicy spec "
         + "(resourceName, nodeSelector, priority, mtu, numVfs, nicSelector, deviceType, isRdma, linkType, "
@@ -64,10 +71,47 @@ import Testing
              #"p.yaml:10: policy "p1": spec.priority: must be between 0 (highest) and 99 (lowest), found -1"#),
         Case("mtu zero", spec: valid + "\nmtu: 0",
              #"p.yaml:10: policy "p1": spec.mtu: must be at least 1, found 0"#),
-        Case("hyphen in resourceName", spec: "resourceName: intel-sriov\nnumVfs: 4\nnicSelector: {vendor: \"8086\"}",
-             #"p.yaml:6: policy "p1": spec.resourceName: "intel-sriov" is not a valid resource name: use letters, digits and '_', starting and ending with a letter or digit (^[a-zA-Z0-9_]+$ and the CRD's pattern)"#),
+        Case("dot in resourceName", spec: "resourceName: intel.sriov\nnumVfs: 4\nnicSelector: {vendor: \"8086\"}",
+             #"p.yaml:6: policy "p1": spec.resourceName: "intel.sriov" "# + resourceNameRule),
         Case("resourceName starting with _", spec: "resourceName: _sriov\nnumVfs: 4\nnicSelector: {vendor: \"8086\"}",
-             #"p.yaml:6: policy "p1": spec.resourceName: "_sriov" is not a valid resource name: use letters, digits and '_', starting and ending with a letter or digit (^[a-zA-Z0-9_]+$ and the CRD's pattern)"#),
+             #"p.yaml:6: policy "p1": spec.resourceName: "_sriov" "# + resourceNameRule),
+        Case("resourceName ending with -", spec: "resourceName: sriov-\nnumVfs: 4\nnicSelector: {vendor: \"8086\"}",
+             #"p.yaml:6: policy "p1": spec.resourceName: "sriov-" "# + resourceNameRule),
+        Case("resourceName of 64 characters",
+             spec: "resourceName: \(String(repeating: "r", count: 64))\nnumVfs: 4\nnicSelector: {vendor: \"8086\"}",
+             #"p.yaml:6: policy "p1": spec.resourceName: ""# + String(repeating: "r", count: 64) + #"" "#
+                + resourceNameRule),
+        Case("missing nodeSelector", text: """
+            apiVersion: sriovnetwork.openshift.io/v1
+            kind: SriovNetworkNodePolicy
+            metadata: {name: p1}
+            spec: {resourceName: r, numVfs: 4, nicSelector: {vendor: "8086"}}
+            """,
+             #"p.yaml:4: policy "p1": spec.nodeSelector: is missing; the CRD requires it: "#
+                + #"write nodeSelector: {} for every node, or e.g. network-sriov.capable: "true""#),
+        Case("null nodeSelector", spec: valid + "\nnodeSelector:",
+             #"p.yaml:10: policy "p1": spec.nodeSelector: must be a map of label keys to values, found null"#),
+        Case("nodeSelector key not in label syntax", spec: valid + "\nnodeSelector: {\"bad key\": \"x\"}",
+             #"p.yaml:10: policy "p1": spec.nodeSelector.bad key: the key name "bad key" "# + labelRule),
+        Case("nodeSelector value not in label syntax", spec: valid + "\nnodeSelector: {zone: \"a,b\"}",
+             #"p.yaml:10: policy "p1": spec.nodeSelector.zone: the value "a,b" "# + labelRule),
+        Case("uppercase vendor", spec: "resourceName: r\nnumVfs: 4\nnicSelector:\n  vendor: \"15B3\"",
+             #"p.yaml:9: policy "p1": spec.nicSelector.vendor: write "15b3" as lspci -nn shows it; "#
+                + #"the operator compares the text and "15B3" would match no PF"#),
+        Case("uppercase rootDevice",
+             spec: "resourceName: r\nnumVfs: 4\nnicSelector:\n  rootDevices: [\"0000:3B:00.0\"]",
+             #"p.yaml:9: policy "p1": spec.nicSelector.rootDevices[0]: write "0000:3b:00.0" as lspci -D shows it; "#
+                + #"the operator compares the text and "0000:3B:00.0" would match no PF"#),
+        Case("name with an empty DNS label", text: manifest(valid, name: "a..b"),
+             #"p.yaml:4: metadata.name: "a..b" is not a valid name: use lowercase letters, digits, '-' and '.', "#
+                + "starting and ending with a letter or digit, at most 253 characters"),
+        Case("non-string annotation",
+             text: manifest(valid).replacingFirst("  name: p1", with: "  name: p1\n  annotations: {example.com/x: 1}"),
+             #"p.yaml:5: policy "p1": metadata.annotations.example.com/x: "#
+                + "must be a string, found the number 1; quote it"),
+        Case("label not in label syntax",
+             text: manifest(valid).replacingFirst("  name: p1", with: "  name: p1\n  labels: {team: \"-x\"}"),
+             #"p.yaml:5: policy "p1": metadata.labels.team: the value "-x" "# + labelRule),
         Case("missing resourceName", spec: "numVfs: 4\nnicSelector: {vendor: \"8086\"}",
              #"p.yaml:6: policy "p1": spec.resourceName: is missing; every policy needs the resource name its VFs are advertised as"#),
         Case("missing numVfs and nicSelector", spec: "resourceName: r",
@@ -138,7 +182,8 @@ import Testing
         Case("not YAML", text: "spec: [unclosed\n",
              #"p.yaml:2: not valid YAML: did not find expected ',' or ']' while parsing a flow sequence"#),
         Case("unknown top-level field", text: manifest(valid) + "specs: {}\n",
-             #"p.yaml:10: policy "p1": specs: unknown field; a SriovNetworkNodePolicy has apiVersion, kind, metadata and spec"#),
+             #"p.yaml:11: policy "p1": specs: "#
+                + "unknown field; a SriovNetworkNodePolicy has apiVersion, kind, metadata and spec"),
         Case("a list instead of an object", text: "- a\n- b\n",
              #"p.yaml:1: expected a Kubernetes object (a map with apiVersion and kind), found a list"#),
         Case("duplicate key", text: manifest(valid + "\nnumVfs: 8"),
@@ -215,21 +260,22 @@ import Testing
             - apiVersion: sriovnetwork.openshift.io/v1
               kind: SriovNetworkNodePolicy
               metadata: {name: a, namespace: sriov-network-operator, uid: 1234, resourceVersion: "99", generation: 2}
-              spec: {resourceName: ra, numVfs: 2, nicSelector: {vendor: "15b3"}}
+              spec: {resourceName: ra, nodeSelector: {}, numVfs: 2, nicSelector: {vendor: "15b3"}}
               status: {}
             ---
             ---
             apiVersion: sriovnetwork.openshift.io/v1
             kind: SriovNetworkNodePolicy
             metadata: {name: b}
-            spec: {resourceName: rb, numVfs: 0x10, nicSelector: {deviceID: "1592"}, isRdma: yes}
+            spec: {resourceName: rb, nodeSelector: {}, numVfs: 0x10, nicSelector: {deviceID: "1592"}, isRdma: yes}
             """
         let decoded = PolicyDecoder.decode(text, file: "p.yaml")
         #expect(decoded.problems.isEmpty)
         #expect(decoded.policies.map(\.name) == ["a", "b"])
         #expect(decoded.policies.last?.spec.numVfs == 16)
         #expect(decoded.policies.last?.spec.isRdma == true, "YAML 1.1 'yes' is a boolean, as kubectl reads it")
-        #expect(decoded.policies.first?.spec.priority == 0, "the operator's default priority is 0")
+        #expect(decoded.policies.first?.spec.priority == 99,
+                "the operator's mutating webhook sets an absent priority to 99")
     }
 
     // MARK: scalars as kubectl reads them (go-yaml v2's resolve.go)
@@ -359,6 +405,14 @@ import Testing
         #expect(spec.mtu == 4)
         #expect(spec.nodeSelector == ["zone": "intel"])
         #expect(spec.nicSelector.pfNames == [PFName(name: "eth1")])
+    }
+
+    @Test func infiniBandNetdevicesGetRDMAAsTheMutatingWebhookSetsIt() {
+        let ib = PolicyDecoder.decode(Self.manifest(Self.valid + "\nlinkType: ib\nisRdma: false"), file: "p.yaml")
+        #expect(ib.policies.first?.spec.isRdma == true)
+        let vfio = PolicyDecoder.decode(Self.manifest(Self.valid + "\nlinkType: IB\ndeviceType: vfio-pci"),
+                                        file: "p.yaml")
+        #expect(vfio.policies.first?.spec.isRdma == false)
     }
 
     // MARK: limits enforced while parsing
