@@ -19,13 +19,14 @@ import Testing
 
     @Test func checkListsEveryProblemAndExits65() throws {
         let folder = try TemporaryFolder()
-        try folder.write("bad.yaml", PolicyRulesTests.policy("a", #"{resourceName: r-1, numVfs: -2, nicSelector: {vendor: 8086}}"#))
+        try folder.write("bad.yaml",
+                         PolicyRulesTests.policy("a", #"{resourceName: r.1, numVfs: -2, nicSelector: {vendor: 8086}}"#))
         let result = try Umockdev.runBinary(["policy", "check", folder.path("bad.yaml"), folder.path("missing.yaml")])
         #expect(result.status == 65)
         #expect(result.stdout.isEmpty)
         let lines = result.stderr.split(separator: "\n").map { $0.replacingOccurrences(of: folder.path(""), with: "") }
         #expect(lines == [
-            #"bad.yaml:4: policy "a": spec.resourceName: "r-1" is not a valid resource name: use letters, digits and '_', starting and ending with a letter or digit (^[a-zA-Z0-9_]+$ and the CRD's pattern)"#,
+            #"bad.yaml:4: policy "a": spec.resourceName: "r.1" "# + PolicyDecoderTests.resourceNameRule,
             #"bad.yaml:4: policy "a": spec.numVfs: must be at least 0, found -2"#,
             #"bad.yaml:4: policy "a": spec.nicSelector.vendor: must be a string, found the number 8086; quote it"#,
             "missing.yaml: cannot read: No such file or directory (ENOENT)",

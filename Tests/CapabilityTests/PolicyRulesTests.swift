@@ -4,14 +4,7 @@ import Testing
 /// Rules between policies, and against the live host's NICs.
 @Suite struct PolicyRulesTests {
     static func policy(_ name: String, _ body: String) -> String {
-        """
-        apiVersion: sriovnetwork.openshift.io/v1
-        kind: SriovNetworkNodePolicy
-        metadata: {name: \(name)}
-        spec: \(body)
-        ---
-
-        """
+        RestoreHarness.policy(name, body)
     }
 
     @Test(arguments: [
@@ -21,6 +14,22 @@ import Testing
         ("overlapping VF ranges",
          policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {pfNames: ["eth1#0-3"]}}"#) + policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1#3-7"]}}"#),
          #"one.yaml: policy "b": spec.nicSelector.pfNames: the VF range of "eth1#3-7" overlaps "eth1#0-3" of policy "a"; give each policy its own VFs of eth1"#),
+        ("one PF taken whole by two policies",
+         policy("a", #"{resourceName: r, numVfs: 4, nicSelector: {pfNames: ["eth1"]}}"#)
+            + policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1"]}}"#),
+         #"one.yaml: policy "b": spec.nicSelector.pfNames: "#
+            + #""eth1" selects every VF of eth1, as does "eth1" of policy "a"; "#
+            + #"give each policy its own VF range of eth1, e.g. "eth1#0-3" and "eth1#4-7""#),
+        ("a range that overlaps the furthest-reaching one",
+         policy("a", #"{resourceName: r, numVfs: 16, nicSelector: {pfNames: ["eth1#0-9"]}}"#)
+            + policy("b", #"{resourceName: s, numVfs: 16, nicSelector: {pfNames: ["eth1#2-3"]}}"#)
+            + policy("c", #"{resourceName: t, numVfs: 16, nicSelector: {pfNames: ["eth1#9-15"]}}"#),
+         #"one.yaml: policy "b": spec.nicSelector.pfNames: "#
+            + #"the VF range of "eth1#2-3" overlaps "eth1#0-9" of policy "a"; "#
+            + "give each policy its own VFs of eth1\n"
+            + #"one.yaml: policy "c": spec.nicSelector.pfNames: "#
+            + #"the VF range of "eth1#9-15" overlaps "eth1#0-9" of policy "a"; "#
+            + "give each policy its own VFs of eth1"),
         ("one root device in two policies",
          policy("a", #"{resourceName: r, numVfs: 4, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#) + policy("b", #"{resourceName: s, numVfs: 4, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#),
          #"one.yaml: policy "b": spec.nicSelector.rootDevices: root device 0000:3b:00.0 is also selected by policy "a"; a PF can be a root device of one policy only"#),
@@ -35,7 +44,21 @@ import Testing
         let file = try TemporaryFolder()
         try file.write("one.yaml", text)
         let input = PolicyInput.load([file.path("one.yaml")])
-        #expect(input.problems.map { $0.description.replacingOccurrences(of: file.path(""), with: "") } == [message])
+        #expect(input.problems.map { $0.description.replacingOccurrences(of: file.path(""), with: "") }
+                == message.split(separator: "\n").map(String.init))
+    }
+
+    /// The webhook reads a PF name without a range as the range -1..-1, which never
+    /// overlaps a real range; resolution then gives the shared VFs to the higher priority.
+    @Test func aWholePFAndARangeOfItAreAcceptedAsTheWebhookDoes() throws {
+        let file = try TemporaryFolder()
+        let whole = #"{resourceName: r, numVfs: 8, priority: 10, nicSelector: {pfNames: ["enp59s0f0"]}}"#
+        let range = #"{resourceName: s, numVfs: 8, priority: 5, nicSelector: {pfNames: ["enp59s0f0#4-7"]}}"#
+        try file.write("ok.yaml", Self.policy("a", whole) + Self.policy("b", range))
+        let input = PolicyInput.load([file.path("ok.yaml")])
+        #expect(input.problems.isEmpty)
+        let plan = PlanResolver.resolve(input.policies, host: try Self.host(), labels: [:])
+        #expect(plan.interfaces.first?.vfGroups.map { "\($0.policyName) \($0.vfRange)" } == ["b 4...7"])
     }
 
     @Test func disjointRangesAndSeparateCardsAreFine() throws {

@@ -27,18 +27,86 @@ public struct DesiredState: Codable, Equatable, Sendable {
     /// The stored form: pretty JSON with sorted keys, so equal states are equal bytes.
     public var jsonBytes: [UInt8] { Array(encodeJSON(self).utf8) }
 
-    /// Reads a stored state; `file` names it in messages.
+    /// Reads a stored state and checks it with every rule a manifest must meet, so that
+    /// a hand-edited or damaged file is refused with what is wrong rather than trapping
+    /// later in plan, status or restore; `file` names it in messages.
     public static func decode(_ bytes: [UInt8], file: String) throws(SRIOVError) -> DesiredState {
+        let state = try decodeUnchecked(bytes, file: file)
+        let problems = state.problems(file: file)
+        guard problems.isEmpty else { throw .invalidPolicies(problems) }
+        return state
+    }
+
+    /// Reads a stored state, checking only its form and schema version.
+    static func decodeUnchecked(_ bytes: [UInt8], file: String) throws(SRIOVError) -> DesiredState {
         let state: DesiredState
         do {
             state = try JSONDecoder().decode(DesiredState.self, from: Data(bytes))
         } catch {
-            throw .invalidPolicies([PolicyProblem(file: file, message: "is not a harvester-sriov state file (\(error)); restore it from a backup, or remove it and apply the policies again")])
+            throw .invalidPolicies([PolicyProblem(file: file, message:
+                "is not a harvester-sriov state file (\(describe(error))); "
+                + "restore it from a backup, or remove it and apply the policies again")])
         }
         guard state.schemaVersion == currentSchemaVersion else {
             throw .invalidPolicies([PolicyProblem(file: file, message: "has schema version \(state.schemaVersion), this harvester-sriov \(version) reads version \(currentSchemaVersion); use a matching release")])
         }
         return state
+    }
+
+    /// What breaks the manifest rules: each policy's values, names stored twice, the
+    /// rules between policies, and the label syntax of `nodeLabels`.
+    func problems(file: String) -> [PolicyProblem] {
+        func fix(_ name: String) -> String {
+            "; remove the policy with `harvester-sriov policy remove \(name)` and apply its manifest again, "
+                + "or restore \(file) from a backup"
+        }
+        var problems: [PolicyProblem] = []
+        var unique: [NodePolicy] = []
+        var names = Set<String>()
+        for policy in policies {
+            guard names.insert(policy.name).inserted else {
+                problems.append(PolicyProblem(file: file, policy: policy.name, field: "metadata.name",
+                                              message: "is stored twice" + fix(policy.name)))
+                continue
+            }
+            unique.append(policy)
+            for issue in PolicyRules.validate(policy) {
+                problems.append(PolicyProblem(file: file, policy: policy.name, field: issue.field,
+                                              message: issue.message + fix(policy.name)))
+            }
+        }
+        let origins = Dictionary(unique.map { ($0.name, file) }, uniquingKeysWith: { first, _ in first })
+        for var problem in PolicyRules.checkSet(unique, origins: origins) {
+            problem.message += fix(problem.policy ?? "NAME")
+            problems.append(problem)
+        }
+        for (key, value) in nodeLabels.sorted(by: { $0.key < $1.key }) {
+            if let message = LabelSyntax.keyProblem(key) ?? LabelSyntax.valueProblem(value) {
+                problems.append(PolicyProblem(file: file, field: "nodeLabels.\(key)", message: message
+                    + "; restore \(file) from a backup, or remove it and apply the policies again with valid "
+                    + "--node-label flags"))
+            }
+        }
+        return problems
+    }
+
+    /// A JSON decoding error in one line: where in the file, and what.
+    private static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
+        }
+        let text: String
+        switch error {
+        case let .keyNotFound(key, context):
+            text = "\(path(context.codingPath + [key])) is missing"
+        case let .typeMismatch(_, context), let .valueNotFound(_, context), let .dataCorrupted(context):
+            let at = path(context.codingPath)
+            text = (at.isEmpty ? "" : at + ": ") + context.debugDescription
+        @unknown default:
+            text = "\(error)"
+        }
+        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 }
 

@@ -104,12 +104,14 @@ public struct PFName: Codable, Equatable, Sendable, CustomStringConvertible {
         range.map { "\(name)#\($0.lowerBound)-\($0.upperBound)" } ?? name
     }
 
+    /// Text that does not parse is kept whole as the name, so that reading a stored
+    /// state can name the policy and `PolicyRules.validate` can say what is wrong.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        guard case let .success(parsed) = PFName.parse(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad pfName \(text)"))
+        switch PFName.parse(text) {
+        case let .success(parsed): self = parsed
+        case .failure: self = PFName(name: text)
         }
-        self = parsed
     }
 
     public func encode(to encoder: any Encoder) throws {

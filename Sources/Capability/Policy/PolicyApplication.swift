@@ -21,7 +21,7 @@ public struct PolicyApplication: Sendable {
         guard input.problems.isEmpty else { throw .invalidPolicies(input.problems) }
         var stored = try store.load()
         var changes: [String] = []
-        var merged = Dictionary(uniqueKeysWithValues: stored.policies.map { ($0.name, $0) })
+        var merged = Dictionary(stored.policies.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for policy in input.policies.sorted(by: { $0.name < $1.name }) {
             switch merged[policy.name] {
             case nil: changes.append("policy \(policy.name): added")
@@ -61,8 +61,10 @@ public struct PolicyApplication: Sendable {
     }
 
     /// `policy remove`: removes the named policies; naming one that is not stored is an error.
+    /// It is the way out of a stored policy that breaks a rule, so the rules are checked
+    /// on what is left, not on what is removed.
     public func remove(_ names: [String]) throws(SRIOVError) -> (outcome: WriteOutcome, state: DesiredState) {
-        let stored = try store.load()
+        let stored = try store.load(checkingRules: false)
         let known = Set(stored.policies.map(\.name))
         let unknown = names.filter { !known.contains($0) }
         guard unknown.isEmpty else {
@@ -70,6 +72,8 @@ public struct PolicyApplication: Sendable {
         }
         var state = stored
         state.policies.removeAll { names.contains($0.name) }
+        let problems = state.problems(file: store.displayPath)
+        guard problems.isEmpty else { throw .invalidPolicies(problems) }
         return (try store.save(state), state)
     }
 }

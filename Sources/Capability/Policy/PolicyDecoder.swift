@@ -122,13 +122,14 @@ public enum PolicyDecoder {
                     continue
                 }
                 if key == "annotations" { options = vfOptions(value) }
+                if key == "labels" { labels(value) }
                 guard key == "name" else { continue }
                 guard case let .scalar(.string(text), _) = value else {
                     problem(value, "metadata.name", "must be a string, found \(value.kindName)")
                     continue
                 }
-                guard Self.isDNSSubdomain(text) else {
-                    problem(value, "metadata.name", "\"\(text)\" is not a valid name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters")
+                if let message = PolicyRules.nameProblem(text) {
+                    problem(value, "metadata.name", message)
                     continue
                 }
                 name = text
@@ -147,9 +148,10 @@ public enum PolicyDecoder {
                 problem(node, "metadata.annotations", "must be a map of strings, found \(node.kindName)")
                 return options
             }
-            for (key, value) in pairs where key.hasPrefix(VFOptions.annotationPrefix) {
+            for (key, value) in pairs {
                 let field = "metadata.annotations.\(key)"
-                guard let text = string(value, field) else { continue }
+                // The API server takes annotations as strings only; others belong to other tools.
+                guard let text = string(value, field), key.hasPrefix(VFOptions.annotationPrefix) else { continue }
                 switch (key.dropFirst(VFOptions.annotationPrefix.count), text) {
                 case ("vf-mac", "derived"): options.stableMAC = true
                 case ("vf-mac", "kernel"): options.stableMAC = false
@@ -163,14 +165,29 @@ public enum PolicyDecoder {
             return options
         }
 
+        /// The API server's ObjectMeta rule: a map of label keys to values, in label syntax.
+        mutating func labels(_ node: YAMLNode) {
+            guard case let .mapping(pairs, _) = node else {
+                return problem(node, "metadata.labels", "must be a map of strings, found \(node.kindName)")
+            }
+            for (key, value) in pairs {
+                let field = "metadata.labels.\(key)"
+                guard let text = string(value, field) else { continue }
+                if let message = PolicyRules.nodeSelectorProblem(key: key, value: text) {
+                    problem(value, field, message)
+                }
+            }
+        }
+
         mutating func spec(_ node: YAMLNode) -> PolicySpec? {
             guard case let .mapping(pairs, _) = node else {
                 problem(node, "spec", "must be a map, found \(node.kindName)")
                 return nil
             }
             var resourceName: String?
-            var nodeSelector: [String: String] = [:]
-            var priority = 0
+            var nodeSelector: [String: String]?
+            // The operator's mutating webhook sets an absent priority to 99, the lowest.
+            var priority = 99
             var mtu: Int?
             var numVfs: Int?
             var nicSelector: NICSelector?
@@ -184,11 +201,7 @@ public enum PolicyDecoder {
                 switch key {
                 case "resourceName":
                     guard let text = string(value, field) else { continue }
-                    // The CRD's pattern and the webhook's, both enforced by the operator.
-                    if text.isEmpty || !text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
-                        || text.first == "_" || text.last == "_" {
-                        problem(value, field, "\"\(text)\" is not a valid resource name: use letters, digits and '_', starting and ending with a letter or digit (^[a-zA-Z0-9_]+$ and the CRD's pattern)")
-                    } else {
+                    if let message = PolicyRules.resourceNameProblem(text) { problem(value, field, message) } else {
                         resourceName = text
                     }
                 case "nodeSelector":
@@ -196,24 +209,29 @@ public enum PolicyDecoder {
                         problem(value, field, "must be a map of label keys to values, found \(value.kindName)")
                         continue
                     }
+                    var selector: [String: String] = [:]
                     for (labelKey, labelValue) in labels {
                         guard let text = string(labelValue, "\(field).\(labelKey)") else { continue }
-                        nodeSelector[labelKey] = text
+                        if let message = PolicyRules.nodeSelectorProblem(key: labelKey, value: text) {
+                            problem(labelValue, "\(field).\(labelKey)", message)
+                        }
+                        selector[labelKey] = text
                     }
+                    nodeSelector = selector
                 case "priority":
                     guard let number = integer(value, field) else { continue }
-                    if (0...99).contains(number) { priority = number } else {
-                        problem(value, field, "must be between 0 (highest) and 99 (lowest), found \(number)")
+                    if let message = PolicyRules.priorityProblem(number) { problem(value, field, message) } else {
+                        priority = number
                     }
                 case "mtu":
                     guard let number = integer(value, field) else { continue }
-                    if number >= 1 { mtu = number } else { problem(value, field, "must be at least 1, found \(number)") }
+                    if let message = PolicyRules.mtuProblem(number) { problem(value, field, message) } else {
+                        mtu = number
+                    }
                 case "numVfs":
                     guard let number = integer(value, field) else { continue }
-                    if number < 0 {
-                        problem(value, field, "must be at least 0, found \(number)")
-                    } else if number == 0 {
-                        problem(value, field, "0 VFs is not allowed (the operator's webhook refuses it too); to remove VFs, remove the policy with `harvester-sriov policy remove \(policyName ?? "NAME")`")
+                    if let message = PolicyRules.numVfsProblem(number, policy: policyName) {
+                        problem(value, field, message)
                     } else {
                         numVfs = number
                     }
@@ -229,8 +247,8 @@ public enum PolicyDecoder {
                 case "excludeTopology": if let flag = bool(value, field) { excludeTopology = flag }
                 case "linkType":
                     guard let text = string(value, field) else { continue }
-                    if ["eth", "ETH", "ib", "IB"].contains(text) { linkType = text.uppercased() } else {
-                        problem(value, field, "must be one of eth, ETH, ib, IB; found \"\(text)\"")
+                    if let message = PolicyRules.linkTypeProblem(text) { problem(value, field, message) } else {
+                        linkType = text.uppercased()
                     }
                 case "eSwitchMode":
                     guard let text = string(value, field) else { continue }
@@ -255,13 +273,19 @@ public enum PolicyDecoder {
             if resourceName == nil, !pairs.contains(where: { $0.key == "resourceName" }) {
                 problem(node, "spec.resourceName", "is missing; every policy needs the resource name its VFs are advertised as")
             }
+            if nodeSelector == nil, !pairs.contains(where: { $0.key == "nodeSelector" }) {
+                problem(node, "spec.nodeSelector", "is missing; the CRD requires it: "
+                        + "write nodeSelector: {} for every node, or e.g. network-sriov.capable: \"true\"")
+            }
             if numVfs == nil, !pairs.contains(where: { $0.key == "numVfs" }) {
                 problem(node, "spec.numVfs", "is missing; set how many VFs each selected PF gets")
             }
             if nicSelector == nil, !pairs.contains(where: { $0.key == "nicSelector" }) {
                 problem(node, "spec.nicSelector", "is missing; select the PFs by vendor, deviceID, rootDevices or pfNames")
             }
-            guard let resourceName, let numVfs, let nicSelector else { return nil }
+            guard let resourceName, let nodeSelector, let numVfs, let nicSelector else { return nil }
+            // The mutating webhook turns RDMA on for InfiniBand netdevice VFs.
+            if linkType == "IB", deviceType != .vfioPCI { isRdma = true }
             let spec = PolicySpec(resourceName: resourceName, nodeSelector: nodeSelector, priority: priority, mtu: mtu,
                                   numVfs: numVfs, nicSelector: nicSelector, deviceType: deviceType, isRdma: isRdma,
                                   linkType: linkType, needVhostNet: needVhostNet, excludeTopology: excludeTopology)
@@ -283,33 +307,35 @@ public enum PolicyDecoder {
                 switch key {
                 case "vendor", "deviceID":
                     guard let text = string(value, field) else { valid = false; continue }
-                    guard text.count == 4, text.allSatisfy(\.isHexDigit) else {
-                        problem(value, field, "must be 4 hex digits as lspci -nn shows them, e.g. \"\(key == "vendor" ? "8086" : "1572")\"; found \"\(text)\"")
+                    if let message = PolicyRules.hexIDProblem(text, field: key) {
+                        problem(value, field, message)
                         valid = false
                         continue
                     }
-                    if key == "vendor" { selector.vendor = text.lowercased() } else { selector.deviceID = text.lowercased() }
+                    if key == "vendor" { selector.vendor = text } else { selector.deviceID = text }
                 case "rootDevices":
                     guard let items = strings(value, field) else { valid = false; continue }
+                    var seen = Set<String>()
                     for (index, item) in items.enumerated() {
-                        guard let address = PCIAddress(item.text), item.text.split(separator: ":").count == 3 else {
-                            problem(item.node, "\(field)[\(index)]", "\"\(item.text)\" is not a full PCI address; write it as lspci -D shows it, e.g. \"0000:3b:00.0\"")
+                        if let message = PolicyRules.rootDeviceProblem(item.text) {
+                            problem(item.node, "\(field)[\(index)]", message)
                             valid = false
                             continue
                         }
-                        if selector.rootDevices.contains(address.description) {
-                            problem(item.node, "\(field)[\(index)]", "\(address) is listed twice")
+                        if !seen.insert(item.text).inserted {
+                            problem(item.node, "\(field)[\(index)]", PolicyRules.listedTwice(item.text))
                             valid = false
                         }
-                        selector.rootDevices.append(address.description)
+                        selector.rootDevices.append(item.text)
                     }
                 case "pfNames":
                     guard let items = strings(value, field) else { valid = false; continue }
+                    var seen = Set<String>()
                     for (index, item) in items.enumerated() {
                         switch PFName.parse(item.text) {
                         case let .success(pfName):
-                            if selector.pfNames.contains(where: { $0.name == pfName.name }) {
-                                problem(item.node, "\(field)[\(index)]", "PF \(pfName.name) is listed twice")
+                            if !seen.insert(pfName.name).inserted {
+                                problem(item.node, "\(field)[\(index)]", PolicyRules.listedTwice("PF \(pfName.name)"))
                                 valid = false
                             }
                             selector.pfNames.append(pfName)
@@ -327,7 +353,7 @@ public enum PolicyDecoder {
                 }
             }
             if valid, selector.isEmpty {
-                problem(node, "spec.nicSelector", "selects nothing; set at least one of vendor, deviceID, rootDevices or pfNames")
+                problem(node, "spec.nicSelector", PolicyRules.emptySelector)
                 return nil
             }
             return valid ? selector : nil
@@ -346,8 +372,17 @@ public enum PolicyDecoder {
         }
 
         mutating func integer(_ node: YAMLNode, _ field: String) -> Int? {
-            if case let .scalar(.integer(value), _) = node { return value }
-            problem(node, field, "must be an integer, found \(node.kindName)")
+            switch node {
+            case let .scalar(.integer(value), _):
+                return value
+            case let .scalar(.leadingZero(text, value), _):
+                // Refused rather than read as either number: kubectl would send the octal one.
+                problem(node, field, "kubectl reads \(text) as octal \(value); write the number without the leading 0")
+            case let .scalar(.largeInteger(text), _):
+                problem(node, field, "\(text) is too large for an integer")
+            default:
+                problem(node, field, "must be an integer, found \(node.kindName)")
+            }
             return nil
         }
 
@@ -368,13 +403,6 @@ public enum PolicyDecoder {
                 result.append((text, item))
             }
             return result
-        }
-
-        static func isDNSSubdomain(_ text: String) -> Bool {
-            guard (1...253).contains(text.count) else { return false }
-            let allowed = text.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" || $0 == "." }
-            guard allowed, let first = text.first, let last = text.last else { return false }
-            return first.isLetter || first.isNumber ? (last.isLetter || last.isNumber) : false
         }
     }
 }

@@ -10,10 +10,12 @@ public struct StateStore: Sendable {
 
     public var displayPath: String { writer.root.display(layout.stateFile) }
 
-    /// The stored state, or an empty one when none is stored yet.
-    public func load() throws(SRIOVError) -> DesiredState {
+    /// The stored state, or an empty one when none is stored yet. `checkingRules: false`
+    /// skips the manifest rules (not the form), for `policy remove` to mend a bad state.
+    public func load(checkingRules: Bool = true) throws(SRIOVError) -> DesiredState {
         guard let bytes = try writer.read(layout.stateFile) else { return .empty }
-        return try DesiredState.decode(bytes, file: displayPath)
+        return checkingRules ? try DesiredState.decode(bytes, file: displayPath)
+                             : try DesiredState.decodeUnchecked(bytes, file: displayPath)
     }
 
     @discardableResult

@@ -57,15 +57,19 @@ final class RestoreHarness: @unchecked Sendable {
         result.pfs.first { $0.pciAddress == address }
     }
 
+    /// One policy document; `spec` is a flow map, given `nodeSelector: {}` (every node)
+    /// unless it sets one, since the CRD requires the field.
     static func policy(_ name: String, _ spec: String, annotations: String = "") -> String {
-        """
-        apiVersion: sriovnetwork.openshift.io/v1
-        kind: SriovNetworkNodePolicy
-        metadata: {name: \(name)\(annotations.isEmpty ? "" : ", annotations: {\(annotations)}")}
-        spec: \(spec)
-        ---
+        let body = spec.contains("nodeSelector") || !spec.hasPrefix("{") ? spec
+                                                                           : "{nodeSelector: {}, " + spec.dropFirst()
+        return """
+            apiVersion: sriovnetwork.openshift.io/v1
+            kind: SriovNetworkNodePolicy
+            metadata: {name: \(name)\(annotations.isEmpty ? "" : ", annotations: {\(annotations)}")}
+            spec: \(body)
+            ---
 
-        """
+            """
     }
 }
 
