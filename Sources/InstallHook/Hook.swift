@@ -52,6 +52,7 @@ struct Hook: ParsableCommand {
             policyReport.warnings.forEach { printError("warning: \($0)") }
             if !flags.dryRun, !policies.isEmpty {
                 policyReport = try application.apply(input, nodeLabels: labels, host: host, dryRun: false)
+                policyReport.notes.forEach { printError("note: \($0)") }
             }
             if !policies.isEmpty {
                 policyReport.changes.forEach { print($0) }

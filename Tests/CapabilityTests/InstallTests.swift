@@ -116,7 +116,10 @@ import Testing
         #expect(folder.exists("root/" + layout.stateFile.string), "the policies stay without --purge")
         #expect(try folder.read("root/etc/keep-me") == "unrelated\n")
         let purged = try installation.uninstall(purge: true)
-        #expect(purged.map(\.outcome) == Array(repeating: .absent, count: Self.expectedPaths[layout]!.count) + [.removed])
+        let expected = Self.expectedPaths[layout]!.count
+        #expect(purged.map(\.outcome) == Array(repeating: .absent, count: expected) + [.removed, .removed])
+        #expect(purged.suffix(2).map(\.path) == [root + "/" + layout.stateFile.string, root + "/" + layout.stateLockFile.string])
+        #expect(!folder.exists("root/" + layout.stateLockFile.string))
     }
 
     @Test func dryRunPrintsAUnifiedDiffAndWritesNothing() throws {

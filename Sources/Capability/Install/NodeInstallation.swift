@@ -28,7 +28,16 @@ public struct NodeInstallation: Sendable {
 
     public func install(label: NodeLabel, binary: [UInt8], dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
         let files = try installFiles(label: label, binary: binary)
-        return dryRun ? try installer.preview(files) : try installer.apply(files)
+        guard !dryRun else { return try installer.preview(files) }
+        // The empty state is created under the state lock, so that it cannot replace
+        // policies that a `policy apply` stored since installFiles looked.
+        let state = options.layout.stateFile
+        var changes = try installer.apply(files.filter { $0.path != state })
+        if files.contains(where: { $0.path == state }) {
+            let outcome = try store.createIfAbsent()
+            changes.append(FileInstaller.Change(path: root.display(state), outcome: outcome, diff: ""))
+        }
+        return changes
     }
 
     public func label(_ label: NodeLabel, dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
@@ -39,12 +48,16 @@ public struct NodeInstallation: Sendable {
     /// Removes exactly the files `install` writes; the stored policies only with `purge`.
     public func uninstall(purge: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
         // The label's value does not change which paths install writes.
-        var paths = NodeFiles.installFiles(options, label: try NodeLabel(capable: false), binary: []).map(\.path)
-        if purge { paths.append(options.layout.stateFile) }
+        let paths = NodeFiles.installFiles(options, label: try NodeLabel(capable: false), binary: []).map(\.path)
         let writer = RootWriter(root: root)
         var changes: [FileInstaller.Change] = []
         for path in paths {
             changes.append(FileInstaller.Change(path: root.display(path), outcome: try writer.remove(path), diff: ""))
+        }
+        if purge {
+            let removed = try store.purge()
+            changes.append(FileInstaller.Change(path: store.displayPath, outcome: removed.state, diff: ""))
+            changes.append(FileInstaller.Change(path: store.lockDisplayPath, outcome: removed.lock, diff: ""))
         }
         return changes
     }

@@ -15,13 +15,45 @@ public struct PolicyApplication: Sendable {
 
     public init(store: StateStore) { self.store = store }
 
-    /// `host` is the live host's inventory when the root is this system, else nil.
+    /// `host` is the live host's inventory when the root is this system, else nil. A real
+    /// apply checks and writes under the state lock, so that the policies it checks
+    /// against are the ones it stores beside; a dry run reads without the lock.
     public func apply(_ input: PolicyInput, nodeLabels: [String: String], host: HostInventory?, dryRun: Bool)
         throws(SRIOVError) -> Report {
         guard input.problems.isEmpty else { throw .invalidPolicies(input.problems) }
-        var stored = try store.load()
+        guard !dryRun else {
+            let current = try store.writer.read(store.layout.stateFile)
+            let stored = try current.map { bytes throws(SRIOVError) in
+                try DesiredState.decode(bytes, file: store.displayPath)
+            } ?? .empty
+            var report = try merge(input, into: stored, nodeLabels: nodeLabels, host: host)
+            report.outcome = current == nil ? .created : current == report.state.jsonBytes ? .unchanged : .updated
+            return report
+        }
+        let update = try store.update { (state: inout DesiredState) throws(SRIOVError) -> Report in
+            let report = try merge(input, into: state, nodeLabels: nodeLabels, host: host)
+            state = report.state
+            return report
+        }
+        var report = update.value
+        report.outcome = update.outcome
+        report.notes += update.waitNote.map { [$0] } ?? []
+        return report
+    }
+
+    /// The stored state with `input`'s policies added or replacing those of the same
+    /// name, checked as one set; the outcome is left for the caller.
+    private func merge(_ input: PolicyInput, into stored: DesiredState, nodeLabels: [String: String],
+                       host: HostInventory?) throws(SRIOVError) -> Report {
         var changes: [String] = []
-        var merged = Dictionary(uniqueKeysWithValues: stored.policies.map { ($0.name, $0) })
+        var merged: [String: NodePolicy] = [:]
+        for policy in stored.policies {
+            guard merged.updateValue(policy, forKey: policy.name) == nil else {
+                throw .invalidPolicies([PolicyProblem(
+                    file: store.displayPath, policy: policy.name, field: "metadata.name",
+                    message: "is stored twice; remove the state file and apply the policies again")])
+            }
+        }
         for policy in input.policies.sorted(by: { $0.name < $1.name }) {
             switch merged[policy.name] {
             case nil: changes.append("policy \(policy.name): added")
@@ -37,39 +69,36 @@ public struct PolicyApplication: Sendable {
         guard setProblems.isEmpty else { throw .invalidPolicies(setProblems) }
 
         var warnings: [PolicyProblem] = [], notes: [String] = []
+        var cards = stored.cards
         let labels = stored.nodeLabels.merging(nodeLabels) { _, given in given }
         if let host {
             let checked = PolicyRules.checkHost(policies, host: host, origins: origins)
             guard checked.errors.isEmpty else { throw .invalidPolicies(checked.errors) }
             warnings = checked.warnings
             let plan = PlanResolver.resolve(policies, host: host, labels: NodeLabels.of(host, extra: labels))
-            stored.cards = plan.interfaces.compactMap { planned in
+            cards = plan.interfaces.compactMap { planned in
                 host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init)
             }
         } else {
             notes.append("\(store.writer.root.path) is not this host: the checks against its NICs (numVfs <= sriov_totalvfs, IOMMU for vfio-pci, selectors that match nothing) run when the node restores its VFs")
         }
-        let state = DesiredState(policies: policies, nodeLabels: labels, cards: stored.cards)
-        let outcome: WriteOutcome
-        if dryRun {
-            let current = try store.writer.read(store.layout.stateFile)
-            outcome = current == nil ? .created : current == state.jsonBytes ? .unchanged : .updated
-        } else {
-            outcome = try store.save(state)
-        }
-        return Report(changes: changes, warnings: warnings, notes: notes, outcome: outcome, statePath: store.displayPath, state: state)
+        let state = DesiredState(policies: policies, nodeLabels: labels, cards: cards)
+        return Report(changes: changes, warnings: warnings, notes: notes, outcome: .unchanged,
+                      statePath: store.displayPath, state: state)
     }
 
-    /// `policy remove`: removes the named policies; naming one that is not stored is an error.
-    public func remove(_ names: [String]) throws(SRIOVError) -> (outcome: WriteOutcome, state: DesiredState) {
-        let stored = try store.load()
-        let known = Set(stored.policies.map(\.name))
-        let unknown = names.filter { !known.contains($0) }
-        guard unknown.isEmpty else {
-            throw .usage("no policy named \(unknown.joined(separator: ", ")) is stored in \(store.displayPath); `harvester-sriov policy list` shows the stored ones")
+    /// `policy remove`: removes the named policies, under the state lock; naming one that
+    /// is not stored is an error and changes nothing.
+    public func remove(_ names: [String])
+        throws(SRIOVError) -> (outcome: WriteOutcome, state: DesiredState, waitNote: String?) {
+        let update = try store.update { (state: inout DesiredState) throws(SRIOVError) in
+            let known = Set(state.policies.map(\.name))
+            let unknown = names.filter { !known.contains($0) }
+            guard unknown.isEmpty else {
+                throw .usage("no policy named \(unknown.joined(separator: ", ")) is stored in \(store.displayPath); `harvester-sriov policy list` shows the stored ones")
+            }
+            state.policies.removeAll { names.contains($0.name) }
         }
-        var state = stored
-        state.policies.removeAll { names.contains($0.name) }
-        return (try store.save(state), state)
+        return (update.outcome, update.state, update.waitNote)
     }
 }

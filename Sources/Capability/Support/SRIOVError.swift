@@ -58,6 +58,7 @@ public enum SRIOVError: Error, Equatable, CustomStringConvertible, Sendable {
         case .tooManySymbolicLinkLevels: "ELOOP"
         case .fileExists: "EEXIST"
         case .noSpace: "ENOSPC"
+        case .resourceTemporarilyUnavailable: "EAGAIN"
         default: "errno \(errno.rawValue)"
         }
     }
