@@ -149,3 +149,24 @@ import Testing
         #expect(result.stderr.contains("--timeout must be 1 to 86400 seconds and --wait 0 to 86400"))
     }
 }
+
+/// Inputs that once crashed or hung what plan, restore and status do with a state,
+/// replayed through the state fuzzer's plain build (scripts/fuzz-state finds new ones).
+@Suite struct StateFuzzerRegressionTests {
+    static let fuzzer = Umockdev.binary.deletingLastPathComponent().appendingPathComponent("state-fuzzer")
+    static let regressions = PolicyCommandTests.repository.appendingPathComponent("Tests/StateFuzzer/regressions")
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: fuzzer.path)))
+    func keptInputsDecodeAndResolveWithoutATrap() throws {
+        let inputs = try FileManager.default.contentsOfDirectory(atPath: Self.regressions.path).sorted()
+            .map { Self.regressions.appendingPathComponent($0).path }
+        #expect(inputs.count >= 3)
+        let process = Process()
+        process.executableURL = Self.fuzzer
+        process.arguments = inputs
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+    }
+}
