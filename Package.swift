@@ -49,6 +49,9 @@ let package = Package(
                           path: "Tests/RestoreBenchmark"),
         // Fuzzes the manifest decoder (scripts/fuzz-policy); a plain build replays inputs.
         .executableTarget(name: "policy-fuzzer", dependencies: ["Capability"], path: "Tests/PolicyFuzzer"),
+        // Fuzzes the stored-state decoder and what plan, restore and status do with a state (scripts/fuzz-state).
+        .executableTarget(name: "state-fuzzer", dependencies: ["Capability", .product(name: "SystemPackage", package: "swift-system")],
+                          path: "Tests/StateFuzzer", exclude: ["regressions"]),
         .testTarget(name: "CapabilityTests", dependencies: ["Capability", "Testbed"], exclude: ["Golden"]),
     ]
 )

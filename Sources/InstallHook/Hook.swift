@@ -49,6 +49,7 @@ struct Hook: ParsableCommand {
             if let policies = result.policies {
                 policies.changes.forEach { output($0) }
                 output("\(flags.dryRun ? "would be " : "")\(policies.outcome.rawValue) \(policies.statePath)")
+                if !flags.dryRun { policies.notes.forEach { printError("note: \($0)") } }
             }
             report(result.files, dryRun: flags.dryRun)
         }

@@ -15,6 +15,10 @@ struct InstallFlags: ParsableArguments {
     @Flag(help: "Print a unified diff of what would change, and write nothing.")
     var dryRun = false
 
+    func validate() throws {
+        try validateSeconds(timeout: timeout, wait: wait)
+    }
+
     func options(_ layout: Layout) -> InstallOptions {
         InstallOptions(layout: layout, wait: wait, timeout: timeout)
     }

@@ -89,6 +89,7 @@ struct Policy: ParsableCommand {
             try runReporting {
                 let store = try target.store()
                 let result = try PolicyApplication(store: store).remove(names)
+                result.waitNote.map { printError("note: \($0)") }
                 output("removed \(names.joined(separator: ", ")); \(store.displayPath) \(result.outcome.rawValue) (\(count(result.state.policies.count, "policy", "policies")) left)")
             }
         }

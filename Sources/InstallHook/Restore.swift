@@ -26,15 +26,25 @@ struct Restore: ParsableCommand {
 
     func validate() throws {
         guard !(all && !pfs.isEmpty) else { throw ValidationError("give --all or PF names, not both") }
-        guard timeout > 0, wait >= 0 else { throw ValidationError("--timeout must be positive and --wait not negative") }
+        try validateSeconds(timeout: timeout, wait: wait)
     }
 
     func run() throws {
-        let result = try runReporting {
-            LoggingSystem.bootstrap(JournalLogHandler.init)
+        LoggingSystem.bootstrap(JournalLogHandler.init)
+        let logger = Logger(label: "harvester-sriov")
+        let result: RestoreResult
+        var engineRan = false
+        do {
             let engine = RestoreEngine(kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(runtimeDirectory),
-                                       logger: Logger(label: "harvester-sriov"))
-            return try engine.run(RestoreOptions(selection: pfs, timeout: .seconds(timeout), appearTimeout: .seconds(wait)))
+                                       logger: logger)
+            engineRan = true
+            let options = RestoreOptions(selection: pfs, timeout: .seconds(timeout), appearTimeout: .seconds(wait))
+            result = try engine.run(options)
+        } catch {
+            // Restore runs from systemd: its errors go to the journal at error priority,
+            // once (the engine logs those it throws).
+            if !engineRan { logger.error("\(error)") }
+            throw ExitCode(error.exitCode)
         }
         for pf in result.pfs {
             output("\(pf.pciAddress) \(pf.name ?? "-"): \(pf.status.rawValue), \(pf.numVfs) VFs, \(pf.kernelMilliseconds) ms in the kernel, \(pf.totalMilliseconds) ms in all")
@@ -81,5 +91,13 @@ struct SysfsWrite: ParsableCommand {
         } catch {
             throw ExitCode(error.rawValue)
         }
+    }
+}
+
+/// Bounds for the seconds given to restore and install: beyond a day they are a typo,
+/// and near Int.max they overflow the deadlines computed from them.
+func validateSeconds(timeout: Int, wait: Int) throws {
+    guard (1...86_400).contains(timeout), (0...86_400).contains(wait) else {
+        throw ValidationError("--timeout must be 1 to 86400 seconds and --wait 0 to 86400")
     }
 }

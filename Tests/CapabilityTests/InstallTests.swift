@@ -140,7 +140,9 @@ import Testing
         #expect(folder.exists("root/" + layout.stateFile.string), "the policies stay without --purge")
         #expect(try folder.read("root/etc/keep-me") == "unrelated\n")
         let purged = try installation.uninstall(purge: true)
-        #expect(purged.filter { $0.outcome != .absent }.map(\.path) == [root + "/" + layout.stateFile.string])
+        let state = root + "/" + layout.stateFile.string, lock = root + "/" + layout.stateLockFile.string
+        #expect(purged.filter { $0.outcome != .absent }.map(\.path) == [state, lock])
+        #expect(!folder.exists("root/" + layout.stateLockFile.string))
     }
 
     @Test func dryRunPrintsAUnifiedDiffAndWritesNothing() throws {

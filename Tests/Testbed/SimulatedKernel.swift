@@ -90,6 +90,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     public var renameDelay: Duration = .zero
     /// Every sriov_numvfs write that reached the kernel: "0000:3b:00.0=8".
     public private(set) var writes: [String] = []
+    /// Every call that changes something (sysfs writes, netlink, modprobe), in order,
+    /// failed ones too: "bind 0000:3b:02.0 vfio-pci".
+    public private(set) var changes: [String] = []
     private var macCounter = 0
 
     public init(_ pfs: [PF]) {
@@ -142,6 +145,12 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return writes
+    }
+
+    public var changeLog: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return changes
     }
 
     public func snapshot(_ address: String) -> PF? {
@@ -208,6 +217,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         }
         let pf = pfs[index]
         writes.append("\(address)=\(count)")
+        changes.append("sriov_numvfs \(address) \(count)")
         lock.unlock()
         // iov.c, sriov_numvfs_store: the checks happen in this order.
         if count == pf.numVFs { return }
@@ -242,6 +252,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     public func bind(_ vf: PCIAddress, to driver: String?, timeout: Duration) throws(KernelError) {
         lock.lock()
         defer { lock.unlock() }
+        changes.append("bind \(vf) \(driver ?? "-")")
         guard let (pfIndex, vfIndex) = locate(vf) else {
             throw KernelError(target: "/sys/bus/pci/devices/\(vf)/driver_override", operation: "write to", errno: .noSuchFileOrDirectory)
         }
@@ -256,6 +267,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     public func setDriversAutoprobe(_ enabled: Bool, pf: PCIAddress) throws(KernelError) {
         lock.lock()
         defer { lock.unlock() }
+        changes.append("sriov_drivers_autoprobe \(pf) \(enabled)")
         guard let index = pfs.firstIndex(where: { $0.address == pf }) else {
             throw KernelError(target: "/sys/bus/pci/devices/\(pf)/sriov_drivers_autoprobe", operation: "write to", errno: .noSuchFileOrDirectory)
         }
@@ -265,6 +277,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     public func setLinkUp(_ netdev: String) throws(KernelError) {
         lock.lock()
         defer { lock.unlock() }
+        changes.append("up \(netdev)")
         guard let index = pfs.firstIndex(where: { $0.netdev == netdev }) else {
             throw KernelError(target: netdev, operation: "RTM_SETLINK", errno: .operationNotSupportedByDevice)
         }
@@ -275,6 +288,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     public func setMTU(_ mtu: Int, netdev: String) throws(KernelError) {
         lock.lock()
         defer { lock.unlock() }
+        changes.append("mtu \(netdev) \(mtu)")
         for pfIndex in pfs.indices {
             if pfs[pfIndex].netdev == netdev { pfs[pfIndex].mtu = mtu; return }
             if let vfIndex = pfs[pfIndex].vfs.firstIndex(where: { $0.netdev == netdev }) {
@@ -298,6 +312,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     public func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?) throws(KernelError) {
         lock.lock()
         defer { lock.unlock() }
+        changes.append("vf \(pfNetdev) \(index)")
         guard let pfIndex = pfs.firstIndex(where: { $0.netdev == pfNetdev }), index < pfs[pfIndex].vfs.count else {
             throw KernelError(target: "\(pfNetdev) vf \(index)", operation: "RTM_SETLINK", errno: .invalidArgument)
         }
@@ -318,6 +333,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     public func loadDriver(_ name: String, timeout: Duration) throws(KernelError) {
         lock.lock()
         defer { lock.unlock() }
+        changes.append("modprobe \(name)")
         guard availableModules.contains(name) else {
             throw KernelError(target: name, operation: "modprobe", errno: .noSuchFileOrDirectory)
         }

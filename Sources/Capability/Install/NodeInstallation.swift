@@ -36,7 +36,16 @@ public struct NodeInstallation: Sendable {
 
     public func install(label: NodeLabel, binary: [UInt8], dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
         let files = try installFiles(label: label, binary: binary)
-        return dryRun ? try installer.preview(files) : try installer.apply(files)
+        guard !dryRun else { return try installer.preview(files) }
+        // The empty state is created under the state lock, so that it cannot replace
+        // policies that a `policy apply` stored since installFiles looked.
+        let state = options.layout.stateFile
+        var changes = try installer.apply(files.filter { $0.path != state })
+        if files.contains(where: { $0.path == state }) {
+            let outcome = try store.createIfAbsent()
+            changes.append(FileInstaller.Change(path: root.display(state), outcome: outcome, diff: ""))
+        }
+        return changes
     }
 
     public func label(_ label: NodeLabel, dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
@@ -55,10 +64,15 @@ public struct NodeInstallation: Sendable {
             for stale in try writer.removeStaleTemporaries(of: path) {
                 changes.append(FileInstaller.Change(path: root.display(stale), outcome: .removed, diff: ""))
             }
-            if path != options.layout.stateFile || purge {
+            if path != options.layout.stateFile {
                 let outcome = try writer.remove(path)
                 changes.append(FileInstaller.Change(path: root.display(path), outcome: outcome, diff: ""))
             }
+        }
+        if purge {
+            let removed = try store.purge()
+            changes.append(FileInstaller.Change(path: store.displayPath, outcome: removed.state, diff: ""))
+            changes.append(FileInstaller.Change(path: store.lockDisplayPath, outcome: removed.lock, diff: ""))
         }
         return changes
     }

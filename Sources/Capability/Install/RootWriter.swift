@@ -251,6 +251,67 @@ public struct RootWriter: Sendable {
         return removed
     }
 
+    /// Takes an exclusive flock(2) on `relative` (created 0600 when missing), reached by
+    /// the same walk as writes, so that a planted link cannot move it out of the root.
+    /// Polls until `deadline`. The kernel drops the lock when its holder exits, however
+    /// it exits, so a lock file left behind never blocks anyone. `holder` is written into
+    /// the file, for whoever has to wait, to say who they waited for.
+    public func lock(_ relative: FilePath, holder: String, until deadline: ContinuousClock.Instant)
+        throws(SRIOVError) -> LockAttempt {
+        let start = ContinuousClock.now
+        var firstHolder: String?
+        var pause: UInt32 = 2_000
+        while true {
+            let (folder, name, _) = try entry(relative)
+            defer { close(folder) }
+            let fd = openat(folder, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                if errno == ELOOP { throw notRegular(relative, S_IFLNK, "lock") }
+                throw failure(relative, "open", errno)
+            }
+            var opened = stat()
+            guard fstat(fd, &opened) == 0, opened.st_mode & S_IFMT == S_IFREG else {
+                close(fd)
+                throw notRegular(relative, opened.st_mode, "lock")
+            }
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                let code = errno
+                guard code == EWOULDBLOCK || code == EINTR else {
+                    close(fd)
+                    throw failure(relative, "lock", code)
+                }
+                if firstHolder == nil { firstHolder = Self.holder(fd) }
+                guard ContinuousClock.now < deadline else {
+                    let current = Self.holder(fd) ?? firstHolder
+                    close(fd)
+                    return .busy(holder: current)
+                }
+                usleep(pause)
+                pause = min(pause * 2, 50_000)
+            }
+            // Removed or replaced while we waited (uninstall --purge): a lock on a file
+            // that is no longer there would exclude no one who comes later.
+            var now = stat()
+            guard fstatat(folder, name, &now, AT_SYMLINK_NOFOLLOW) == 0,
+                  now.st_ino == opened.st_ino, now.st_dev == opened.st_dev else {
+                close(fd)
+                continue
+            }
+            let line = Array((holder + "\n").utf8)
+            if ftruncate(fd, 0) == 0 { _ = pwrite(fd, line, line.count, 0) }
+            return .held(FileLock(fd: fd, waited: ContinuousClock.now - start, holder: firstHolder))
+        }
+    }
+
+    /// The first line of a lock file, printable ASCII only: it is read into a message.
+    private static func holder(_ fd: Int32) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 200)
+        let count = pread(fd, &buffer, buffer.count, 0)
+        guard count > 0 else { return nil }
+        let line = buffer[..<count].prefix { $0 != 0x0a }.filter { (0x20...0x7e).contains($0) }
+        return line.isEmpty ? nil : String(decoding: line, as: UTF8.self)
+    }
+
     // MARK: -
 
     private static func name(_ relative: FilePath) -> String {
@@ -354,4 +415,27 @@ public struct RootWriter: Sendable {
         }
         return .unsafePath("refusing to \(verb) \(root.display(relative)): it is \(what); remove it first")
     }
+}
+
+public enum LockAttempt: Sendable {
+    case held(FileLock)
+    /// Another process still held the lock at the deadline; what it wrote in the file.
+    case busy(holder: String?)
+}
+
+/// An exclusive lock, held until the value goes away: closing the descriptor releases it.
+public final class FileLock: Sendable {
+    private let fd: Int32
+    /// How long it took to get the lock.
+    public let waited: Duration
+    /// Who held it when we found it taken, as written in the file; nil when it was free.
+    public let holder: String?
+
+    init(fd: Int32, waited: Duration, holder: String?) {
+        self.fd = fd
+        self.waited = waited
+        self.holder = holder
+    }
+
+    deinit { close(fd) }
 }

@@ -52,6 +52,11 @@ public enum PlanResolver {
             }
             let equalPriority = lastPriority == spec.priority
             lastPriority = spec.priority
+            guard spec.numVfs >= 1 else {
+                // Refused in manifests and stored states; a guard here keeps 0...(numVfs - 1) from trapping.
+                unmatched.append((policy.name, "numVfs \(spec.numVfs) asks for no VFs"))
+                continue
+            }
             let selected = host.interfaces.filter { spec.nicSelector.selects($0) }
             if selected.isEmpty {
                 unmatched.append((policy.name, "nicSelector matches no SR-IOV PF of this node"))

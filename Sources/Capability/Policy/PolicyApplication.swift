@@ -15,11 +15,36 @@ public struct PolicyApplication: Sendable {
 
     public init(store: StateStore) { self.store = store }
 
-    /// `host` is the live host's inventory when the root is this system, else nil.
+    /// `host` is the live host's inventory when the root is this system, else nil. A real
+    /// apply checks and writes under the state lock, so that the policies it checks
+    /// against are the ones it stores beside; a dry run reads without the lock.
     public func apply(_ input: PolicyInput, nodeLabels: [String: String], host: HostInventory?, dryRun: Bool)
         throws(SRIOVError) -> Report {
         guard input.problems.isEmpty else { throw .invalidPolicies(input.problems) }
-        var stored = try store.load()
+        guard !dryRun else {
+            let current = try store.writer.read(store.layout.stateFile)
+            let stored = try current.map { bytes throws(SRIOVError) in
+                try DesiredState.decode(bytes, file: store.displayPath)
+            } ?? .empty
+            var report = try merge(input, into: stored, nodeLabels: nodeLabels, host: host)
+            report.outcome = current == nil ? .created : current == report.state.jsonBytes ? .unchanged : .updated
+            return report
+        }
+        let update = try store.update { (state: inout DesiredState) throws(SRIOVError) -> Report in
+            let report = try merge(input, into: state, nodeLabels: nodeLabels, host: host)
+            state = report.state
+            return report
+        }
+        var report = update.value
+        report.outcome = update.outcome
+        report.notes += update.waitNote.map { [$0] } ?? []
+        return report
+    }
+
+    /// The stored state with `input`'s policies added or replacing those of the same
+    /// name, checked as one set; the outcome is left for the caller.
+    private func merge(_ input: PolicyInput, into stored: DesiredState, nodeLabels: [String: String],
+                       host: HostInventory?) throws(SRIOVError) -> Report {
         var changes: [String] = []
         var merged = Dictionary(stored.policies.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for policy in input.policies.sorted(by: { $0.name < $1.name }) {
@@ -37,43 +62,39 @@ public struct PolicyApplication: Sendable {
         guard setProblems.isEmpty else { throw .invalidPolicies(setProblems) }
 
         var warnings: [PolicyProblem] = [], notes: [String] = []
+        var cards = stored.cards
         let labels = stored.nodeLabels.merging(nodeLabels) { _, given in given }
         if let host {
             let checked = PolicyRules.checkHost(policies, host: host, origins: origins)
             guard checked.errors.isEmpty else { throw .invalidPolicies(checked.errors) }
             warnings = checked.warnings
             let plan = PlanResolver.resolve(policies, host: host, labels: NodeLabels.of(host, extra: labels))
-            stored.cards = plan.interfaces.compactMap { planned in
+            cards = plan.interfaces.compactMap { planned in
                 host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init)
             }
         } else {
             notes.append("\(store.writer.root.path) is not this host: the checks against its NICs (numVfs <= sriov_totalvfs, IOMMU for vfio-pci, selectors that match nothing) run when the node restores its VFs")
         }
-        let state = DesiredState(policies: policies, nodeLabels: labels, cards: stored.cards)
-        let outcome: WriteOutcome
-        if dryRun {
-            let current = try store.writer.read(store.layout.stateFile)
-            outcome = current == nil ? .created : current == state.jsonBytes ? .unchanged : .updated
-        } else {
-            outcome = try store.save(state)
-        }
-        return Report(changes: changes, warnings: warnings, notes: notes, outcome: outcome, statePath: store.displayPath, state: state)
+        let state = DesiredState(policies: policies, nodeLabels: labels, cards: cards)
+        return Report(changes: changes, warnings: warnings, notes: notes, outcome: .unchanged,
+                      statePath: store.displayPath, state: state)
     }
 
-    /// `policy remove`: removes the named policies; naming one that is not stored is an error.
-    /// It is the way out of a stored policy that breaks a rule, so the rules are checked
-    /// on what is left, not on what is removed.
-    public func remove(_ names: [String]) throws(SRIOVError) -> (outcome: WriteOutcome, state: DesiredState) {
-        let stored = try store.load(checkingRules: false)
-        let known = Set(stored.policies.map(\.name))
-        let unknown = names.filter { !known.contains($0) }
-        guard unknown.isEmpty else {
-            throw .usage("no policy named \(unknown.joined(separator: ", ")) is stored in \(store.displayPath); `harvester-sriov policy list` shows the stored ones")
+    /// `policy remove`: removes the named policies, under the state lock; naming one that
+    /// is not stored is an error and changes nothing. It is the way out of a stored policy
+    /// that breaks a rule, so the rules are checked on what is left, not on what is removed.
+    public func remove(_ names: [String])
+        throws(SRIOVError) -> (outcome: WriteOutcome, state: DesiredState, waitNote: String?) {
+        let update = try store.update(checkingRules: false) { (state: inout DesiredState) throws(SRIOVError) in
+            let known = Set(state.policies.map(\.name))
+            let unknown = names.filter { !known.contains($0) }
+            guard unknown.isEmpty else {
+                throw .usage("no policy named \(unknown.joined(separator: ", ")) is stored in \(store.displayPath); `harvester-sriov policy list` shows the stored ones")
+            }
+            state.policies.removeAll { names.contains($0.name) }
+            let problems = state.problems(file: store.displayPath)
+            guard problems.isEmpty else { throw .invalidPolicies(problems) }
         }
-        var state = stored
-        state.policies.removeAll { names.contains($0.name) }
-        let problems = state.problems(file: store.displayPath)
-        guard problems.isEmpty else { throw .invalidPolicies(problems) }
-        return (try store.save(state), state)
+        return (update.outcome, update.state, update.waitNote)
     }
 }

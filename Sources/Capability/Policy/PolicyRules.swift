@@ -13,7 +13,7 @@ public enum PolicyRules {
         for pfName in spec.nicSelector.pfNames where spec.numVfs >= 1 {
             if let range = pfName.range, range.upperBound >= spec.numVfs {
                 issues.append(Issue(field: "spec.nicSelector.pfNames", message:
-                    "the VF range of \"\(pfName)\" ends at index \(range.upperBound), but numVfs is \(spec.numVfs), so the last VF index is \(spec.numVfs - 1)"))
+                    "the VF range of \"\(pfName)\" ends at index \(range.upperBound), but numVfs is \(spec.numVfs), so the last VF index is \(spec.numVfs &- 1)"))
             }
         }
         if spec.deviceType == .vfioPCI && spec.isRdma {

@@ -1,5 +1,19 @@
-/// Reads and writes the desired state under a root.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+
+/// Reads and writes the desired state under a root. Every change is a read-modify-write
+/// under one lock, the file `state.lock` beside the state: `policy apply`, `policy
+/// remove`, `hook`, `install` and restore (which records the cards it found) may run at
+/// the same time, and none may lose what another stored. Readers need no lock: the state
+/// is replaced atomically, so they see the old file or the new one.
 public struct StateStore: Sendable {
+    /// How long a writer waits for another to finish with the state before giving up.
+    public static let lockWait: Duration = .seconds(30)
+    /// A wait at least this long is reported: something held the state unusually long.
+    public static let reportedWait: Duration = .seconds(1)
+
     public let writer: RootWriter
     public let layout: Layout
 
@@ -9,6 +23,7 @@ public struct StateStore: Sendable {
     }
 
     public var displayPath: String { writer.root.display(layout.stateFile) }
+    public var lockDisplayPath: String { writer.root.display(layout.stateLockFile) }
 
     /// The stored state, or an empty one when none is stored yet. `checkingRules: false`
     /// skips the manifest rules (not the form), for `policy remove` to mend a bad state.
@@ -18,8 +33,86 @@ public struct StateStore: Sendable {
                              : try DesiredState.decodeUnchecked(bytes, file: displayPath)
     }
 
-    @discardableResult
-    public func save(_ state: DesiredState) throws(SRIOVError) -> WriteOutcome {
-        try writer.write(layout.stateFile, state.jsonBytes, mode: 0o644)
+    /// What an update did: `body`'s result, the state now stored, whether the file
+    /// changed, and a note when getting the lock took noticeably long.
+    public struct Update<Value> {
+        public var value: Value
+        public var state: DesiredState
+        public var outcome: WriteOutcome
+        /// "waited 2.5 s for the state lock ..., held by ...", for stderr or the log.
+        public var waitNote: String?
     }
+
+    /// Reads the state, lets `body` change it, and stores the result, all under the
+    /// state lock. When `body` throws, nothing is written. `checkingRules` as for `load`.
+    public func update<Value>(wait: Duration = lockWait, checkingRules: Bool = true,
+                              _ body: (inout DesiredState) throws(SRIOVError) -> Value)
+        throws(SRIOVError) -> Update<Value> {
+        let lock = try self.lock(wait: wait)
+        defer { withExtendedLifetime(lock) {} }
+        var state = try load(checkingRules: checkingRules)
+        let value = try body(&state)
+        let outcome = try writer.write(layout.stateFile, state.jsonBytes, mode: 0o644)
+        return Update(value: value, state: state, outcome: outcome, waitNote: waitNote(lock))
+    }
+
+    /// Stores `state` as it is, replacing whatever is stored, under the state lock.
+    @discardableResult
+    public func save(_ state: DesiredState, wait: Duration = lockWait) throws(SRIOVError) -> WriteOutcome {
+        try update(wait: wait) { (stored: inout DesiredState) throws(SRIOVError) in stored = state }.outcome
+    }
+
+    /// Stores an empty state when none is stored: checked and written under the lock, so
+    /// that it never replaces policies another command stored in between.
+    public func createIfAbsent(wait: Duration = lockWait) throws(SRIOVError) -> WriteOutcome {
+        let lock = try self.lock(wait: wait)
+        defer { withExtendedLifetime(lock) {} }
+        guard try writer.read(layout.stateFile) == nil else { return .unchanged }
+        return try writer.write(layout.stateFile, DesiredState.empty.jsonBytes, mode: 0o644)
+    }
+
+    /// Removes the state and its lock file (uninstall --purge), holding the lock while
+    /// the state goes so that no update is half way through it.
+    public func purge(wait: Duration = lockWait) throws(SRIOVError) -> (state: WriteOutcome, lock: WriteOutcome) {
+        let stored = try writer.read(layout.stateFile) != nil
+        let locked = try writer.read(layout.stateLockFile) != nil
+        guard stored || locked else { return (.absent, .absent) }
+        let lock = try self.lock(wait: wait)
+        defer { withExtendedLifetime(lock) {} }
+        // The lock file goes first: whoever waits on it then finds it gone and starts over.
+        let lockOutcome = try writer.remove(layout.stateLockFile)
+        return (try writer.remove(layout.stateFile), lockOutcome)
+    }
+
+    /// The state lock, or the one-line error that says who holds it and what to do.
+    public func lock(wait: Duration = lockWait) throws(SRIOVError) -> FileLock {
+        switch try writer.lock(layout.stateLockFile, holder: Self.holderDescription, until: .now + wait) {
+        case let .held(lock):
+            return lock
+        case let .busy(holder):
+            throw .io(path: lockDisplayPath, operation: "lock", errno: .resourceTemporarilyUnavailable,
+                      hint: "\(holder ?? "another process") held the state lock for all of \(seconds(wait)) s; "
+                        + "let that command finish, then run this again")
+        }
+    }
+
+    func waitNote(_ lock: FileLock) -> String? {
+        guard lock.waited >= Self.reportedWait else { return nil }
+        let holder = lock.holder ?? "another process"
+        return "waited \(seconds(lock.waited)) s for the state lock \(lockDisplayPath), held by \(holder)"
+    }
+
+    /// "pid 4242 (harvester-sriov policy apply)": what a waiting command can tell its user.
+    static let holderDescription: String = {
+        let arguments = CommandLine.arguments
+        let program = arguments.first.map { FilePath($0).lastComponent?.string ?? $0 } ?? "harvester-sriov"
+        let command = ([program] + arguments.dropFirst().prefix { !$0.hasPrefix("-") }.prefix(2)).joined(separator: " ")
+        return "pid \(getpid()) (\(command))"
+    }()
+}
+
+extension Layout {
+    /// The lock that every change of the state takes, beside the state: it must be under
+    /// the root, since the installer writes into a mounted target (/run/cos/target).
+    public var stateLockFile: FilePath { stateFile.removingLastComponent().appending("state.lock") }
 }

@@ -29,6 +29,13 @@ public struct PFState: Equatable, Sendable {
     /// Ready for restore: a driver that can create VFs, and a netdev, renamed by udev
     /// (policies name PFs by their final names), to set VF MACs through.
     public var ready: Bool { driver != nil && totalVFs != nil && netdev != nil && netdevSettled }
+
+    /// The VF the kernel numbers `index` (virtfnN), when present. `vfs` is sorted by
+    /// index, and its positions are the indices unless the kernel skipped one.
+    public func vf(_ index: Int) -> VFState? {
+        if vfs.indices.contains(index), vfs[index].index == index { return vfs[index] }
+        return vfs.first { $0.index == index }
+    }
 }
 
 public struct VFState: Equatable, Sendable {

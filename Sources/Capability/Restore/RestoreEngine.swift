@@ -36,7 +36,24 @@ public struct RestoreEngine: Sendable {
         self.logger = logger
     }
 
+    /// Restores the PFs. Whatever stops the whole restore is logged too (the boot unit's
+    /// only witness is the journal); an invalid state stops it before any VF is touched.
     public func run(_ options: RestoreOptions) throws(SRIOVError) -> RestoreResult {
+        do {
+            return try restoreAll(options)
+        } catch {
+            if case let .invalidPolicies(problems) = error {
+                for problem in problems { logger.error("\(problem)") }
+                let advice = "fix the file, or remove it and apply the policies again"
+                logger.error("the stored state \(store.displayPath) is invalid, so no VF was changed: \(advice)")
+            } else {
+                logger.error("\(error)")
+            }
+            throw error
+        }
+    }
+
+    private func restoreAll(_ options: RestoreOptions) throws(SRIOVError) -> RestoreResult {
         let state = try store.load()
         guard !state.policies.isEmpty else {
             logger.info("no policies are stored in \(store.displayPath); nothing to restore")
@@ -88,30 +105,29 @@ public struct RestoreEngine: Sendable {
         }
         outcomes += runInParallel(jobs)
 
-        try recordCards(tracker: tracker, plan: plan, host: host)
+        recordCards(tracker: tracker, plan: plan, host: host)
         return try finish(outcomes, all: options.selection.isEmpty)
     }
 
     /// Remembers where moved cards are now, and adopts the cards of policies applied at
     /// install time, which carry no identities yet. Restores of different PFs run at
-    /// the same time (one per udev event), so the state is re-read and written under a
-    /// lock: each adds its cards, none loses another's.
-    private func recordCards(tracker: CardTracker, plan: [PlannedInterface], host: HostInventory) throws(SRIOVError) {
+    /// the same time (one per udev event), and `policy apply` may too, so the state is
+    /// re-read and written under the state lock: each adds its cards, none loses
+    /// another's. The VFs are restored by now, so a failure here is only a warning.
+    private func recordCards(tracker: CardTracker, plan: [PlannedInterface], host: HostInventory) {
         let movedFrom = Set(tracker.moves.map(\.card.pciAddress))
         let found = tracker.moves.map { CardIdentity($0.to) }
             + plan.compactMap { planned in host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init) }
         guard !found.isEmpty || !movedFrom.isEmpty else { return }
-        let lock = try runtime.lock(name: "state", until: .now + .seconds(30))
-        defer { withExtendedLifetime(lock) {} }
-        let state = try store.load()
-        var cards = state.cards.filter { !movedFrom.contains($0.pciAddress) }
-        for card in found where !cards.contains(where: { $0.pciAddress == card.pciAddress }) {
-            cards.append(card)
-        }
-        let updated = DesiredState(policies: state.policies, nodeLabels: state.nodeLabels, cards: cards)
-        guard updated != state else { return }
         do {
-            try store.save(updated)
+            let update = try store.update { state in
+                var cards = state.cards.filter { !movedFrom.contains($0.pciAddress) }
+                for card in found where !cards.contains(where: { $0.pciAddress == card.pciAddress }) {
+                    cards.append(card)
+                }
+                state = DesiredState(policies: state.policies, nodeLabels: state.nodeLabels, cards: cards)
+            }
+            if let note = update.waitNote { logger.notice("\(note)") }
         } catch {
             logger.warning("could not record the cards' identities in \(store.displayPath): \(error)")
         }
@@ -257,8 +273,9 @@ public struct RestoreEngine: Sendable {
             // A VF's MTU cannot exceed its PF's.
             try kernelCall(label) { () throws(KernelError) in try kernel.setMTU(mtu, netdev: pfNetdev) }
         }
+        // The VFs present, not the range's indices: a range from the state can be as wide as Int.
         let assignments = planned.vfGroups.flatMap { group in
-            group.vfRange.filter { $0 < pf.vfs.count }.map { (vf: pf.vfs[$0], group: group) }
+            pf.vfs.filter { group.vfRange.contains($0.index) }.map { (vf: $0, group: group) }
         }
         var macs: [Int: [UInt8]] = [:]
         for (vf, group) in assignments {
@@ -307,7 +324,7 @@ public struct RestoreEngine: Sendable {
             return "VF \(vf.vf.index) (\(vf.vf.address)) to be bound to \(driver)"
         }) { pf in assignments.allSatisfy { Self.boundAsPlanned(pf, $0.vf.index, $0.group.deviceType) } }
         for (vf, group) in assignments where group.deviceType == .netdevice {
-            if let mtu = group.mtu ?? planned.mtu, bound.vfs[vf.index].mtu != mtu {
+            if let mtu = group.mtu ?? planned.mtu, bound.vf(vf.index)?.mtu != mtu {
                 try setVFMTU(mtu, vf: vf.index, planned: planned, label: label, deadline: deadline)
             }
         }
@@ -336,8 +353,7 @@ public struct RestoreEngine: Sendable {
     }
 
     private static func boundAsPlanned(_ pf: PFState, _ index: Int, _ type: DeviceType) -> Bool {
-        guard index < pf.vfs.count else { return false }
-        let vf = pf.vfs[index]
+        guard let vf = pf.vf(index) else { return false }
         switch type {
         case .vfioPCI: return vf.driver == "vfio-pci"
         case .netdevice: return vf.driver != nil && vf.driver != "vfio-pci" && vf.netdev != nil && vf.netdevSettled
@@ -365,8 +381,8 @@ public struct RestoreEngine: Sendable {
         if pf.numVFs != planned.numVfs { found.append("\(pf.numVFs) VFs instead of \(planned.numVfs)") }
         if pf.vfs.count != planned.numVfs { return found.isEmpty ? ["\(pf.vfs.count) VFs present instead of \(planned.numVfs)"] : found }
         for group in planned.vfGroups {
-            for index in group.vfRange where index < pf.vfs.count {
-                let vf = pf.vfs[index]
+            for vf in pf.vfs where group.vfRange.contains(vf.index) {
+                let index = vf.index
                 switch group.deviceType {
                 case .vfioPCI where vf.driver != "vfio-pci":
                     found.append("VF \(index) on \(vf.driver ?? "no driver") instead of vfio-pci")
@@ -389,8 +405,13 @@ public struct RestoreEngine: Sendable {
     }
 }
 
+/// Whole milliseconds, saturating rather than trapping for durations beyond Int's range.
 func milliseconds(_ duration: Duration) -> Int {
-    Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    let (seconds, attoseconds) = (Int(duration.components.seconds), duration.components.attoseconds)
+    let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+    guard !overflow else { return seconds < 0 ? .min : .max }
+    let (sum, carry) = whole.addingReportingOverflow(Int(attoseconds / 1_000_000_000_000_000))
+    return carry ? (seconds < 0 ? .min : .max) : sum
 }
 
 /// The time left before `deadline`, never negative.
@@ -400,6 +421,7 @@ func remaining(until deadline: ContinuousClock.Instant) -> Duration {
 
 /// Seconds for messages, to a tenth: "60", "0.5".
 func seconds(_ duration: Duration) -> String {
-    let tenths = (milliseconds(duration) + 50) / 100
+    let total = milliseconds(duration)
+    let tenths = total / 100 + (total % 100 >= 50 ? 1 : 0)
     return tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
 }

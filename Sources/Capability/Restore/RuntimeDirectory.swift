@@ -28,7 +28,7 @@ public struct RuntimeDirectory: Sendable {
         try lock(name: pf.description, until: deadline)
     }
 
-    /// An exclusive lock named `name` (a PCI address, or "state" for the state file).
+    /// An exclusive lock named `name` (a PCI address, or "status" for the status file).
     public func lock(name: String, until deadline: ContinuousClock.Instant) throws(SRIOVError) -> PFLock {
         let file = path.appending("lock-\(name)").string
         let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)

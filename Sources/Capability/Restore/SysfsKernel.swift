@@ -52,7 +52,8 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         guard Sysfs.exists(path) else { return nil }
         let netdev = Self.netdev(of: path)
         let vfs = Sysfs.entries(path).compactMap { entry -> VFState? in
-            guard entry.hasPrefix("virtfn"), let index = Int(entry.dropFirst(6)),
+            // PCI numbers at most 65535 VFs; anything else is not a virtfn link.
+            guard entry.hasPrefix("virtfn"), let index = UInt16(entry.dropFirst(6)).map(Int.init),
                   let name = Sysfs.linkName(path.appending(entry)), let vfAddress = PCIAddress(name) else { return nil }
             let vfPath = Sysfs.pciDevices.appending(name)
             let vfNetdev = Self.netdev(of: vfPath)
@@ -125,7 +126,10 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         try changeLink(pfNetdev, target: "\(pfNetdev) vf \(index)") { changes throws(KernelError) in
             guard let vf = rtnl_link_vf_alloc() else { throw KernelError(target: pfNetdev, operation: "RTM_SETLINK", errno: .noMemory) }
             defer { rtnl_link_vf_put(vf) }
-            rtnl_link_vf_set_index(vf, UInt32(index))
+            guard let vfIndex = UInt32(exactly: index) else {
+                throw KernelError(target: "\(pfNetdev) vf \(index)", operation: "RTM_SETLINK", errno: .invalidArgument)
+            }
+            rtnl_link_vf_set_index(vf, vfIndex)
             if let mac {
                 var bytes = mac
                 guard let address = nl_addr_build(AF_LLC, &bytes, bytes.count) else {

@@ -59,30 +59,57 @@ enum Umockdev {
 
     static func runBinary(_ arguments: [String], environment: [String: String]? = nil,
                           stdout: String? = nil) throws -> Result {
+        try start(arguments, environment: environment, stdout: stdout).wait()
+    }
+
+    /// Runs several instances of the binary at once, all started before any is waited for.
+    static func runAtOnce(_ argumentLists: [[String]]) throws -> [Result] {
+        let running = try argumentLists.map { try start($0) }
+        return try running.map { try $0.wait() }
+    }
+
+    /// The binary, started; its output goes to files, not pipes, so that a large output
+    /// cannot fill a pipe and stall the child.
+    final class Running {
         let process = Process()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)")
+        var outURL: URL { folder.appendingPathComponent("out") }
+        var errURL: URL { folder.appendingPathComponent("err") }
+
+        func wait() throws -> Result {
+            process.waitUntilExit()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            return Result(status: process.terminationStatus,
+                          stdout: try String(contentsOf: outURL, encoding: .utf8),
+                          stderr: try String(contentsOf: errURL, encoding: .utf8))
+        }
+    }
+
+    static func start(_ arguments: [String], environment: [String: String]? = nil,
+                      stdout: String? = nil) throws -> Running {
+        let running = Running()
+        let process = running.process
         process.executableURL = binary
         process.arguments = arguments
         if let environment { process.environment = environment }
-        // Files, not pipes: a large output cannot fill a pipe and stall the child.
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let outURL = folder.appendingPathComponent("out"), errURL = folder.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        try FileManager.default.createDirectory(at: running.folder, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: running.outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: running.errURL.path, contents: nil)
         if let stdout {
             guard let handle = FileHandle(forWritingAtPath: stdout) else { throw TestbedError("cannot open \(stdout)") }
             process.standardOutput = handle
         } else {
-            process.standardOutput = try FileHandle(forWritingTo: outURL)
+            process.standardOutput = try FileHandle(forWritingTo: running.outURL)
         }
-        process.standardError = try FileHandle(forWritingTo: errURL)
+        process.standardError = try FileHandle(forWritingTo: running.errURL)
         process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: try String(contentsOf: outURL, encoding: .utf8),
-                      stderr: try String(contentsOf: errURL, encoding: .utf8))
+        do {
+            try process.run()
+        } catch {
+            try? FileManager.default.removeItem(at: running.folder)
+            throw error
+        }
+        return running
     }
 
     /// `harvester-sriov` beside the test bundle in the build folder.
