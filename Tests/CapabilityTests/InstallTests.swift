@@ -141,7 +141,9 @@ import Testing
         #expect(try folder.read("root/etc/keep-me") == "unrelated\n")
         let purged = try installation.uninstall(purge: true)
         let state = root + "/" + layout.stateFile.string, lock = root + "/" + layout.stateLockFile.string
-        #expect(purged.filter { $0.outcome != .absent }.map(\.path) == [state, lock])
+        let stateFolder = root + "/" + layout.stateFile.removingLastComponent().string
+        #expect(purged.filter { $0.outcome != .absent }.map(\.path) == [state, lock, stateFolder])
+        #expect(!folder.exists("root/" + layout.stateFile.removingLastComponent().string))
         #expect(!folder.exists("root/" + layout.stateLockFile.string))
     }
 

@@ -161,6 +161,20 @@ public struct RootWriter: Sendable {
         return .removed
     }
 
+    /// Removes a folder of ours once nothing is left in it; one that still holds
+    /// something (another tool's file) stays, and that is not an error.
+    @discardableResult
+    public func removeFolderIfEmpty(_ relative: FilePath) throws(SRIOVError) -> WriteOutcome {
+        guard let folder = try openFolder(relative.removingLastComponent(), create: false) else { return .absent }
+        defer { close(folder) }
+        guard unlinkat(folder, Self.name(relative), AT_REMOVEDIR) == 0 else {
+            if errno == ENOENT || errno == ENOTEMPTY || errno == EEXIST { return .absent }
+            throw failure(relative, "remove", errno)
+        }
+        fsync(folder)
+        return .removed
+    }
+
     // MARK: - Temporary files
 
     /// Removes the temporary files a killed writer of `relative` left behind (see
