@@ -177,7 +177,8 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
                     netdevs: vf.netdev.map { [NetDevice(name: $0, mac: vf.mac, mtu: vf.mtu)] } ?? []), iommuGroup: pf.iommu ? 100 + index : nil)
             }
             interfaces.append(PhysicalFunction(function: function, vendorName: nil, deviceName: nil, totalVFs: total,
-                                               numVFs: pf.numVFsReadable ? pf.numVFs : nil, capability: nil, serialNumber: pf.serialNumber, numaNode: 0,
+                                               numVFs: pf.numVFsReadable ? pf.numVFs : nil, capability: nil,
+                                               serialNumber: pf.serialNumber, numaNode: 0,
                                                iommuGroup: pf.iommu ? 99 : nil, vfs: vfs))
         }
         return HostInventory(node: "simulated", interfaces: interfaces, unusable: unusable)

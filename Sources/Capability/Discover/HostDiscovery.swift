@@ -53,13 +53,13 @@ public enum HostDiscovery {
                 unusable.append(withoutSRIOVFiles(base, label: label, config: config))
                 continue
             case .failure(let errno):
-                unusable.append(UnusableNIC(function: base, reason: .unreadableSRIOVAttribute, detail:
-                    "\(label): \(totalFile) cannot be read: \(errno.description) (\(SRIOVError.symbol(errno))); check dmesg for the driver's errors, then reload the NIC's driver or reboot"))
+                let problem = "cannot be read: \(errno.description) (\(SRIOVError.symbol(errno)))"
+                unusable.append(unreadableTotal(base, label: label, file: totalFile, problem))
                 continue
             case .success(let text):
                 guard let count = SysfsValue.count(text) else {
-                    unusable.append(UnusableNIC(function: base, reason: .unreadableSRIOVAttribute, detail:
-                        "\(label): \(totalFile) reads \(SysfsValue.quoted(text)), not a VF count as the kernel writes it; check dmesg for the driver's errors, then reload the NIC's driver or reboot"))
+                    let problem = "reads \(SysfsValue.quoted(text)), not a VF count as the kernel writes it"
+                    unusable.append(unreadableTotal(base, label: label, file: totalFile, problem))
                     continue
                 }
                 totalVFs = count
@@ -111,14 +111,26 @@ public enum HostDiscovery {
     static func withoutSRIOVFiles(_ function: PCIFunction, label: String, config: PCIConfigFacts?) -> UnusableNIC {
         if let sriov = config?.sriov {
             return UnusableNIC(function: function, reason: .kernelWithoutSRIOV, detail:
-                "\(label) has an SR-IOV capability for \(sriov.totalVFs) VFs in config space, but the kernel shows no sriov_* files; boot a kernel built with CONFIG_PCI_IOV=y")
+                "\(label) has an SR-IOV capability for \(sriov.totalVFs) VFs in config space, but the kernel shows "
+                + "no sriov_* files; boot a kernel built with CONFIG_PCI_IOV=y")
         }
         if let config, config.readableBytes < PCILibrary.extendedConfigStart {
             return UnusableNIC(function: function, reason: .noSRIOVCapability, detail:
-                "\(label) has no sriov_* files, and only \(config.readableBytes) bytes of its config space can be read, too few to show an SR-IOV capability; a kernel built with CONFIG_PCI_IOV=y (as distributions' are) creates those files for every function that has one, so it most likely cannot create VFs (run detect as root to read all of config space)")
+                "\(label) has no sriov_* files, and only \(config.readableBytes) bytes of its config space can be "
+                + "read, too few to show an SR-IOV capability; a kernel built with CONFIG_PCI_IOV=y (as distributions' are) "
+                + "creates those files for every function that has one, so it most likely cannot create VFs "
+                + "(run detect as root to read all of config space)")
         }
         return UnusableNIC(function: function, reason: .noSRIOVCapability, detail:
             "\(label) has no SR-IOV capability in PCI config space; it cannot create VFs")
+    }
+
+    /// A `sriov_totalvfs` that gives no count: the kernel always writes one, so the
+    /// driver or the device is failing (or the tree is not the kernel's).
+    static func unreadableTotal(_ function: PCIFunction, label: String, file: FilePath,
+                                _ problem: String) -> UnusableNIC {
+        UnusableNIC(function: function, reason: .unreadableSRIOVAttribute, detail:
+            "\(label): \(file) \(problem); check dmesg for the driver's errors, then reload the NIC's driver or reboot")
     }
 
     static func ethtoolPermanentMAC(_ name: String) -> String? {
@@ -129,7 +141,10 @@ public enum HostDiscovery {
 
     /// `0x8086` as sysfs shows it becomes `8086`, the operator's form.
     static func idValue(_ text: String?) -> String? {
-        guard let text, let value = UInt16(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text, radix: 16) else { return nil }
+        guard let text else { return nil }
+        let digits = text.hasPrefix("0x") ? text.dropFirst(2) : Substring(text)
+        // Hex digits only: UInt16 would also take a sign ("+86").
+        guard digits.allSatisfy(\.isHexDigit), let value = UInt16(digits, radix: 16) else { return nil }
         return hex(value, width: 4)
     }
 
@@ -146,8 +161,8 @@ extension NetDevice {
     static func read(_ path: FilePath, details: Bool) -> NetDevice {
         func attribute(_ name: String) -> String? { Sysfs.attribute(path.appending(name)) }
         func number(_ name: String) -> Int? { Sysfs.nonNegative(path.appending(name)) }
-        var netdev = NetDevice(name: path.lastComponent?.string ?? "", mac: attribute("address").flatMap(SysfsValue.linkAddress),
-                               mtu: number("mtu"))
+        var netdev = NetDevice(name: path.lastComponent?.string ?? "",
+                               mac: attribute("address").flatMap(SysfsValue.linkAddress), mtu: number("mtu"))
         if details {
             // The kernel reports -1 (or EINVAL) while the link is down.
             netdev.speed = number("speed").flatMap { $0 > 0 ? $0 : nil }

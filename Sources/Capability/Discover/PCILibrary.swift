@@ -73,10 +73,13 @@ final class PCILibrary {
     /// common case; only a shorter file costs a `stat`.
     static func readableBytes(_ address: PCIAddress) -> Int {
         let path = Sysfs.pciDevices.appending(address.description).appending("config")
-        guard let fd = try? FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking]) else { return 0 }
+        guard let fd = try? FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking]) else {
+            return 0
+        }
         defer { try? fd.close() }
         var byte: UInt8 = 0
-        if (try? withUnsafeMutableBytes(of: &byte) { try fd.read(fromAbsoluteOffset: 4095, into: $0) }) == 1 { return 4096 }
+        let last = try? withUnsafeMutableBytes(of: &byte) { try fd.read(fromAbsoluteOffset: 4095, into: $0) }
+        if last == 1 { return 4096 }
         // A non-root reader gets 64 bytes of a longer file: what a read returns is what counts.
         var buffer = [UInt8](repeating: 0, count: 4096)
         return (try? buffer.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0

@@ -145,8 +145,8 @@ enum SysfsValue {
     /// colon-separated pairs of lowercase hex digits, 1 to 32 bytes.
     static func linkAddress(_ text: String) -> String? {
         let bytes = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard (1...32).contains(bytes.count),
-              bytes.allSatisfy({ $0.utf8.count == 2 && $0.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) } })
+        func lowerHex(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) }
+        guard (1...32).contains(bytes.count), bytes.allSatisfy({ $0.utf8.count == 2 && $0.utf8.allSatisfy(lowerHex) })
         else { return nil }
         return text
     }

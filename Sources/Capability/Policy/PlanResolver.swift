@@ -106,6 +106,8 @@ public enum PlanResolver {
     /// The kernel refuses more VFs than `sriov_totalvfs` (ERANGE); plan and restore say
     /// so first, naming the policy to change.
     public static func tooManyVFs(_ planned: PlannedInterface, totalVFs: Int) -> String {
-        "policy \"\(planned.numVfsPolicy)\" asks for \(planned.numVfs) VFs, but the PF allows at most \(totalVFs) (sriov_totalvfs); lower numVfs in policy \"\(planned.numVfsPolicy)\""
+        let policy = "policy \"\(planned.numVfsPolicy)\""
+        return "\(policy) asks for \(planned.numVfs) VFs, but the PF allows at most \(totalVFs) (sriov_totalvfs); "
+            + "lower numVfs in \(policy)"
     }
 }

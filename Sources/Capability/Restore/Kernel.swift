@@ -17,7 +17,8 @@ public struct PFState: Equatable, Sendable {
     /// By index; as many as `virtfnN` links exist.
     public var vfs: [VFState]
 
-    public init(address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, totalVFs: Int?, numVFs: Int?, vfs: [VFState]) {
+    public init(address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, totalVFs: Int?, numVFs: Int?,
+                vfs: [VFState]) {
         self.address = address
         self.driver = driver
         self.netdev = netdev

@@ -178,7 +178,9 @@ public struct RestoreEngine: Sendable {
             // VFs that VMs or pods use. The kernel always writes a count there, so a PF
             // without one is left alone until its driver is reloaded.
             guard let current = pf.numVFs else {
-                return fail(label, "/sys/bus/pci/devices/\(planned.pciAddress)/sriov_numvfs holds no VF count, so how many VFs exist is unknown; nothing was written: check dmesg, reload the NIC's driver or reboot, then run restore again", outcome)
+                let file = "/sys/bus/pci/devices/\(planned.pciAddress)/sriov_numvfs"
+                return fail(label, "\(file) holds no VF count, so how many VFs exist is unknown; nothing was written: "
+                            + "check dmesg, reload the NIC's driver or reboot, then run restore again", outcome)
             }
             if Self.differences(planned, pf, card: card).isEmpty {
                 logger.info("\(label): \(planned.numVfs) VFs as planned; nothing to do")
@@ -373,7 +375,9 @@ public struct RestoreEngine: Sendable {
     /// How the PF differs from the plan; empty when it is as planned.
     public static func differences(_ planned: PlannedInterface, _ pf: PFState, card: CardIdentity?) -> [String] {
         var found: [String] = []
-        guard let numVFs = pf.numVFs else { return ["sriov_numvfs holds no VF count; \(planned.numVfs) VFs are planned"] }
+        guard let numVFs = pf.numVFs else {
+            return ["sriov_numvfs holds no VF count; \(planned.numVfs) VFs are planned"]
+        }
         if numVFs != planned.numVfs { found.append("\(numVFs) VFs instead of \(planned.numVfs)") }
         if pf.vfs.count != planned.numVfs { return found.isEmpty ? ["\(pf.vfs.count) VFs present instead of \(planned.numVfs)"] : found }
         for group in planned.vfGroups {

@@ -55,9 +55,11 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
             let vfPath = Sysfs.pciDevices.appending(link.address.description)
             let vfNetdev = Self.netdev(of: vfPath)
             let vfNet = vfNetdev.map { vfPath.appending("net").appending($0) }
-            var vf = VFState(index: link.index, address: link.address, driver: Sysfs.linkName(vfPath.appending("driver")),
-                             netdev: vfNetdev, mtu: vfNet.flatMap { Sysfs.nonNegative($0.appending("mtu")) },
-                             mac: vfNet.flatMap { Sysfs.attribute($0.appending("address")).flatMap(SysfsValue.linkAddress) },
+            var vf = VFState(index: link.index, address: link.address,
+                             driver: Sysfs.linkName(vfPath.appending("driver")), netdev: vfNetdev,
+                             mtu: vfNet.flatMap { Sysfs.nonNegative($0.appending("mtu")) },
+                             mac: vfNet.flatMap { Sysfs.attribute($0.appending("address")) }
+                                 .flatMap(SysfsValue.linkAddress),
                              iommuGroup: Sysfs.iommuGroup(vfPath))
             vf.netdevSettled = vfNetdev.map(settled) ?? true
             return vf
