@@ -49,6 +49,8 @@ let package = Package(
                           path: "Tests/RestoreBenchmark"),
         // Fuzzes the manifest decoder (scripts/fuzz-policy); a plain build replays inputs.
         .executableTarget(name: "policy-fuzzer", dependencies: ["Capability"], path: "Tests/PolicyFuzzer"),
+        // Fuzzes the sysfs readers on fake hosts under umockdev (scripts/fuzz-sysfs); a plain build replays inputs.
+        .executableTarget(name: "sysfs-fuzzer", dependencies: ["Capability", "Testbed"], path: "Tests/SysfsFuzzer"),
         .testTarget(name: "CapabilityTests", dependencies: ["Capability", "Testbed"], exclude: ["Golden"]),
     ]
 )
