@@ -117,9 +117,9 @@ public enum HostDiscovery {
         if let config, config.readableBytes < PCILibrary.extendedConfigStart {
             return UnusableNIC(function: function, reason: .noSRIOVCapability, detail:
                 "\(label) has no sriov_* files, and only \(config.readableBytes) bytes of its config space can be "
-                + "read, too few to show an SR-IOV capability; a kernel built with CONFIG_PCI_IOV=y (as distributions' are) "
-                + "creates those files for every function that has one, so it most likely cannot create VFs "
-                + "(run detect as root to read all of config space)")
+                + "read, too few to show an SR-IOV capability; a kernel built with CONFIG_PCI_IOV=y "
+                + "(as distributions' are) creates those files for every function that has one, so it most likely "
+                + "cannot create VFs (run detect as root to read all of config space)")
         }
         return UnusableNIC(function: function, reason: .noSRIOVCapability, detail:
             "\(label) has no SR-IOV capability in PCI config space; it cannot create VFs")

@@ -56,10 +56,23 @@ enum Sysfs {
 
     /// The target of a symbolic link, or nil when `path` is not one.
     static func link(_ path: FilePath) -> FilePath? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-        let count = path.withPlatformString { readlink($0, &buffer, buffer.count - 1) }
-        guard count > 0 else { return nil }
-        return FilePath(String(cBuffer: Array(buffer[..<count]) + [0]))
+        path.withPlatformString { name in readLink { readlink(name, $0, $1) } }
+    }
+
+    /// The target of the link `name` in the open folder `folder`.
+    static func link(_ name: String, in folder: Int32) -> FilePath? {
+        readLink { readlinkat(folder, name, $0, $1) }
+    }
+
+    /// `call` fills a buffer as readlink(2) does. A stack buffer: discovery reads a few
+    /// links per VF, thousands on a large host.
+    private static func readLink(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int) -> FilePath? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(PATH_MAX)) { buffer in
+            guard let base = buffer.baseAddress else { return nil }
+            let count = call(base, buffer.count)
+            guard count > 0 else { return nil }
+            return FilePath(String(decoding: UnsafeRawBufferPointer(start: base, count: count), as: UTF8.self))
+        }
     }
 
     /// The last component of a link's target: a driver's name, an IOMMU group, a PCI address.
@@ -78,13 +91,15 @@ enum Sysfs {
     /// something that is not a PCI function is ignored (a fake or corrupt tree; no
     /// kernel makes one), so that no PF is ever listed as a VF, its own or another's.
     static func virtualFunctions(of pf: PCIAddress) -> [(index: Int, address: PCIAddress)] {
-        let path = pciDevices.appending(pf.description)
         var links: [(index: Int, address: PCIAddress)] = []
-        for entry in entries(path) where entry.hasPrefix("virtfn") {
-            guard let index = SysfsValue.index(entry.dropFirst("virtfn".count)),
-                  let name = linkName(path.appending(entry)), let address = PCIAddress(name), address != pf,
-                  linkName(pciDevices.appending(name).appending("physfn")).flatMap(PCIAddress.init) == pf
-            else { continue }
+        // The links are read relative to the PF's open folder: no path walk per VF, which
+        // pays for the `physfn` read that checks each VF.
+        entries(pciDevices.appending(pf.description)) { folder, entry in
+            guard entry.hasPrefix("virtfn"), let index = SysfsValue.index(entry.dropFirst("virtfn".count)),
+                  let name = link(entry, in: folder)?.lastComponent?.string,
+                  let address = PCIAddress(name), address != pf,
+                  linkName(pciDevices.appending(name).appending("physfn")) == pf.description
+            else { return }
             links.append((index, address))
         }
         links.sort { $0.index < $1.index }
@@ -94,16 +109,22 @@ enum Sysfs {
 
     /// The names in a folder, without `.` and `..`; empty when it does not exist.
     static func entries(_ path: FilePath) -> [String] {
-        guard let dir = path.withPlatformString({ opendir($0) }) else { return [] }
-        defer { closedir(dir) }
         var names: [String] = []
+        entries(path) { _, name in names.append(name) }
+        return names
+    }
+
+    /// Calls `body` with the open folder's descriptor and each name in it, without `.` and `..`.
+    static func entries(_ path: FilePath, _ body: (_ folder: Int32, _ name: String) -> Void) {
+        guard let dir = path.withPlatformString({ opendir($0) }) else { return }
+        defer { closedir(dir) }
+        let folder = dirfd(dir)
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name != ".", name != ".." { names.append(name) }
+            if name != ".", name != ".." { body(folder, name) }
         }
-        return names
     }
 
     static func exists(_ path: FilePath) -> Bool {
