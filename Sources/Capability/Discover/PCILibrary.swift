@@ -70,7 +70,7 @@ final class PCILibrary {
 
     /// The bytes of config space the kernel returns for `address`: 4096 unless the file
     /// is shorter. One byte read where a PCIe function's config space ends tells the
-    /// common case; only a shorter file costs a `stat`.
+    /// common case; only a shorter file costs a second, whole read.
     static func readableBytes(_ address: PCIAddress) -> Int {
         let path = Sysfs.pciDevices.appending(address.description).appending("config")
         guard let fd = try? FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking]) else {

@@ -92,8 +92,8 @@ enum Sysfs {
     /// kernel makes one), so that no PF is ever listed as a VF, its own or another's.
     static func virtualFunctions(of pf: PCIAddress) -> [(index: Int, address: PCIAddress)] {
         var links: [(index: Int, address: PCIAddress)] = []
-        // The links are read relative to the PF's open folder: no path walk per VF, which
-        // pays for the `physfn` read that checks each VF.
+        // The links are read relative to the PF's open folder, which spares the kernel a
+        // path walk per link; the `physfn` read that checks each VF still costs one.
         entries(pciDevices.appending(pf.description)) { folder, entry in
             guard entry.hasPrefix("virtfn"), let index = SysfsValue.index(entry.dropFirst("virtfn".count)),
                   let name = link(entry, in: folder)?.lastComponent?.string,
