@@ -52,6 +52,8 @@ let package = Package(
         // Fuzzes the stored-state decoder and what plan, restore and status do with a state (scripts/fuzz-state).
         .executableTarget(name: "state-fuzzer", dependencies: ["Capability", .product(name: "SystemPackage", package: "swift-system")],
                           path: "Tests/StateFuzzer", exclude: ["regressions"]),
+        // Fuzzes the sysfs readers on fake hosts under umockdev (scripts/fuzz-sysfs); a plain build replays inputs.
+        .executableTarget(name: "sysfs-fuzzer", dependencies: ["Capability", "Testbed"], path: "Tests/SysfsFuzzer"),
         .testTarget(name: "CapabilityTests", dependencies: ["Capability", "Testbed"], exclude: ["Golden"]),
     ]
 )

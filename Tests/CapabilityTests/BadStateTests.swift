@@ -113,7 +113,7 @@ import Testing
         let group = VFGroup(resourceName: "wide", deviceType: .vfioPCI, vfRange: 2...Int.max, policyName: "wide",
                             mtu: nil, isRdma: false)
         let planned = PlannedInterface(pciAddress: pf.address, name: "enp59s0f0", numVfs: 4, mtu: nil, linkType: nil,
-                                       vfGroups: [group])
+                                       vfGroups: [group], numVfsPolicy: "wide")
         #expect(RestoreEngine.differences(planned, pf, card: nil).count == 2, "VFs 2 and 3 are not on vfio-pci")
     }
 

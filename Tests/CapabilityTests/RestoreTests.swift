@@ -26,6 +26,69 @@ import Testing
         #expect(node.runtime.readStatus()?.pfs.map(\.status) == [.unchanged])
     }
 
+    @Test func tooManyVFsFailThatPFBeforeAnyWriteAndTheOthersStillRestore() throws {
+        var igb = H.x82576()
+        // VFs exist: not even the write of 0 that would precede the new count happens.
+        igb.totalVFs = 2
+        let node = try H([H.x710(), igb])
+        let igbTwo = H.policy("igb", #"{resourceName: igb, numVfs: 2, nicSelector: {deviceID: "10c9"}}"#)
+        try node.apply(Self.x710Four + igbTwo)
+        _ = try node.restore()
+        #expect(node.kernel.snapshot("0000:01:00.0")?.vfs.count == 2)
+        // Stored for another root (the installer's), where sriov_totalvfs was not checked.
+        try node.apply(Self.igbThree, live: false)
+
+        let result = try node.restore()
+        let message = #"0000:01:00.0 (enp1s0): policy "igb" asks for 3 VFs, but the PF allows at most 2 "#
+            + #"(sriov_totalvfs); lower numVfs in policy "igb"; nothing was written"#
+        #expect(node.outcome(result, "0000:01:00.0")?.status == .failed)
+        #expect(node.outcome(result, "0000:01:00.0")?.message == message)
+        #expect(node.logs.all.contains("error: \(message)"))
+        // PFs are restored in parallel: only this PF's writes have an order.
+        #expect(node.kernel.writeLog.filter { $0.hasPrefix("0000:01:00.0=") } == ["0000:01:00.0=2"],
+                "no write to the PF's sriov_numvfs after the first restore")
+        #expect(node.kernel.snapshot("0000:01:00.0")?.vfs.count == 2, "the VFs in use are kept")
+        #expect(node.outcome(result, "0000:3b:00.0")?.status == .unchanged)
+        #expect(result.failed)
+    }
+
+    @Test func thePlanNamesThePolicyWhoseNumVfsIsTooMany() throws {
+        var igb = H.x82576()
+        igb.totalVFs = 2
+        let node = try H([igb])
+        let policies = [
+            ResolutionTests.policy("small", 1, NICSelector(deviceID: "10c9"), resource: "a"),
+            ResolutionTests.policy("large", 5, ResolutionTests.pf("enp1s0", 2...4), resource: "b"),
+        ]
+        let host = try node.kernel.inventory()
+        let plan = PlanResolver.resolve(policies, host: host, labels: [:])
+        let problem = #"policy "large" asks for 5 VFs, but the PF allows at most 2 (sriov_totalvfs); "#
+            + #"lower numVfs in policy "large""#
+        #expect(plan.interfaces.map(\.problems) == [[problem]])
+        #expect(PlanReport.table(plan).hasSuffix(
+            "\nProblems (restore fails these PFs and writes nothing to them):\n  0000:01:00.0 (enp1s0): \(problem)\n"))
+        let json = try JSONDocument(PlanReport.json(plan))
+        #expect(json["interfaces", 0, "problems"] as? [String] == [problem])
+        // Within the limit: no problem, and an empty list in the JSON.
+        let fits = PlanResolver.resolve([policies[0]], host: host, labels: [:])
+        #expect(fits.interfaces.map(\.problems) == [[]])
+        #expect(try JSONDocument(PlanReport.json(fits))["interfaces", 0, "problems"] as? [String] == [])
+        #expect(!PlanReport.table(fits).contains("Problems"))
+    }
+
+    @Test func statusSaysAnUnreadableVFCountIsUnknown() throws {
+        let node = try H([H.x710()])
+        try node.apply(Self.x710Four)
+        _ = try node.restore()
+        node.kernel.update("0000:3b:00.0") { $0.numVFsReadable = false }
+        let status = try NodeStatus(engine: node.engine())
+        #expect(!status.inSync)
+        #expect(status.interfaces.map(\.actualVfs) == [nil])
+        #expect(status.interfaces.map(\.differences) == [["sriov_numvfs holds no VF count; 4 VFs are planned"]])
+        #expect(status.table.hasPrefix(
+            "PF         PCI ADDRESS   VFS  STATE\nenp59s0f0  0000:3b:00.0  -/4  sriov_numvfs holds no VF count"))
+    }
+
     @Test func changesNToMThroughZeroWithoutEBUSY() throws {
         let node = try H([H.x710()])
         try node.apply(Self.x710Four)
@@ -51,8 +114,13 @@ import Testing
               message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: No such file or directory (ENOENT); the PF has no driver, or its driver cannot create VFs: load the NIC's driver"),
         Fault(label: "EBUSY", change: { $0.faults.insert(.busy) },
               message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: Device or resource busy (EBUSY); VFs still exist and are in use: stop what uses them (VMs, pods) and run restore again"),
-        Fault(label: "ERANGE", change: { $0.totalVFs = 2 },
-              message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: Numerical result out of range (ERANGE); the PF allows at most 2 VFs (sriov_totalvfs): lower numVfs in the policy"),
+        Fault(label: "numVfs above sriov_totalvfs", change: { $0.totalVFs = 2 },
+              message: "0000:01:00.0 (enp1s0): policy \"igb\" asks for 3 VFs, but the PF allows at most 2 "
+                  + "(sriov_totalvfs); lower numVfs in policy \"igb\"; nothing was written"),
+        Fault(label: "sriov_numvfs without a count", change: { $0.numVFsReadable = false },
+              message: "0000:01:00.0 (enp1s0): /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs holds no VF count, "
+                  + "so how many VFs exist is unknown; nothing was written: check dmesg, reload the NIC's driver "
+                  + "or reboot, then run restore again"),
         Fault(label: "a write that never returns", change: { $0.faults.insert(.writeHangs) },
               message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs did not return within 1 s; the driver is stuck: check dmesg, then reload the driver or reboot"),
         Fault(label: "a VF that never binds", change: { $0.faults.insert(.vfNeverBinds(1)) },
@@ -83,6 +151,7 @@ import Testing
             pf.faults = []
             pf.driver = "igb"
             pf.totalVFs = 7
+            pf.numVFsReadable = true
         }
         let rerun = try node.restore(timeout: .seconds(5))
         #expect(!rerun.failed)
@@ -191,7 +260,7 @@ import Testing
         _ = try node.restore(["enp59s0f0"])
         let recorded = try #require(node.runtime.readStatus())
         #expect(recorded.pfs.map(\.pciAddress) == ["0000:01:00.0", "0000:3b:00.0"])
-        #expect(recorded.pfs.first?.message?.contains("ERANGE") == true, "the failure stays visible to status")
+        #expect(recorded.pfs.first?.message?.contains("sriov_totalvfs") == true, "the failure stays visible to status")
         #expect(recorded.pfs.last?.status == .unchanged)
     }
 

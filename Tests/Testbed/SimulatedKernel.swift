@@ -38,6 +38,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         /// driver to make this change effective"); i40e resets the VF itself.
         public var macNeedsReprobe = true
         public var numVFs = 0
+        /// False when `sriov_numvfs` holds no count (a corrupt tree, a failing device):
+        /// readers get nil, the kernel itself still knows `numVFs`.
+        public var numVFsReadable = true
         public var vfs: [VF] = []
 
         public init(address: String, netdev: String?, permanentMAC: String) {
@@ -182,8 +185,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
                     address: vf.address, vendor: pf.vendor, deviceID: pf.vfDeviceID, driver: vf.driver,
                     netdevs: vf.netdev.map { [NetDevice(name: $0, mac: vf.mac, mtu: vf.mtu)] } ?? []), iommuGroup: pf.iommu ? 100 + index : nil)
             }
-            interfaces.append(PhysicalFunction(function: function, vendorName: nil, deviceName: nil, totalVFs: total, numVFs: pf.numVFs,
-                                               capability: nil, serialNumber: pf.serialNumber, numaNode: 0,
+            interfaces.append(PhysicalFunction(function: function, vendorName: nil, deviceName: nil, totalVFs: total,
+                                               numVFs: pf.numVFsReadable ? pf.numVFs : nil, capability: nil,
+                                               serialNumber: pf.serialNumber, numaNode: 0,
                                                iommuGroup: pf.iommu ? 99 : nil, vfs: vfs))
         }
         return HostInventory(node: "simulated", interfaces: interfaces, unusable: unusable)
@@ -195,7 +199,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         seen[pthread_self()] = generation
         guard let pf = pfs.first(where: { $0.address == address }) else { return nil }
         var state = PFState(address: pf.address, driver: pf.driver, netdev: pf.netdev, mtu: pf.mtu,
-                            totalVFs: pf.totalVFs, numVFs: pf.numVFs,
+                            totalVFs: pf.totalVFs, numVFs: pf.numVFsReadable ? pf.numVFs : nil,
                             vfs: pf.vfs.enumerated().map { index, vf in
                                 var state = VFState(index: index, address: vf.address, driver: vf.driver, netdev: vf.netdev, mtu: vf.mtu,
                                                     mac: vf.mac, iommuGroup: pf.iommu ? 100 + index : nil)

@@ -113,6 +113,31 @@ public final class Testbed {
         }
     }
 
+    // MARK: - What a corrupt or hand-made /sys shows (no kernel writes these)
+
+    /// The path of `name` (`sriov_totalvfs`, `net/eth0/mtu`) below the function at `address`.
+    public func path(_ address: String, _ name: String) -> String {
+        root + "/sys/devices/pci0000:00/\(address)/\(name)"
+    }
+
+    /// Replaces an attribute's bytes; nil removes the attribute.
+    public func setAttribute(_ address: String, _ name: String, _ bytes: [UInt8]?) throws {
+        let file = path(address, name)
+        Testbed.removeTree(file)
+        if let bytes { try writeFile(file, bytes) }
+    }
+
+    public func setAttribute(_ address: String, _ name: String, _ text: String) throws {
+        try setAttribute(address, name, Array(text.utf8))
+    }
+
+    /// Points a link (`virtfn3`, `physfn`, `iommu_group`) at `target`; nil removes it.
+    public func setLink(_ address: String, _ name: String, to target: String?) throws {
+        let link = path(address, name)
+        Testbed.removeTree(link)
+        if let target { try symlink(target, at: link) }
+    }
+
     // MARK: - File helpers
 
     func makeDirectories(_ path: String) throws {

@@ -43,18 +43,26 @@ public enum HostDiscovery {
                                        NetDevice.read(FilePath($0.syspath), details: true)
                                    })
             let config = pci.configFacts(address)
-            let names = pci.names(vendor: Int(vendor, radix: 16)!, device: Int(deviceID, radix: 16)!)
+            let names = pci.names(vendor: vendor, device: deviceID)
             let label = names.device.map { "\($0) (\(vendor):\(deviceID))" } ?? "\(vendor):\(deviceID)"
 
-            guard let totalVFs = device.integerAttribute("sriov_totalvfs") else {
-                if let sriov = config?.sriov {
-                    unusable.append(UnusableNIC(function: base, reason: .kernelWithoutSRIOV, detail:
-                        "\(label) has an SR-IOV capability for \(sriov.totalVFs) VFs in config space, but the kernel shows no sriov_* files; boot a kernel built with CONFIG_PCI_IOV=y"))
-                } else {
-                    unusable.append(UnusableNIC(function: base, reason: .noSRIOVCapability, detail:
-                        "\(label) has no SR-IOV capability in PCI config space; it cannot create VFs"))
-                }
+            let totalFile = path.appending("sriov_totalvfs")
+            let totalVFs: Int
+            switch Sysfs.read(totalFile) {
+            case .failure(.noSuchFileOrDirectory):
+                unusable.append(withoutSRIOVFiles(base, label: label, config: config))
                 continue
+            case .failure(let errno):
+                let problem = "cannot be read: \(errno.description) (\(SRIOVError.symbol(errno)))"
+                unusable.append(unreadableTotal(base, label: label, file: totalFile, problem))
+                continue
+            case .success(let text):
+                guard let count = SysfsValue.count(text) else {
+                    let problem = "reads \(SysfsValue.quoted(text)), not a VF count as the kernel writes it"
+                    unusable.append(unreadableTotal(base, label: label, file: totalFile, problem))
+                    continue
+                }
+                totalVFs = count
             }
             if totalVFs == 0 {
                 unusable.append(UnusableNIC(function: base, reason: .sriovDisabled, detail:
@@ -69,37 +77,60 @@ public enum HostDiscovery {
 
             // The kernel gives every VF its PF's vendor and the capability's VF device ID.
             let vfDeviceID = idValue(device.attribute("sriov_vf_device")) ?? config?.sriov?.vfDeviceID ?? deviceID
-            var vfs: [VirtualFunction] = []
-            for entry in Sysfs.entries(path) where entry.hasPrefix("virtfn") {
-                guard let vfID = Int(entry.dropFirst("virtfn".count)),
-                      let vfName = Sysfs.linkName(path.appending(entry)),
-                      let vfAddress = PCIAddress(vfName) else { continue }
-                vfAddresses.insert(vfAddress)
-                let vfPath = Sysfs.pciDevices.appending(vfName)
+            let vfs = Sysfs.virtualFunctions(of: address).map { link in
+                vfAddresses.insert(link.address)
+                let vfPath = Sysfs.pciDevices.appending(link.address.description)
                 let netPath = vfPath.appending("net")
                 let function = PCIFunction(
-                    address: vfAddress, vendor: vendor, deviceID: vfDeviceID,
+                    address: link.address, vendor: vendor, deviceID: vfDeviceID,
                     driver: Sysfs.linkName(vfPath.appending("driver")),
                     netdevs: Sysfs.entries(netPath).map { NetDevice.read(netPath.appending($0), details: false) })
-                vfs.append(VirtualFunction(vfID: vfID, function: function,
-                                           iommuGroup: Sysfs.linkName(vfPath.appending("iommu_group")).flatMap { Int($0) }))
+                return VirtualFunction(vfID: link.index, function: function, iommuGroup: Sysfs.iommuGroup(vfPath))
             }
-            vfs.sort { $0.vfID < $1.vfID }
 
             interfaces.append(PhysicalFunction(
                 function: base,
                 vendorName: names.vendor,
                 deviceName: names.device,
                 totalVFs: totalVFs,
-                numVFs: device.integerAttribute("sriov_numvfs") ?? 0,
+                // Unknown (null) when the file holds no count: never a made-up 0.
+                numVFs: Sysfs.attribute(path.appending("sriov_numvfs")).flatMap(SysfsValue.count),
                 capability: config?.sriov,
                 serialNumber: config?.serialNumber,
-                // -1 is the kernel's "no NUMA information".
+                // -1 is the kernel's "no NUMA information"; no other negative is a node.
                 numaNode: device.integerAttribute("numa_node").flatMap { $0 < 0 ? nil : $0 },
-                iommuGroup: Sysfs.linkName(path.appending("iommu_group")).flatMap { Int($0) },
+                iommuGroup: Sysfs.iommuGroup(path),
                 vfs: vfs))
         }
         return HostInventory(node: hostname(), interfaces: interfaces, unusable: unusable)
+    }
+
+    /// A network function without `sriov_*` files: config space tells whether the
+    /// hardware has the capability (and the kernel lacks CONFIG_PCI_IOV) or not. Config
+    /// space that cannot be read far enough to tell is said to be so, not taken for "none".
+    static func withoutSRIOVFiles(_ function: PCIFunction, label: String, config: PCIConfigFacts?) -> UnusableNIC {
+        if let sriov = config?.sriov {
+            return UnusableNIC(function: function, reason: .kernelWithoutSRIOV, detail:
+                "\(label) has an SR-IOV capability for \(sriov.totalVFs) VFs in config space, but the kernel shows "
+                + "no sriov_* files; boot a kernel built with CONFIG_PCI_IOV=y")
+        }
+        if let config, config.readableBytes < PCILibrary.extendedConfigStart {
+            return UnusableNIC(function: function, reason: .noSRIOVCapability, detail:
+                "\(label) has no sriov_* files, and only \(config.readableBytes) bytes of its config space can be "
+                + "read, too few to show an SR-IOV capability; a kernel built with CONFIG_PCI_IOV=y "
+                + "(as distributions' are) creates those files for every function that has one, so it most likely "
+                + "cannot create VFs (run detect as root to read all of config space)")
+        }
+        return UnusableNIC(function: function, reason: .noSRIOVCapability, detail:
+            "\(label) has no SR-IOV capability in PCI config space; it cannot create VFs")
+    }
+
+    /// A `sriov_totalvfs` that gives no count: the kernel always writes one, so the
+    /// driver or the device is failing (or the tree is not the kernel's).
+    static func unreadableTotal(_ function: PCIFunction, label: String, file: FilePath,
+                                _ problem: String) -> UnusableNIC {
+        UnusableNIC(function: function, reason: .unreadableSRIOVAttribute, detail:
+            "\(label): \(file) \(problem); check dmesg for the driver's errors, then reload the NIC's driver or reboot")
     }
 
     static func ethtoolPermanentMAC(_ name: String) -> String? {
@@ -110,7 +141,10 @@ public enum HostDiscovery {
 
     /// `0x8086` as sysfs shows it becomes `8086`, the operator's form.
     static func idValue(_ text: String?) -> String? {
-        guard let text, let value = UInt16(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text, radix: 16) else { return nil }
+        guard let text else { return nil }
+        let digits = text.hasPrefix("0x") ? text.dropFirst(2) : Substring(text)
+        // Hex digits only: UInt16 would also take a sign ("+86").
+        guard digits.allSatisfy(\.isHexDigit), let value = UInt16(digits, radix: 16) else { return nil }
         return hex(value, width: 4)
     }
 
@@ -126,16 +160,17 @@ extension NetDevice {
     /// VF fields); `details` adds what a PF reports, at six more reads.
     static func read(_ path: FilePath, details: Bool) -> NetDevice {
         func attribute(_ name: String) -> String? { Sysfs.attribute(path.appending(name)) }
-        func integer(_ name: String) -> Int? { Sysfs.integer(path.appending(name)) }
-        var netdev = NetDevice(name: path.lastComponent?.string ?? "", mac: attribute("address"), mtu: integer("mtu"))
+        func number(_ name: String) -> Int? { Sysfs.nonNegative(path.appending(name)) }
+        var netdev = NetDevice(name: path.lastComponent?.string ?? "",
+                               mac: attribute("address").flatMap(SysfsValue.linkAddress), mtu: number("mtu"))
         if details {
             // The kernel reports -1 (or EINVAL) while the link is down.
-            netdev.speed = integer("speed").flatMap { $0 > 0 ? $0 : nil }
-            netdev.type = integer("type")
-            netdev.adminUp = integer("flags").map { $0 & 0x1 != 0 }
+            netdev.speed = number("speed").flatMap { $0 > 0 ? $0 : nil }
+            netdev.type = number("type")
+            netdev.adminUp = Sysfs.integer(path.appending("flags")).map { $0 & 0x1 != 0 }
             netdev.physPortName = attribute("phys_port_name").flatMap { $0.isEmpty ? nil : $0 }
-            netdev.devPort = integer("dev_port")
-            netdev.addressAssignType = integer("addr_assign_type")
+            netdev.devPort = number("dev_port")
+            netdev.addressAssignType = number("addr_assign_type")
             // Only a changed address needs the ioctl (and tests on fake hosts never reach it).
             netdev.permanentMAC = netdev.addressAssignType == 0 ? netdev.mac : HostDiscovery.ethtoolPermanentMAC(netdev.name)
         }

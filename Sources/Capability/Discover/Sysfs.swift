@@ -17,30 +17,62 @@ enum Sysfs {
     /// exist or cannot be read (EINVAL from `speed` on a down link, EIO from a
     /// device that went away): an absent attribute is a fact to report, not an error.
     static func attribute(_ path: FilePath) -> String? {
-        guard let fd = try? FileDescriptor.open(path, .readOnly, options: [.closeOnExec]) else { return nil }
+        try? read(path).get()
+    }
+
+    /// The attribute's text, or why it could not be read: ENOENT when the kernel does
+    /// not create it, another errno when the read itself failed.
+    static func read(_ path: FilePath) -> Result<String, Errno> {
+        // Non-blocking: sysfs ignores it, and a FIFO planted in a fake tree cannot hang us.
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking])
+        } catch {
+            return .failure(error as? Errno ?? .ioError)
+        }
         defer { try? fd.close() }
         // Attributes are at most a page; one read returns the whole value. The bytes go
         // to a stack buffer so that the string keeps only what it needs.
-        return try? withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
-            var end = try fd.read(into: UnsafeMutableRawBufferPointer(buffer))
-            while end > 0, buffer[end - 1] == UInt8(ascii: "\n") || buffer[end - 1] == 0 { end -= 1 }
-            return String(decoding: buffer[..<end], as: UTF8.self)
+        do {
+            return .success(try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
+                var end = try fd.read(into: UnsafeMutableRawBufferPointer(buffer))
+                while end > 0, buffer[end - 1] == UInt8(ascii: "\n") || buffer[end - 1] == 0 { end -= 1 }
+                return String(decoding: buffer[..<end], as: UTF8.self)
+            })
+        } catch {
+            return .failure(error as? Errno ?? .ioError)
         }
     }
 
     /// An attribute parsed as an integer: decimal, or hex with a `0x` prefix.
     static func integer(_ path: FilePath) -> Int? {
-        guard let text = attribute(path)?.trimmingSpaces else { return nil }
-        if text.hasPrefix("0x") { return Int(text.dropFirst(2), radix: 16) }
-        return Int(text)
+        attribute(path).flatMap(SysfsValue.integer)
+    }
+
+    /// An attribute that is a size or an index: nil when it is negative or not a number.
+    static func nonNegative(_ path: FilePath) -> Int? {
+        integer(path).flatMap { $0 >= 0 ? $0 : nil }
     }
 
     /// The target of a symbolic link, or nil when `path` is not one.
     static func link(_ path: FilePath) -> FilePath? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-        let count = path.withPlatformString { readlink($0, &buffer, buffer.count - 1) }
-        guard count > 0 else { return nil }
-        return FilePath(String(cBuffer: Array(buffer[..<count]) + [0]))
+        path.withPlatformString { name in readLink { readlink(name, $0, $1) } }
+    }
+
+    /// The target of the link `name` in the open folder `folder`.
+    static func link(_ name: String, in folder: Int32) -> FilePath? {
+        readLink { readlinkat(folder, name, $0, $1) }
+    }
+
+    /// `call` fills a buffer as readlink(2) does. A stack buffer: discovery reads a few
+    /// links per VF, thousands on a large host.
+    private static func readLink(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int) -> FilePath? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(PATH_MAX)) { buffer in
+            guard let base = buffer.baseAddress else { return nil }
+            let count = call(base, buffer.count)
+            guard count > 0 else { return nil }
+            return FilePath(String(decoding: UnsafeRawBufferPointer(start: base, count: count), as: UTF8.self))
+        }
     }
 
     /// The last component of a link's target: a driver's name, an IOMMU group, a PCI address.
@@ -48,22 +80,102 @@ enum Sysfs {
         link(path)?.lastComponent?.string
     }
 
+    /// The IOMMU group a function belongs to: the name of its `iommu_group` link's target.
+    static func iommuGroup(_ function: FilePath) -> Int? {
+        linkName(function.appending("iommu_group")).flatMap(SysfsValue.index)
+    }
+
+    /// The VFs a PF's `virtfnN` links name, by N. A link is believed only when it names
+    /// another function whose `physfn` link leads back to this PF, and each function
+    /// counts once: a link back to the PF itself, to a function of another PF or to
+    /// something that is not a PCI function is ignored (a fake or corrupt tree; no
+    /// kernel makes one), so that no PF is ever listed as a VF, its own or another's.
+    static func virtualFunctions(of pf: PCIAddress) -> [(index: Int, address: PCIAddress)] {
+        var links: [(index: Int, address: PCIAddress)] = []
+        // The links are read relative to the PF's open folder, which spares the kernel a
+        // path walk per link; the `physfn` read that checks each VF still costs one.
+        entries(pciDevices.appending(pf.description)) { folder, entry in
+            guard entry.hasPrefix("virtfn"), let index = SysfsValue.index(entry.dropFirst("virtfn".count)),
+                  let name = link(entry, in: folder)?.lastComponent?.string,
+                  let address = PCIAddress(name), address != pf,
+                  linkName(pciDevices.appending(name).appending("physfn")) == pf.description
+            else { return }
+            links.append((index, address))
+        }
+        links.sort { $0.index < $1.index }
+        var seen = Set<PCIAddress>()
+        return links.filter { seen.insert($0.address).inserted }
+    }
+
     /// The names in a folder, without `.` and `..`; empty when it does not exist.
     static func entries(_ path: FilePath) -> [String] {
-        guard let dir = path.withPlatformString({ opendir($0) }) else { return [] }
-        defer { closedir(dir) }
         var names: [String] = []
+        entries(path) { _, name in names.append(name) }
+        return names
+    }
+
+    /// Calls `body` with the open folder's descriptor and each name in it, without `.` and `..`.
+    static func entries(_ path: FilePath, _ body: (_ folder: Int32, _ name: String) -> Void) {
+        guard let dir = path.withPlatformString({ opendir($0) }) else { return }
+        defer { closedir(dir) }
+        let folder = dirfd(dir)
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name != ".", name != ".." { names.append(name) }
+            if name != ".", name != ".." { body(folder, name) }
         }
-        return names
     }
 
     static func exists(_ path: FilePath) -> Bool {
         path.withPlatformString { access($0, F_OK) } == 0
+    }
+}
+
+/// Parsers for what the kernel prints into sysfs attributes. Each returns nil for text
+/// the kernel would not write there, so that garbage is reported as unknown, never as
+/// a number it is not.
+enum SysfsValue {
+    /// Decimal, or hex with a `0x` prefix, with any sign: `flags`, `class`, `numa_node`.
+    static func integer(_ text: String) -> Int? {
+        let text = text.trimmingSpaces
+        if text.hasPrefix("0x") { return Int(text.dropFirst(2), radix: 16) }
+        return Int(text)
+    }
+
+    /// A VF count, as the kernel prints the u16 of `sriov_totalvfs` and `sriov_numvfs`
+    /// (`%u`): decimal digits only, at most 65535. "-1", "abc", "" or a 20-digit number
+    /// are not counts.
+    static func count(_ text: String) -> Int? {
+        let digits = text.trimmingSpaces.utf8
+        guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        let value = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        return value <= Int(UInt16.max) ? value : nil
+    }
+
+    /// An index in a name the kernel makes with `%u` or `%d` (`virtfn3`, IOMMU group `42`):
+    /// digits only, no sign, no leading zero, so that one index has one spelling.
+    static func index(_ text: some StringProtocol) -> Int? {
+        let digits = text.utf8
+        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ (0x30...0x39).contains($0) }),
+              digits.count == 1 || digits.first != 0x30 else { return nil }
+        return digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+    }
+
+    /// A link-layer address as the kernel prints it (`%pM` and its longer forms):
+    /// colon-separated pairs of lowercase hex digits, 1 to 32 bytes.
+    static func linkAddress(_ text: String) -> String? {
+        let bytes = text.split(separator: ":", omittingEmptySubsequences: false)
+        func lowerHex(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) }
+        guard (1...32).contains(bytes.count), bytes.allSatisfy({ $0.utf8.count == 2 && $0.utf8.allSatisfy(lowerHex) })
+        else { return nil }
+        return text
+    }
+
+    /// A value as a message shows it: quoted, escaped onto one line, at most 40 characters.
+    static func quoted(_ text: String) -> String {
+        let escaped = text.unicodeScalars.map { $0.escaped(asASCII: true) }.joined()
+        return "\"" + (escaped.count > 40 ? String(escaped.prefix(40)) + "..." : escaped) + "\""
     }
 }
 

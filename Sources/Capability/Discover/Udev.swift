@@ -8,8 +8,7 @@ final class UdevDevice {
     init(handle: OpaquePointer) { self.handle = handle }
     deinit { udev_device_unref(handle) }
 
-    var sysname: String { String(cString: udev_device_get_sysname(handle)) }
-    var syspath: String { String(cString: udev_device_get_syspath(handle)) }
+    var syspath: String { udev_device_get_syspath(handle).map { String(cString: $0) } ?? "" }
     var driver: String? { udev_device_get_driver(handle).map { String(cString: $0) } }
 
     /// A sysfs attribute; libudev caches it for the life of the device.
@@ -18,9 +17,7 @@ final class UdevDevice {
     }
 
     func integerAttribute(_ name: String) -> Int? {
-        guard let text = attribute(name) else { return nil }
-        if text.hasPrefix("0x") { return Int(text.dropFirst(2), radix: 16) }
-        return Int(text)
+        attribute(name).flatMap(SysfsValue.integer)
     }
 }
 

@@ -119,8 +119,8 @@ public struct PhysicalFunction: Equatable, Sendable {
     public var deviceName: String?
     /// `sriov_totalvfs`: what the kernel allows (drivers may lower the hardware figure).
     public var totalVFs: Int
-    /// `sriov_numvfs`: how many VFs exist now.
-    public var numVFs: Int
+    /// `sriov_numvfs`: how many VFs exist now; nil when the file holds no count.
+    public var numVFs: Int?
     /// From config space, when libpci could read it.
     public var capability: SRIOVCapability?
     /// The Device Serial Number capability, `xx-xx-xx-xx-xx-xx-xx-xx`: a card's identity across slots.
@@ -129,7 +129,7 @@ public struct PhysicalFunction: Equatable, Sendable {
     public var iommuGroup: Int?
     public var vfs: [VirtualFunction]
 
-    public init(function: PCIFunction, vendorName: String?, deviceName: String?, totalVFs: Int, numVFs: Int,
+    public init(function: PCIFunction, vendorName: String?, deviceName: String?, totalVFs: Int, numVFs: Int?,
                 capability: SRIOVCapability?, serialNumber: String?, numaNode: Int?, iommuGroup: Int?,
                 vfs: [VirtualFunction]) {
         self.function = function
@@ -171,6 +171,9 @@ public enum UnusableReason: String, Equatable, Sendable, CaseIterable, Codable {
     case sriovDisabled = "sriov-disabled"
     /// No driver is bound to the PF, so nothing can create VFs.
     case noDriver = "no-driver"
+    /// `sriov_totalvfs` exists but cannot be read, or holds no count (a fake or corrupt tree,
+    /// a failing device): how many VFs the PF allows is unknown.
+    case unreadableSRIOVAttribute = "unreadable-sriov-attribute"
 }
 
 public struct UnusableNIC: Equatable, Sendable {

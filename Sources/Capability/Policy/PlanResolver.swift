@@ -19,6 +19,11 @@ public struct PlannedInterface: Equatable, Sendable {
     public var linkType: String?
     /// Sorted by the first VF index.
     public var vfGroups: [VFGroup]
+    /// The policy whose numVfs the PF gets: the one to change when it is too many.
+    public var numVfsPolicy: String
+    /// Why this node cannot have this plan (numVfs above `sriov_totalvfs`); restore fails
+    /// such a PF before it writes anything. Empty when the plan can be carried out.
+    public var problems: [String] = []
 }
 
 public struct VFGroup: Equatable, Sendable {
@@ -67,7 +72,7 @@ public enum PlanResolver {
                 let group = VFGroup(resourceName: spec.resourceName, deviceType: spec.deviceType, vfRange: range,
                                     policyName: policy.name, mtu: spec.mtu, isRdma: spec.isRdma, vfOptions: policy.vfOptions)
                 var result = PlannedInterface(pciAddress: pf.address, name: pf.name, numVfs: spec.numVfs, mtu: spec.mtu,
-                                              linkType: spec.linkType, vfGroups: [group])
+                                              linkType: spec.linkType, vfGroups: [group], numVfsPolicy: policy.name)
                 if let index = interfaces.firstIndex(where: { $0.pciAddress == pf.address }) {
                     merge(interfaces[index], into: &result, equalPriority: equalPriority)
                     interfaces[index] = result
@@ -78,6 +83,10 @@ public enum PlanResolver {
         }
         for index in interfaces.indices {
             interfaces[index].vfGroups.sort { $0.vfRange.lowerBound < $1.vfRange.lowerBound }
+            if let pf = host.interfaces.first(where: { $0.address == interfaces[index].pciAddress }),
+               interfaces[index].numVfs > pf.totalVFs {
+                interfaces[index].problems.append(tooManyVFs(interfaces[index], totalVFs: pf.totalVFs))
+            }
         }
         interfaces.sort { $0.pciAddress < $1.pciAddress }
         return NodePlan(interfaces: interfaces, unmatched: unmatched)
@@ -93,6 +102,17 @@ public enum PlanResolver {
         }
         guard equalPriority || merged else { return }
         result.mtu = [result.mtu, existing.mtu].compactMap { $0 }.max()
-        result.numVfs = max(result.numVfs, existing.numVfs)
+        if existing.numVfs > result.numVfs {
+            result.numVfs = existing.numVfs
+            result.numVfsPolicy = existing.numVfsPolicy
+        }
+    }
+
+    /// The kernel refuses more VFs than `sriov_totalvfs` (ERANGE); plan and restore say
+    /// so first, naming the policy to change.
+    public static func tooManyVFs(_ planned: PlannedInterface, totalVFs: Int) -> String {
+        let policy = "policy \"\(planned.numVfsPolicy)\""
+        return "\(policy) asks for \(planned.numVfs) VFs, but the PF allows at most \(totalVFs) (sriov_totalvfs); "
+            + "lower numVfs in \(policy)"
     }
 }

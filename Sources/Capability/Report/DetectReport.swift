@@ -16,7 +16,8 @@ public enum DetectReport {
             for pf in host.interfaces {
                 rows.append([
                     pf.name ?? "-", pf.address.description, pf.function.driver ?? "-",
-                    "\(pf.function.vendor):\(pf.function.deviceID)", "\(pf.numVFs)/\(pf.totalVFs)",
+                    "\(pf.function.vendor):\(pf.function.deviceID)",
+                    "\(pf.numVFs.map(String.init) ?? "-")/\(pf.totalVFs)",
                     pf.numaNode.map(String.init) ?? "-", pf.function.primaryNetdev?.mac ?? "-",
                     pf.deviceName ?? "-",
                 ])

@@ -24,6 +24,12 @@ public enum PlanReport {
             }
             out += alignedColumns(rows)
         }
+        let problems = plan.interfaces.flatMap { interface in
+            interface.problems.map { "  \(interface.pciAddress) (\(interface.name ?? "no netdev")): \($0)\n" }
+        }
+        if !problems.isEmpty {
+            out += "\nProblems (restore fails these PFs and writes nothing to them):\n" + problems.joined()
+        }
         if !plan.unmatched.isEmpty {
             out += "\nPolicies that configure nothing on this node:\n"
             for (policy, reason) in plan.unmatched { out += "  \(policy): \(reason)\n" }
@@ -45,7 +51,7 @@ private struct PlanDocument: Encodable {
 
     struct InterfaceDocument: Encodable {
         let interface: PlannedInterface
-        enum Keys: String, CodingKey { case pciAddress, name, numVfs, mtu, linkType, vfGroups }
+        enum Keys: String, CodingKey { case pciAddress, name, numVfs, mtu, linkType, vfGroups, problems }
 
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: Keys.self)
@@ -55,6 +61,7 @@ private struct PlanDocument: Encodable {
             try c.encode(interface.mtu, forKey: .mtu)
             try c.encode(interface.linkType, forKey: .linkType)
             try c.encode(interface.vfGroups.map(GroupDocument.init), forKey: .vfGroups)
+            try c.encode(interface.problems, forKey: .problems)
         }
     }
 

@@ -10,13 +10,15 @@ public struct PFState: Equatable, Sendable {
     /// IFF_UP: VF drivers such as igbvf get their MAC from the PF only when it is up.
     public var up: Bool = true
     public var mtu: Int?
-    /// nil when the kernel shows no `sriov_totalvfs`.
+    /// nil when the kernel shows no `sriov_totalvfs`, or it holds no count.
     public var totalVFs: Int?
-    public var numVFs: Int
+    /// `sriov_numvfs`; nil when it cannot be read or holds no count: unknown, never 0.
+    public var numVFs: Int?
     /// By index; as many as `virtfnN` links exist.
     public var vfs: [VFState]
 
-    public init(address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, totalVFs: Int?, numVFs: Int, vfs: [VFState]) {
+    public init(address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, totalVFs: Int?, numVFs: Int?,
+                vfs: [VFState]) {
         self.address = address
         self.driver = driver
         self.netdev = netdev

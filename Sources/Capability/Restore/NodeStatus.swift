@@ -62,7 +62,8 @@ public struct NodeStatus: Encodable, Sendable {
             return PF(pciAddress: planned.pciAddress.description, name: planned.name, desiredVfs: planned.numVfs,
                       actualVfs: pf.numVFs,
                       vfs: pf.vfs.map { VF(vfID: $0.index, pciAddress: $0.address.description, driver: $0.driver, name: $0.netdev, mtu: $0.mtu, mac: $0.mac) },
-                      differences: RestoreEngine.differences(planned, pf, card: card))
+                      // A plan the PF cannot take is said first: it is why restore failed.
+                      differences: planned.problems + RestoreEngine.differences(planned, pf, card: card))
         }
         interfaces += tracker.foreign.map { foreign in
             PF(pciAddress: foreign.found.address.description, name: foreign.found.name, desiredVfs: 0, actualVfs: foreign.found.numVFs, vfs: [],

@@ -185,17 +185,30 @@ public struct RestoreEngine: Sendable {
             defer { withExtendedLifetime(lock) {} }
             var pf = try waitFor(planned.pciAddress, label: label, until: deadline, what: "a driver and a netdev") { $0.ready }
 
+            // Checked here, before any write, so that the message names the policy to fix
+            // rather than quoting the kernel's ERANGE.
+            if let total = pf.totalVFs, planned.numVfs > total {
+                return fail(label, PlanResolver.tooManyVFs(planned, totalVFs: total) + "; nothing was written", outcome)
+            }
+            // An unknown count is not taken for 0: writing 0 (or N) blindly could remove
+            // VFs that VMs or pods use. The kernel always writes a count there, so a PF
+            // without one is left alone until its driver is reloaded.
+            guard let current = pf.numVFs else {
+                let file = "/sys/bus/pci/devices/\(planned.pciAddress)/sriov_numvfs"
+                return fail(label, "\(file) holds no VF count, so how many VFs exist is unknown; nothing was written: "
+                            + "check dmesg, reload the NIC's driver or reboot, then run restore again", outcome)
+            }
             if Self.differences(planned, pf, card: card).isEmpty {
                 logger.info("\(label): \(planned.numVfs) VFs as planned; nothing to do")
                 return outcome(.unchanged)
             }
-            if pf.numVFs != planned.numVfs {
+            if current != planned.numVfs {
                 // New VFs wait for us to probe them, so their MACs are set before any
                 // driver reads them; autoprobe is back on whatever happens.
                 try kernelCall(label) { () throws(KernelError) in try kernel.setDriversAutoprobe(false, pf: planned.pciAddress) }
                 defer { try? kernel.setDriversAutoprobe(true, pf: planned.pciAddress) }
                 // The kernel refuses N to M directly (EBUSY): go through 0.
-                for count in (pf.numVFs > 0 ? [0] : []) + [planned.numVfs] {
+                for count in (current > 0 ? [0] : []) + [planned.numVfs] {
                     let before = ContinuousClock.now
                     try write(count, planned, label: label, deadline: deadline)
                     kernelTime += ContinuousClock.now - before
@@ -378,7 +391,10 @@ public struct RestoreEngine: Sendable {
     /// How the PF differs from the plan; empty when it is as planned.
     public static func differences(_ planned: PlannedInterface, _ pf: PFState, card: CardIdentity?) -> [String] {
         var found: [String] = []
-        if pf.numVFs != planned.numVfs { found.append("\(pf.numVFs) VFs instead of \(planned.numVfs)") }
+        guard let numVFs = pf.numVFs else {
+            return ["sriov_numvfs holds no VF count; \(planned.numVfs) VFs are planned"]
+        }
+        if numVFs != planned.numVfs { found.append("\(numVFs) VFs instead of \(planned.numVfs)") }
         if pf.vfs.count != planned.numVfs { return found.isEmpty ? ["\(pf.vfs.count) VFs present instead of \(planned.numVfs)"] : found }
         for group in planned.vfGroups {
             for vf in pf.vfs where group.vfRange.contains(vf.index) {

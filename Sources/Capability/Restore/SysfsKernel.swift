@@ -51,26 +51,26 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         let path = Sysfs.pciDevices.appending(address.description)
         guard Sysfs.exists(path) else { return nil }
         let netdev = Self.netdev(of: path)
-        let vfs = Sysfs.entries(path).compactMap { entry -> VFState? in
-            // PCI numbers at most 65535 VFs; anything else is not a virtfn link.
-            guard entry.hasPrefix("virtfn"), let index = UInt16(entry.dropFirst(6)).map(Int.init),
-                  let name = Sysfs.linkName(path.appending(entry)), let vfAddress = PCIAddress(name) else { return nil }
-            let vfPath = Sysfs.pciDevices.appending(name)
+        let vfs = Sysfs.virtualFunctions(of: address).map { link in
+            let vfPath = Sysfs.pciDevices.appending(link.address.description)
             let vfNetdev = Self.netdev(of: vfPath)
-            var vf = VFState(index: index, address: vfAddress, driver: Sysfs.linkName(vfPath.appending("driver")),
-                           netdev: vfNetdev,
-                           mtu: vfNetdev.flatMap { Sysfs.integer(vfPath.appending("net").appending($0).appending("mtu")) },
-                           mac: vfNetdev.flatMap { Sysfs.attribute(vfPath.appending("net").appending($0).appending("address")) },
-                           iommuGroup: Sysfs.linkName(vfPath.appending("iommu_group")).flatMap { Int($0) })
+            let vfNet = vfNetdev.map { vfPath.appending("net").appending($0) }
+            var vf = VFState(index: link.index, address: link.address,
+                             driver: Sysfs.linkName(vfPath.appending("driver")), netdev: vfNetdev,
+                             mtu: vfNet.flatMap { Sysfs.nonNegative($0.appending("mtu")) },
+                             mac: vfNet.flatMap { Sysfs.attribute($0.appending("address")) }
+                                 .flatMap(SysfsValue.linkAddress),
+                             iommuGroup: Sysfs.iommuGroup(vfPath))
             vf.netdevSettled = vfNetdev.map(settled) ?? true
             return vf
-        }.sorted { $0.index < $1.index }
+        }
+        let net = netdev.map { path.appending("net").appending($0) }
         var state = PFState(address: address, driver: Sysfs.linkName(path.appending("driver")), netdev: netdev,
-                            mtu: netdev.flatMap { Sysfs.integer(path.appending("net").appending($0).appending("mtu")) },
-                            totalVFs: Sysfs.integer(path.appending("sriov_totalvfs")),
-                            numVFs: Sysfs.integer(path.appending("sriov_numvfs")) ?? 0, vfs: vfs)
+                            mtu: net.flatMap { Sysfs.nonNegative($0.appending("mtu")) },
+                            totalVFs: Sysfs.attribute(path.appending("sriov_totalvfs")).flatMap(SysfsValue.count),
+                            numVFs: Sysfs.attribute(path.appending("sriov_numvfs")).flatMap(SysfsValue.count), vfs: vfs)
         state.netdevSettled = netdev.map(settled) ?? true
-        state.up = netdev.flatMap { Sysfs.integer(path.appending("net").appending($0).appending("flags")) }.map { $0 & 1 != 0 } ?? false
+        state.up = net.flatMap { Sysfs.integer($0.appending("flags")) }.map { $0 & 1 != 0 } ?? false
         return state
     }
 
