@@ -126,9 +126,14 @@ import Testing
         #expect(state.vfs.map(\.address.description) == Self.vfs)
     }
 
-    @Test func aVFWhosePhysfnLeadsElsewhereIsNotThisPFs() throws {
+    /// A link to where the PF's First VF Offset and VF Stride put the VF is believed as
+    /// the kernel made it; without them, the VF's `physfn` must lead back to the PF.
+    @Test func aVFWhosePhysfnLeadsElsewhereIsNotThisPFsUnlessThePFPutItThere() throws {
         let testbed = try Testbed([Fixtures.x710WithVFs])
         try testbed.setLink("0000:3b:02.1", "physfn", to: "../0000:3b:00.1")
+        let placed = try #require(try Umockdev.discover(in: testbed.root).interfaces.first)
+        #expect(placed.vfs.map(\.vfID) == [0, 1, 2, 3])
+        try testbed.setAttribute(Self.pf, "sriov_offset", "garbage\n")
         let pf = try #require(try Umockdev.discover(in: testbed.root).interfaces.first)
         #expect(pf.vfs.map(\.vfID) == [0, 2, 3])
     }

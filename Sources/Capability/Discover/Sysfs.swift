@@ -91,14 +91,20 @@ enum Sysfs {
     /// something that is not a PCI function is ignored (a fake or corrupt tree; no
     /// kernel makes one), so that no PF is ever listed as a VF, its own or another's.
     static func virtualFunctions(of pf: PCIAddress) -> [(index: Int, address: PCIAddress)] {
+        let folder = pciDevices.appending(pf.description)
+        // Where the PF says its VFs are: VF n's routing ID is the PF's plus First VF
+        // Offset plus n times VF Stride (PCIe SR-IOV 3.3.9-10, drivers/pci/iov.c). A link
+        // to that address needs no `physfn` read to be believed; any other link does.
+        let offset = attribute(folder.appending("sriov_offset")).flatMap(SysfsValue.count)
+        let stride = attribute(folder.appending("sriov_stride")).flatMap(SysfsValue.count)
         var links: [(index: Int, address: PCIAddress)] = []
-        // The links are read relative to the PF's open folder, which spares the kernel a
-        // path walk per link; the `physfn` read that checks each VF still costs one.
-        entries(pciDevices.appending(pf.description)) { folder, entry in
+        entries(folder) { descriptor, entry in
             guard entry.hasPrefix("virtfn"), let index = SysfsValue.index(entry.dropFirst("virtfn".count)),
-                  let name = link(entry, in: folder)?.lastComponent?.string,
-                  let address = PCIAddress(name), address != pf,
-                  linkName(pciDevices.appending(name).appending("physfn")) == pf.description
+                  let name = link(entry, in: descriptor)?.lastComponent?.string,
+                  let address = PCIAddress(name), address != pf
+            else { return }
+            let expected = offset.flatMap { offset in stride.flatMap { pf.virtualFunction(index, offset: offset, stride: $0) } }
+            guard address == expected || linkName(pciDevices.appending(name).appending("physfn")) == pf.description
             else { return }
             links.append((index, address))
         }

@@ -28,6 +28,18 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         self.init(domain: domain, bus: bus, device: device, function: function)
     }
 
+    /// The address of this PF's VF `index` for the SR-IOV capability's First VF Offset
+    /// and VF Stride: routing IDs (bus << 8 | device << 3 | function) add up; nil past
+    /// the domain's last bus.
+    func virtualFunction(_ index: Int, offset: Int, stride: Int) -> PCIAddress? {
+        let routingID = Int(bus) << 8 | Int(device) << 3 | Int(function)
+        let (product, overflow) = index.multipliedReportingOverflow(by: stride)
+        guard !overflow, index >= 0 else { return nil }
+        let vf = routingID + offset + product
+        guard (0...0xffff).contains(vf) else { return nil }
+        return PCIAddress(domain: domain, bus: UInt8(vf >> 8), device: UInt8(vf >> 3 & 0x1f), function: UInt8(vf & 7))
+    }
+
     public var description: String {
         hex(domain, width: 4) + ":" + hex(bus, width: 2) + ":" + hex(device, width: 2) + "." + String(function)
     }
