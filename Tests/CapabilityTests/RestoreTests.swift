@@ -126,7 +126,9 @@ import Testing
         Fault(label: "a VF that never binds", change: { $0.faults.insert(.vfNeverBinds(1)) },
               message: "0000:01:00.0 (enp1s0): timed out after 1 s waiting for VF 1 (0000:01:02.1) to be bound to its network driver with a netdev"),
         Fault(label: "a missing driver", change: { $0.driver = nil },
-              message: "0000:01:00.0: did not appear with a driver and a netdev within 1 s; check that the card is seated and its driver loads (dmesg)"),
+              message: "0000:01:00.0: waited 1 s, and the PF has no driver; load the NIC's driver (dmesg says why it did not bind)"),
+        Fault(label: "sriov_totalvfs without a count", change: { $0.totalVFs = nil },
+              message: "0000:01:00.0: waited 1 s, and the PF shows no VF count in sriov_totalvfs; reload the NIC's driver or reboot (dmesg)"),
     ]
 
     @Test(arguments: faults)
@@ -135,7 +137,6 @@ import Testing
         try node.apply(Self.x710Four + Self.igbThree)
         node.kernel.update("0000:01:00.0", fault.change)
 
-        let start = ContinuousClock.now
         let result = try node.restore(timeout: .seconds(1), appear: .seconds(1))
         #expect(result.failed)
         #expect(node.outcome(result, "0000:01:00.0")?.status == .failed)
@@ -143,7 +144,6 @@ import Testing
         #expect(node.logs.all.contains("error: \(fault.message)"))
         #expect(node.outcome(result, "0000:3b:00.0")?.status == .configured, "the other PF is still restored")
         #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.count == 4)
-        #expect(ContinuousClock.now - start < .seconds(4), "a stuck PF costs its own timeout, not more")
         #expect(node.runtime.readStatus()?.failed == true)
 
         // The fault clears (driver loaded, firmware fixed, VM stopped): the next run converges.
@@ -349,9 +349,7 @@ import Testing
         #expect(result.pfs.map(\.status) == [.configured])
 
         let never = SimulatedKernel([])
-        let start = ContinuousClock.now
         let gaveUp = try node.restore(appear: .milliseconds(500), kernel: never)
-        #expect(ContinuousClock.now - start < .seconds(2))
         #expect(gaveUp.pfs.map(\.message) == ["0000:3b:00.0: did not appear with a driver and a netdev within 0.5 s; check that the card is seated and its driver loads (dmesg)"])
     }
 
@@ -395,11 +393,9 @@ import Testing
         }
         let node = try H(pfs)
         try node.apply(H.policy("all", #"{resourceName: all, numVfs: 8, nicSelector: {deviceID: "1572"}}"#))
-        let start = ContinuousClock.now
         let result = try node.restore()
-        let wall = ContinuousClock.now - start
         #expect(result.pfs.map(\.status) == Array(repeating: .configured, count: 4))
-        #expect(wall < .milliseconds(1200), "4 PFs x 400 ms in parallel, not 1600 ms in a row (took \(wall))")
+        #expect(node.kernel.mostWritesInFlight == 4, "the 4 PFs' 400 ms writes overlapped")
     }
 
     @Test func nothingStoredIsNothingToDo() throws {

@@ -40,13 +40,11 @@ import Testing
         let file = testbed.root + "/sys/devices/pci0000:00/0000:3b:00.0/sriov_numvfs"
         try FileManager.default.removeItem(atPath: file)
         #expect(mkfifo(file, 0o644) == 0)
-        let start = ContinuousClock.now
         #expect(throws: KernelError(target: "/sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs", operation: "write 8 to", timedOut: .milliseconds(500))) {
             try Umockdev.within(testbed.root) {
                 try kernel.setNumVFs(8, pf: PCIAddress("0000:3b:00.0")!, timeout: .milliseconds(500))
             }
         }
-        #expect(ContinuousClock.now - start < .seconds(2))
     }
 
     @Test func theChildReportsTheErrno() throws {

@@ -144,6 +144,11 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         }
     }
 
+    private var writesInFlight = 0
+    /// The most `sriov_numvfs` writes that were in the driver at one time: restores of
+    /// different PFs run in parallel, and this shows it without timing anything.
+    public private(set) var mostWritesInFlight = 0
+
     public var writeLog: [String] {
         lock.lock()
         defer { lock.unlock() }
@@ -234,7 +239,14 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             sleepFor(timeout)
             throw KernelError(target: file, operation: "write \(count) to", timedOut: timeout)
         }
+        lock.lock()
+        writesInFlight += 1
+        mostWritesInFlight = max(mostWritesInFlight, writesInFlight)
+        lock.unlock()
         sleepFor(latency)
+        lock.lock()
+        writesInFlight -= 1
+        lock.unlock()
         if count > 0, pf.faults.contains(.noMemory) { throw failure(.noMemory) }
 
         lock.lock()

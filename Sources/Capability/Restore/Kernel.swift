@@ -32,6 +32,17 @@ public struct PFState: Equatable, Sendable {
     /// (policies name PFs by their final names), to set VF MACs through.
     public var ready: Bool { driver != nil && totalVFs != nil && netdev != nil && netdevSettled }
 
+    /// What keeps the PF from being ready, and what to do, for the message at the end of the wait.
+    var notReady: String? {
+        if driver == nil { return "has no driver; load the NIC's driver (dmesg says why it did not bind)" }
+        if totalVFs == nil {
+            return "shows no VF count in sriov_totalvfs; reload the NIC's driver or reboot (dmesg)"
+        }
+        if netdev == nil { return "has no netdev; check that its driver created one (dmesg)" }
+        if !netdevSettled { return "has a netdev udev did not finish with; check journalctl -u systemd-udevd" }
+        return nil
+    }
+
     /// The VF the kernel numbers `index` (virtfnN), when present. `vfs` is sorted by
     /// index, and its positions are the indices unless the kernel skipped one.
     public func vf(_ index: Int) -> VFState? {

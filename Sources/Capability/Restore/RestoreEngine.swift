@@ -69,7 +69,12 @@ public struct RestoreEngine: Sendable {
             let waiting = expectedButNotReady(state, tracker: tracker, host: host, selection: options.selection)
             guard !waiting.isEmpty, ContinuousClock.now < appearDeadline else {
                 for name in waiting {
-                    let message = "\(name): did not appear with a driver and a netdev within \(seconds(options.appearTimeout)) s; check that the card is seated and its driver loads (dmesg)"
+                    let waited = seconds(options.appearTimeout)
+                    let message = if let missing = PCIAddress(name).flatMap({ kernel.pf($0)?.notReady }) {
+                        "\(name): waited \(waited) s, and the PF \(missing)"
+                    } else {
+                        "\(name): did not appear with a driver and a netdev within \(waited) s; check that the card is seated and its driver loads (dmesg)"
+                    }
                     logger.error("\(message)")
                     outcomes.append(PFOutcome(pciAddress: name, name: nil, status: .failed, numVfs: 0, message: message))
                 }
