@@ -43,15 +43,21 @@ let package = Package(
 
         // Writes fake /sys trees that umockdev serves to the code under test.
         // Fake hosts for the tests and benchmarks: /sys trees for umockdev, and a simulated kernel.
-        .target(name: "Testbed", dependencies: ["Capability", .product(name: "SystemPackage", package: "swift-system")], path: "Tests/Testbed"),
+        .target(
+            name: "Testbed", dependencies: ["Capability", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/Testbed"),
         .executableTarget(name: "make-testbed", dependencies: ["Testbed"], path: "Tests/TestbedTool"),
-        .executableTarget(name: "restore-benchmark", dependencies: ["Testbed", "Capability", .product(name: "Logging", package: "swift-log")],
-                          path: "Tests/RestoreBenchmark"),
+        .executableTarget(
+            name: "restore-benchmark",
+            dependencies: ["Testbed", "Capability", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/RestoreBenchmark"),
         // Fuzzes the manifest decoder (scripts/fuzz-policy); a plain build replays inputs.
         .executableTarget(name: "policy-fuzzer", dependencies: ["Capability"], path: "Tests/PolicyFuzzer"),
         // Fuzzes the stored-state decoder and what plan, restore and status do with a state (scripts/fuzz-state).
-        .executableTarget(name: "state-fuzzer", dependencies: ["Capability", .product(name: "SystemPackage", package: "swift-system")],
-                          path: "Tests/StateFuzzer", exclude: ["regressions"]),
+        .executableTarget(
+            name: "state-fuzzer",
+            dependencies: ["Capability", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/StateFuzzer", exclude: ["regressions"]),
         // Fuzzes the sysfs readers on fake hosts under umockdev (scripts/fuzz-sysfs); a plain build replays inputs.
         .executableTarget(name: "sysfs-fuzzer", dependencies: ["Capability", "Testbed"], path: "Tests/SysfsFuzzer"),
         .testTarget(name: "CapabilityTests", dependencies: ["Capability", "Testbed"], exclude: ["Golden"]),

@@ -10,7 +10,7 @@ func runReporting<T>(_ body: () throws -> T) throws -> T {
     } catch let error as SRIOVError {
         if case let .invalidPolicies(problems) = error {
             // One line per problem, so each can be read (and grepped) on its own.
-            problems.forEach { printError($0.description) }
+            for problem in problems { printError(problem.description) }
             printError("harvester-sriov: \(count(problems.count, "problem", "problems")); nothing was written")
         } else {
             printError("harvester-sriov: \(error)")

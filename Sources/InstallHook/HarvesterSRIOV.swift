@@ -7,7 +7,10 @@ struct HarvesterSRIOV: ParsableCommand {
         commandName: "harvester-sriov",
         abstract: "Detects a Harvester node's SR-IOV NICs, labels the node, and keeps its VFs across reboots.",
         version: Capability.version,
-        subcommands: [Detect.self, Policy.self, Plan.self, Restore.self, Status.self, Label.self, Install.self, Uninstall.self, Hook.self, SysfsWrite.self]
+        subcommands: [
+            Detect.self, Policy.self, Plan.self, Restore.self, Status.self, Label.self, Install.self, Uninstall.self,
+            Hook.self, SysfsWrite.self,
+        ]
     )
 
     /// ArgumentParser's own main, except that help and --version go through `output`:

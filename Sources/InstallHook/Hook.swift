@@ -26,7 +26,9 @@ struct Hook: ParsableCommand {
     @Option(name: .customLong("policy"), help: "A policy file to store for this node. Repeatable.")
     var policies: [String] = []
 
-    @Option(name: .customLong("node-label"), help: "A label (key=value) the node will carry, for policies' nodeSelector. Repeatable.")
+    @Option(
+        name: .customLong("node-label"),
+        help: "A label (key=value) the node will carry, for policies' nodeSelector. Repeatable.")
     var nodeLabels: [String] = []
 
     @OptionGroup var flags: InstallFlags
@@ -39,17 +41,20 @@ struct Hook: ParsableCommand {
             let host = try HostDiscovery.discover()
             let binary = try NodeInstallation.runningExecutable()
             let hook = HookRun(root: target, options: flags.options(layout))
-            let result = try hook.run(policyFiles: policies, nodeLabels: labels, labelKey: flags.key, host: host,
-                                      binary: binary, dryRun: flags.dryRun)
+            let result = try hook.run(
+                policyFiles: policies, nodeLabels: labels, labelKey: flags.key, host: host,
+                binary: binary, dryRun: flags.dryRun)
 
             output("harvester-sriov hook, mode \(mode.rawValue), layout \(layout.rawValue), root \(target.path)")
             let pfs = count(host.interfaces.count, "SR-IOV capable PF", "SR-IOV capable PFs")
             output("node label: \(result.label.key)=\(result.label.value) (\(pfs))")
-            result.warnings.forEach { printError("warning: \($0)") }
+            for warning in result.warnings { printError("warning: \(warning)") }
             if let policies = result.policies {
-                policies.changes.forEach { output($0) }
+                for change in policies.changes { output(change) }
                 output("\(flags.dryRun ? "would be " : "")\(policies.outcome.rawValue) \(policies.statePath)")
-                if !flags.dryRun { policies.notes.forEach { printError("note: \($0)") } }
+                if !flags.dryRun {
+                    for note in policies.notes { printError("note: \(note)") }
+                }
             }
             report(result.files, dryRun: flags.dryRun)
         }

@@ -3,7 +3,9 @@ import Capability
 
 struct Install: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Put the binary, the udev rule, the restore units and the label under a root, so VFs come back at every boot.")
+        abstract:
+            "Put the binary, the udev rule, the restore units and the label under a root, so VFs come back at every boot."
+    )
 
     @OptionGroup var target: RootOptions
     @OptionGroup var flags: InstallFlags
@@ -13,8 +15,10 @@ struct Install: ParsableCommand {
             let (root, layout) = try target.resolve()
             let label = try NodeLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
             let installation = NodeInstallation(root: root, options: flags.options(layout))
-            report(try installation.install(label: label, binary: try NodeInstallation.runningExecutable(), dryRun: flags.dryRun),
-                   dryRun: flags.dryRun)
+            report(
+                try installation.install(
+                    label: label, binary: try NodeInstallation.runningExecutable(), dryRun: flags.dryRun),
+                dryRun: flags.dryRun)
         }
     }
 }
@@ -31,7 +35,8 @@ struct Uninstall: ParsableCommand {
     func run() throws {
         try runReporting {
             let (root, layout) = try target.resolve()
-            let changes = try NodeInstallation(root: root, options: InstallOptions(layout: layout)).uninstall(purge: purge)
+            let changes = try NodeInstallation(root: root, options: InstallOptions(layout: layout)).uninstall(
+                purge: purge)
             for change in changes { output("\(change.outcome.rawValue) \(change.path)") }
         }
     }

@@ -28,7 +28,9 @@ struct InstallFlags: ParsableArguments {
 func report(_ changes: [FileInstaller.Change], dryRun: Bool) {
     for change in changes {
         if dryRun {
-            output(change.outcome == .unchanged ? "unchanged \(change.path)" : "would be \(change.outcome.rawValue): \(change.path)")
+            output(
+                change.outcome == .unchanged
+                    ? "unchanged \(change.path)" : "would be \(change.outcome.rawValue): \(change.path)")
             output(change.diff, terminator: "")
         } else {
             output("\(change.outcome.rawValue) \(change.path)")
@@ -36,6 +38,8 @@ func report(_ changes: [FileInstaller.Change], dryRun: Bool) {
     }
     let changed = changes.filter { $0.outcome != .unchanged && $0.outcome != .absent }.count
     if changed == 0 {
-        output("nothing \(dryRun ? "would change" : "changed"): \(count(changes.count, "file", "files")) already as they should be")
+        output(
+            "nothing \(dryRun ? "would change" : "changed"): \(count(changes.count, "file", "files")) already as they should be"
+        )
     }
 }

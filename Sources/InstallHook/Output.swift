@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Capability
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Every byte of data for stdout goes through here. print() buffers and drops write
 /// errors, so `detect --json > /dev/full` exited 0 and a full disk cut the JSON short;

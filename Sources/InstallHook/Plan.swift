@@ -3,7 +3,9 @@ import Capability
 
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Resolve the stored policies against this node's NICs now: VFs per PF, their groups, and what matched nothing.")
+        abstract:
+            "Resolve the stored policies against this node's NICs now: VFs per PF, their groups, and what matched nothing."
+    )
 
     @OptionGroup var target: RootOptions
 
@@ -17,7 +19,8 @@ struct Plan: ParsableCommand {
         try runReporting {
             let state = try target.store().load()
             let host = try HostDiscovery.discover()
-            let labels = NodeLabels.of(host, extra: state.nodeLabels.merging(try NodeLabels.parse(nodeLabels)) { _, given in given })
+            let labels = NodeLabels.of(
+                host, extra: state.nodeLabels.merging(try NodeLabels.parse(nodeLabels)) { _, given in given })
             let plan = PlanResolver.resolve(state.policies, host: host, labels: labels)
             output(json ? PlanReport.json(plan) : PlanReport.table(plan), terminator: "")
         }

@@ -21,11 +21,14 @@ struct Policy: ParsableCommand {
                 let input = PolicyInput.load(files)
                 guard input.problems.isEmpty else { throw SRIOVError.invalidPolicies(input.problems) }
                 if try TargetRoot(root).isLiveHost {
-                    let checked = PolicyRules.checkHost(input.policies, host: try HostDiscovery.discover(), origins: input.origins)
+                    let checked = PolicyRules.checkHost(
+                        input.policies, host: try HostDiscovery.discover(), origins: input.origins)
                     guard checked.errors.isEmpty else { throw SRIOVError.invalidPolicies(checked.errors) }
-                    checked.warnings.forEach { printError("warning: \($0)") }
+                    for warning in checked.warnings { printError("warning: \(warning)") }
                 }
-                output("\(count(input.policies.count, "policy", "policies")) valid: \(input.policies.map(\.name).sorted().joined(separator: ", "))")
+                output(
+                    "\(count(input.policies.count, "policy", "policies")) valid: \(input.policies.map(\.name).sorted().joined(separator: ", "))"
+                )
             }
         }
     }
@@ -39,7 +42,9 @@ struct Policy: ParsableCommand {
 
         @OptionGroup var target: RootOptions
 
-        @Option(name: .customLong("node-label"), help: "A label (key=value) this node carries, for policies' nodeSelector. Repeatable.")
+        @Option(
+            name: .customLong("node-label"),
+            help: "A label (key=value) this node carries, for policies' nodeSelector. Repeatable.")
         var nodeLabels: [String] = []
 
         @Flag(help: "Validate and say what would change, without writing.")
@@ -51,14 +56,18 @@ struct Policy: ParsableCommand {
                 let input = PolicyInput.load(files)
                 let store = try target.store()
                 let host = store.writer.root.isLiveHost && input.problems.isEmpty ? try HostDiscovery.discover() : nil
-                let report = try PolicyApplication(store: store).apply(input, nodeLabels: labels, host: host, dryRun: dryRun)
-                report.warnings.forEach { printError("warning: \($0)") }
-                report.notes.forEach { printError("note: \($0)") }
-                report.changes.forEach { output($0) }
+                let report = try PolicyApplication(store: store).apply(
+                    input, nodeLabels: labels, host: host, dryRun: dryRun)
+                for warning in report.warnings { printError("warning: \(warning)") }
+                for note in report.notes { printError("note: \(note)") }
+                for change in report.changes { output(change) }
                 let verb = dryRun ? "would be" : "is"
                 switch report.outcome {
                 case .unchanged: output("unchanged: \(report.statePath) already holds these policies")
-                default: output("\(report.statePath) \(verb) \(report.outcome.rawValue) (\(count(report.state.policies.count, "policy", "policies")))")
+                default:
+                    output(
+                        "\(report.statePath) \(verb) \(report.outcome.rawValue) (\(count(report.state.policies.count, "policy", "policies")))"
+                    )
                 }
             }
         }
@@ -90,7 +99,9 @@ struct Policy: ParsableCommand {
                 let store = try target.store()
                 let result = try PolicyApplication(store: store).remove(names)
                 result.waitNote.map { printError("note: \($0)") }
-                output("removed \(names.joined(separator: ", ")); \(store.displayPath) \(result.outcome.rawValue) (\(count(result.state.policies.count, "policy", "policies")) left)")
+                output(
+                    "removed \(names.joined(separator: ", ")); \(store.displayPath) \(result.outcome.rawValue) (\(count(result.state.policies.count, "policy", "policies")) left)"
+                )
             }
         }
     }

@@ -5,7 +5,9 @@ import Logging
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Recreate the VFs the stored policies ask for: at boot, when a PF reappears, or by hand.",
-        discussion: "Exit status: 0 when every configured PF is as planned, 1 when any failed (each failure is one line naming the PF, the file, the errno and what to do).")
+        discussion:
+            "Exit status: 0 when every configured PF is as planned, 1 when any failed (each failure is one line naming the PF, the file, the errno and what to do)."
+    )
 
     @Argument(help: "PF names or PCI addresses to restore (default: all configured PFs).")
     var pfs: [String] = []
@@ -35,8 +37,9 @@ struct Restore: ParsableCommand {
         let result: RestoreResult
         var engineRan = false
         do {
-            let engine = RestoreEngine(kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(runtimeDirectory),
-                                       logger: logger)
+            let engine = RestoreEngine(
+                kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(runtimeDirectory),
+                logger: logger)
             engineRan = true
             let options = RestoreOptions(selection: pfs, timeout: .seconds(timeout), appearTimeout: .seconds(wait))
             result = try engine.run(options)
@@ -47,7 +50,9 @@ struct Restore: ParsableCommand {
             throw ExitCode(error.exitCode)
         }
         for pf in result.pfs {
-            output("\(pf.pciAddress) \(pf.name ?? "-"): \(pf.status.rawValue), \(pf.numVfs) VFs, \(pf.kernelMilliseconds) ms in the kernel, \(pf.totalMilliseconds) ms in all")
+            output(
+                "\(pf.pciAddress) \(pf.name ?? "-"): \(pf.status.rawValue), \(pf.numVfs) VFs, \(pf.kernelMilliseconds) ms in the kernel, \(pf.totalMilliseconds) ms in all"
+            )
         }
         if result.failed { throw ExitCode(1) }
     }
@@ -68,8 +73,9 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let status = try runReporting {
-            let engine = RestoreEngine(kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(runtimeDirectory),
-                                       logger: Logger(label: "harvester-sriov"))
+            let engine = RestoreEngine(
+                kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(runtimeDirectory),
+                logger: Logger(label: "harvester-sriov"))
             return try NodeStatus(engine: engine)
         }
         output(json ? status.json : status.table, terminator: "")

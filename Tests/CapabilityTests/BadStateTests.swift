@@ -1,7 +1,8 @@
-@testable import Capability
 import Foundation
 import Testbed
 import Testing
+
+@testable import Capability
 
 /// A stored state that cannot be used: restore says so in the journal and touches no
 /// VF; plan and status exit 65 with the message. And no input of the state, restore
@@ -18,8 +19,10 @@ import Testing
         var json = try #require(try JSONSerialization.jsonObject(with: valid) as? [String: Any])
         json["schemaVersion"] = 99
         let future = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
-        return [("not JSON", "{\"schemaVersion\": 1, \"policies\": [", "is not a harvester-sriov state file"),
-                ("schema version 99", future, "schema version 99")]
+        return [
+            ("not JSON", "{\"schemaVersion\": 1, \"policies\": [", "is not a harvester-sriov state file"),
+            ("schema version 99", future, "schema version 99"),
+        ]
     }
 
     @Test(arguments: [0, 1])
@@ -40,8 +43,9 @@ import Testing
         let logged = node.logs.all.suffix(2)
         #expect(logged.first?.hasPrefix("error: \(statePath): ") == true)
         #expect(logged.first?.contains(bad.says) == true)
-        #expect(logged.last == "error: the stored state \(statePath) is invalid, so no VF was changed: "
-            + "fix the file, or remove it and apply the policies again")
+        #expect(
+            logged.last == "error: the stored state \(statePath) is invalid, so no VF was changed: "
+                + "fix the file, or remove it and apply the policies again")
     }
 
     /// As the boot unit runs it: the lines reach the journal with the error priority.
@@ -50,7 +54,8 @@ import Testing
         try Umockdev.requirePreload()
         let bad = try Self.badStates()[which]
         let folder = try TemporaryFolder()
-        let root = try folder.folder("root"), run = try folder.folder("run")
+        let root = try folder.folder("root")
+        let run = try folder.folder("run")
         try folder.write("root/etc/harvester-sriov/state.json", bad.text)
         let testbed = try Testbed([Fixtures.x710WithVFs])
         let numVFs = testbed.root + "/sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs"
@@ -58,18 +63,20 @@ import Testing
         var environment = ProcessInfo.processInfo.environment
         environment["UMOCKDEV_DIR"] = testbed.root
         environment["JOURNAL_STREAM"] = "8:1234"
-        let result = try Umockdev.runBinary(["restore", "--root", root, "--runtime-directory", run],
-                                            environment: environment)
+        let result = try Umockdev.runBinary(
+            ["restore", "--root", root, "--runtime-directory", run],
+            environment: environment)
         #expect(result.status == 65)
         #expect(result.stdout == "")
         let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.count == 3, "one line per problem, one that says what restore did, and the final newline")
         #expect(lines.first?.hasPrefix("<3>\(root)/etc/harvester-sriov/state.json: ") == true)
         #expect(lines.first?.contains(bad.says) == true)
-        #expect(lines.dropFirst().first.map(String.init)
-            == "<3>the stored state \(root)/etc/harvester-sriov/state.json "
-            + "is invalid, so no VF was changed: "
-            + "fix the file, or remove it and apply the policies again")
+        #expect(
+            lines.dropFirst().first.map(String.init)
+                == "<3>the stored state \(root)/etc/harvester-sriov/state.json "
+                + "is invalid, so no VF was changed: "
+                + "fix the file, or remove it and apply the policies again")
         #expect(try String(contentsOfFile: numVFs, encoding: .utf8) == before)
     }
 
@@ -77,7 +84,8 @@ import Testing
     func planAndStatusExit65WithTheMessage(_ command: [String]) throws {
         let bad = try Self.badStates()[1]
         let folder = try TemporaryFolder()
-        let root = try folder.folder("root"), run = try folder.folder("run")
+        let root = try folder.folder("root")
+        let run = try folder.folder("run")
         try folder.write("root/etc/harvester-sriov/state.json", bad.text)
         let testbed = try Testbed([Fixtures.x710WithVFs])
         let runtime = command[0] == "status" ? ["--runtime-directory", run] : []
@@ -110,10 +118,12 @@ import Testing
         let kernel = SimulatedKernel([H.x710()])
         try kernel.setNumVFs(4, pf: PCIAddress("0000:3b:00.0")!, timeout: .seconds(1))
         let pf = try #require(kernel.pf(PCIAddress("0000:3b:00.0")!))
-        let group = VFGroup(resourceName: "wide", deviceType: .vfioPCI, vfRange: 2...Int.max, policyName: "wide",
-                            mtu: nil, isRdma: false)
-        let planned = PlannedInterface(pciAddress: pf.address, name: "enp59s0f0", numVfs: 4, mtu: nil, linkType: nil,
-                                       vfGroups: [group], numVfsPolicy: "wide")
+        let group = VFGroup(
+            resourceName: "wide", deviceType: .vfioPCI, vfRange: 2...Int.max, policyName: "wide",
+            mtu: nil, isRdma: false)
+        let planned = PlannedInterface(
+            pciAddress: pf.address, name: "enp59s0f0", numVfs: 4, mtu: nil, linkType: nil,
+            vfGroups: [group], numVfsPolicy: "wide")
         #expect(RestoreEngine.differences(planned, pf, card: nil).count == 2, "VFs 2 and 3 are not on vfio-pci")
     }
 

@@ -1,7 +1,8 @@
-@testable import Capability
 import Foundation
 import Testbed
 import Testing
+
+@testable import Capability
 
 /// Discovery, detect and the restore reader against /sys trees holding what no kernel
 /// writes: every value is reported as what it is (unknown, unusable and why), never as
@@ -42,7 +43,8 @@ import Testing
         let nic = try #require(host.unusable.first)
         #expect(host.unusable.count == 1, "its VFs are not listed as NICs of their own")
         #expect(nic.reason == .unreadableSRIOVAttribute)
-        #expect(nic.detail == "Ethernet Controller X710 for 10GbE SFP+ (8086:1572): "
+        #expect(
+            nic.detail == "Ethernet Controller X710 for 10GbE SFP+ (8086:1572): "
                 + "/sys/bus/pci/devices/0000:3b:00.0/sriov_totalvfs reads \(value.shown), not a VF count as the kernel "
                 + "writes it; check dmesg for the driver's errors, then reload the NIC's driver or reboot")
     }
@@ -53,8 +55,10 @@ import Testing
         #expect(mkdir(testbed.path(Self.pf, "sriov_totalvfs"), 0o755) == 0)
         let nic = try #require(try Umockdev.discover(in: testbed.root).unusable.first)
         #expect(nic.reason == .unreadableSRIOVAttribute)
-        #expect(nic.detail.hasPrefix("Ethernet Controller X710 for 10GbE SFP+ (8086:1572): "
-                + "/sys/bus/pci/devices/0000:3b:00.0/sriov_totalvfs cannot be read: Is a directory"))
+        #expect(
+            nic.detail.hasPrefix(
+                "Ethernet Controller X710 for 10GbE SFP+ (8086:1572): "
+                    + "/sys/bus/pci/devices/0000:3b:00.0/sriov_totalvfs cannot be read: Is a directory"))
     }
 
     @Test("a sriov_numvfs that holds no count is unknown (null), not 0", arguments: garbage)
@@ -84,9 +88,11 @@ import Testing
         let row = table.stdout.split(separator: "\n").first { $0.hasPrefix("enp59s0f0 ") }
         #expect(row?.contains(" -/64 ") == true)
         #expect(!table.stdout.contains("/-1") && !table.stdout.contains("-1/"), "a count column never shows -1")
-        #expect(table.stdout.contains("0000:3b:00.1  enp59s0f1  8086:1572  unreadable-sriov-attribute  "
-                                      + "Ethernet Controller X710 for 10GbE SFP+ (8086:1572): "
-                                      + "/sys/bus/pci/devices/0000:3b:00.1/sriov_totalvfs reads \"-1\""))
+        #expect(
+            table.stdout.contains(
+                "0000:3b:00.1  enp59s0f1  8086:1572  unreadable-sriov-attribute  "
+                    + "Ethernet Controller X710 for 10GbE SFP+ (8086:1572): "
+                    + "/sys/bus/pci/devices/0000:3b:00.1/sriov_totalvfs reads \"-1\""))
         let json = try JSONDocument(try Umockdev.run(["detect", "--json"], in: testbed.root).stdout)
         #expect(json["interfaces", 0, "numVfs"] is NSNull)
         #expect(json["unusable", 0, "reason"] as? String == "unreadable-sriov-attribute")
@@ -95,10 +101,10 @@ import Testing
 
     /// `virtfnN` links that do not name a VF of this PF, and what each would have done.
     static let strayLinks: [(name: String, target: String)] = [
-        ("virtfn4", "../0000:3b:00.0"),   // the PF itself: it would be its own VF
-        ("virtfn5", "../0000:3b:00.1"),   // another PF: it would vanish from the PF list
-        ("virtfn6", "../0000:99:00.0"),   // nothing
-        ("virtfn7", "../0000:3b:02.0"),   // VF 0 again: listed twice
+        ("virtfn4", "../0000:3b:00.0"),  // the PF itself: it would be its own VF
+        ("virtfn5", "../0000:3b:00.1"),  // another PF: it would vanish from the PF list
+        ("virtfn6", "../0000:99:00.0"),  // nothing
+        ("virtfn7", "../0000:3b:02.0"),  // VF 0 again: listed twice
         ("virtfn8", "../not-an-address"),
         ("virtfn-1", "../0000:3b:02.1"),  // not a name the kernel makes
         ("virtfn01", "../0000:3b:02.1"),
@@ -113,8 +119,9 @@ import Testing
         try testbed.setLink(Self.pf, "virtfn9", to: "../\(port1.sriov!.vfs[0].address)")
 
         let host = try Umockdev.discover(in: testbed.root)
-        #expect(host.interfaces.map(\.address.description) == ["0000:3b:00.0", "0000:3b:00.1"],
-                "no PF is taken for a VF")
+        #expect(
+            host.interfaces.map(\.address.description) == ["0000:3b:00.0", "0000:3b:00.1"],
+            "no PF is taken for a VF")
         let pf = try #require(host.interfaces.first)
         #expect(pf.vfs.map(\.vfID) == [0, 1, 2, 3])
         #expect(pf.vfs.map(\.function.address.description) == Self.vfs)
@@ -210,7 +217,8 @@ import Testing
         try testbed.setAttribute(function.address, "config", Array(function.configSpace()[..<64]))
         let nic = try #require(try Umockdev.discover(in: testbed.root).unusable.first)
         #expect(nic.reason == .noSRIOVCapability)
-        #expect(nic.detail == "82599ES 10-Gigabit SFI/SFP+ Network Connection (8086:10fb) has no sriov_* files, "
+        #expect(
+            nic.detail == "82599ES 10-Gigabit SFI/SFP+ Network Connection (8086:10fb) has no sriov_* files, "
                 + "and only 64 bytes of its config space can be read, too few to show an SR-IOV capability; a kernel "
                 + "built with CONFIG_PCI_IOV=y (as distributions' are) creates those files for every function that has "
                 + "one, so it most likely cannot create VFs (run detect as root to read all of config space)")
@@ -218,16 +226,19 @@ import Testing
 
     @Test func theValueParsersTakeOnlyWhatTheKernelWrites() {
         #expect(["0", "7", "64", "65535", " 8 \n", "007"].map(SysfsValue.count) == [0, 7, 64, 65535, 8, 7])
-        #expect(["", "-1", "65536", "0x40", "abc", "99999999999999999999", "4 4", "+4", "٣"].allSatisfy {
-            SysfsValue.count($0) == nil
-        })
+        #expect(
+            ["", "-1", "65536", "0x40", "abc", "99999999999999999999", "4 4", "+4", "٣"].allSatisfy {
+                SysfsValue.count($0) == nil
+            })
         #expect(["0", "3", "127"].map { SysfsValue.index($0) } == [0, 3, 127])
         #expect(["", "-1", "01", "+1", "1a", "9999999999"].allSatisfy { SysfsValue.index($0) == nil })
         #expect(SysfsValue.linkAddress("3c:fd:fe:9e:a1:00") == "3c:fd:fe:9e:a1:00")
-        #expect(["", "3C:FD:FE:9E:A1:00", "3c:fd:fe:9e:a1:0", "3c::fe", "zz:zz", "3c:fd:fe:9e:a1:00:"].allSatisfy {
-            SysfsValue.linkAddress($0) == nil
-        })
-        #expect(["0x8086", "8086", "0x15B3", "0x1"].map { HostDiscovery.idValue($0) }
+        #expect(
+            ["", "3C:FD:FE:9E:A1:00", "3c:fd:fe:9e:a1:0", "3c::fe", "zz:zz", "3c:fd:fe:9e:a1:00:"].allSatisfy {
+                SysfsValue.linkAddress($0) == nil
+            })
+        #expect(
+            ["0x8086", "8086", "0x15B3", "0x1"].map { HostDiscovery.idValue($0) }
                 == ["8086", "8086", "15b3", "0001"])
         #expect(["0x", "", "+86", "0x-1", "0x123456", "0xzz", nil].allSatisfy { HostDiscovery.idValue($0) == nil })
         let fifty = String(repeating: "x", count: 50)

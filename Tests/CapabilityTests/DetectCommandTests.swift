@@ -17,10 +17,15 @@ import Testing
         #expect(json["node"] as? String == expected)
 
         let interfaces = try #require(json["interfaces"] as? [[String: Any]])
-        #expect(interfaces.map { $0["pciAddress"] as? String } == ["0000:3b:00.0", "0000:3b:00.1", "0000:86:00.0", "0000:86:00.1", "0000:af:00.0"])
-        let required: Set = ["name", "mac", "driver", "pciAddress", "vendor", "deviceID", "vendorName", "deviceName", "mtu",
-                             "numVfs", "totalvfs", "linkSpeed", "linkType", "vfDeviceID", "numaNode", "iommuGroup",
-                             "serialNumber", "Vfs"]
+        #expect(
+            interfaces.map { $0["pciAddress"] as? String } == [
+                "0000:3b:00.0", "0000:3b:00.1", "0000:86:00.0", "0000:86:00.1", "0000:af:00.0",
+            ])
+        let required: Set = [
+            "name", "mac", "driver", "pciAddress", "vendor", "deviceID", "vendorName", "deviceName", "mtu",
+            "numVfs", "totalvfs", "linkSpeed", "linkType", "vfDeviceID", "numaNode", "iommuGroup",
+            "serialNumber", "Vfs",
+        ]
         for interface in interfaces {
             #expect(required.isSubset(of: Set(interface.keys)), "missing \(required.subtracting(interface.keys))")
         }
@@ -74,8 +79,12 @@ import Testing
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first?.hasSuffix("network-sriov.capable=true") == true)
-        #expect(lines.contains { $0.hasPrefix("enp59s0f0 ") && $0.contains("0000:3b:00.0") && $0.contains("4/64") && $0.contains("i40e") })
-        #expect(lines.contains { $0.hasPrefix("  vf 0 enp59s0f0v0") && $0.contains("0000:3b:02.0") && $0.contains("iavf") })
+        #expect(
+            lines.contains {
+                $0.hasPrefix("enp59s0f0 ") && $0.contains("0000:3b:00.0") && $0.contains("4/64") && $0.contains("i40e")
+            })
+        #expect(
+            lines.contains { $0.hasPrefix("  vf 0 enp59s0f0v0") && $0.contains("0000:3b:02.0") && $0.contains("iavf") })
         #expect(lines.contains { $0.hasPrefix("  vf 3 -") && $0.contains("0000:3b:02.3") && $0.contains("vfio-pci") })
         #expect(lines.contains("Not usable for SR-IOV:"))
         #expect(lines.contains { $0.hasPrefix("0000:00:03.0  eth0") && $0.contains("no-sriov-capability") })
@@ -98,7 +107,10 @@ import Testing
         let result = try Umockdev.run(["detect", "--json"], in: empty.path)
         #expect(result.status == 69)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr == "harvester-sriov: cannot read /sys/devices: sysfs is not mounted at /sys; mount it (mount -t sysfs sysfs /sys) or run on the node itself\n")
+        #expect(
+            result.stderr
+                == "harvester-sriov: cannot read /sys/devices: sysfs is not mounted at /sys; mount it (mount -t sysfs sysfs /sys) or run on the node itself\n"
+        )
     }
 
     @Test func versionAndHelp() throws {

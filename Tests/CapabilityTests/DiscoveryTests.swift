@@ -1,6 +1,7 @@
-@testable import Capability
 import Testbed
 import Testing
+
+@testable import Capability
 
 /// Discovery in-process, through real libudev and libpci, against umockdev testbeds.
 @Suite struct DiscoveryTests {
@@ -19,18 +20,33 @@ import Testing
     }
 
     static let models: [ModelCase] = [
-        ModelCase(fixture: Fixtures.x710, name: "enp59s0f0", driver: "i40e", vendor: "8086", deviceID: "1572", vfDeviceID: "154c",
-                  totalVFs: 64, configTotalVFs: 64, deviceName: "Ethernet Controller X710 for 10GbE SFP+", speed: "10000 Mb/s"),
-        ModelCase(fixture: Fixtures.e810, name: "ens801f0", driver: "ice", vendor: "8086", deviceID: "1592", vfDeviceID: "1889",
-                  totalVFs: 256, configTotalVFs: 256, deviceName: "Ethernet Controller E810-C for QSFP", speed: "100000 Mb/s"),
-        ModelCase(fixture: Fixtures.x82599, name: "enp4s0f0", driver: "ixgbe", vendor: "8086", deviceID: "10fb", vfDeviceID: "10ed",
-                  totalVFs: 63, configTotalVFs: 64, deviceName: "82599ES 10-Gigabit SFI/SFP+ Network Connection", speed: "10000 Mb/s"),
-        ModelCase(fixture: Fixtures.x82576, name: "enp1s0", driver: "igb", vendor: "8086", deviceID: "10c9", vfDeviceID: "10ca",
-                  totalVFs: 7, configTotalVFs: 8, deviceName: "82576 Gigabit Network Connection", speed: "1000 Mb/s"),
-        ModelCase(fixture: Fixtures.bcm57414, name: "ens2f0np0", driver: "bnxt_en", vendor: "14e4", deviceID: "16d7", vfDeviceID: "16dc",
-                  totalVFs: 128, configTotalVFs: 128, deviceName: "BCM57414 NetXtreme-E 10Gb/25Gb RDMA Ethernet Controller", speed: "25000 Mb/s"),
-        ModelCase(fixture: Fixtures.connectX6Dx, name: "ens5f0np0", driver: "mlx5_core", vendor: "15b3", deviceID: "101d", vfDeviceID: "101e",
-                  totalVFs: 8, configTotalVFs: 8, deviceName: "MT2892 Family [ConnectX-6 Dx]", speed: "100000 Mb/s"),
+        ModelCase(
+            fixture: Fixtures.x710, name: "enp59s0f0", driver: "i40e", vendor: "8086", deviceID: "1572",
+            vfDeviceID: "154c",
+            totalVFs: 64, configTotalVFs: 64, deviceName: "Ethernet Controller X710 for 10GbE SFP+", speed: "10000 Mb/s"
+        ),
+        ModelCase(
+            fixture: Fixtures.e810, name: "ens801f0", driver: "ice", vendor: "8086", deviceID: "1592",
+            vfDeviceID: "1889",
+            totalVFs: 256, configTotalVFs: 256, deviceName: "Ethernet Controller E810-C for QSFP", speed: "100000 Mb/s"),
+        ModelCase(
+            fixture: Fixtures.x82599, name: "enp4s0f0", driver: "ixgbe", vendor: "8086", deviceID: "10fb",
+            vfDeviceID: "10ed",
+            totalVFs: 63, configTotalVFs: 64, deviceName: "82599ES 10-Gigabit SFI/SFP+ Network Connection",
+            speed: "10000 Mb/s"),
+        ModelCase(
+            fixture: Fixtures.x82576, name: "enp1s0", driver: "igb", vendor: "8086", deviceID: "10c9",
+            vfDeviceID: "10ca",
+            totalVFs: 7, configTotalVFs: 8, deviceName: "82576 Gigabit Network Connection", speed: "1000 Mb/s"),
+        ModelCase(
+            fixture: Fixtures.bcm57414, name: "ens2f0np0", driver: "bnxt_en", vendor: "14e4", deviceID: "16d7",
+            vfDeviceID: "16dc",
+            totalVFs: 128, configTotalVFs: 128, deviceName: "BCM57414 NetXtreme-E 10Gb/25Gb RDMA Ethernet Controller",
+            speed: "25000 Mb/s"),
+        ModelCase(
+            fixture: Fixtures.connectX6Dx, name: "ens5f0np0", driver: "mlx5_core", vendor: "15b3", deviceID: "101d",
+            vfDeviceID: "101e",
+            totalVFs: 8, configTotalVFs: 8, deviceName: "MT2892 Family [ConnectX-6 Dx]", speed: "100000 Mb/s"),
     ]
 
     @Test("each supported NIC is found with the kernel's and config space's figures", arguments: models)
@@ -79,7 +95,10 @@ import Testing
         #expect(pf.numVFs == 4)
         #expect(pf.capability?.numVFs == 4)
         #expect(pf.vfs.map(\.vfID) == [0, 1, 2, 3])
-        #expect(pf.vfs.map(\.function.address.description) == ["0000:3b:02.0", "0000:3b:02.1", "0000:3b:02.2", "0000:3b:02.3"])
+        #expect(
+            pf.vfs.map(\.function.address.description) == [
+                "0000:3b:02.0", "0000:3b:02.1", "0000:3b:02.2", "0000:3b:02.3",
+            ])
         #expect(pf.vfs.map(\.function.driver) == ["iavf", "iavf", "iavf", "vfio-pci"])
         #expect(pf.vfs.map(\.function.primaryNetdev?.name) == ["enp59s0f0v0", "enp59s0f0v1", "enp59s0f0v2", nil])
         #expect(pf.vfs.allSatisfy { $0.function.vendor == "8086" && $0.function.deviceID == "154c" })
@@ -94,7 +113,10 @@ import Testing
         #expect(nic.reason == .noSRIOVCapability)
         #expect(nic.function.primaryNetdev?.name == "eth0")
         #expect(nic.function.driver == "virtio-pci")
-        #expect(nic.detail == "Virtio 1.0 network device (1af4:1041) has no SR-IOV capability in PCI config space; it cannot create VFs")
+        #expect(
+            nic.detail
+                == "Virtio 1.0 network device (1af4:1041) has no SR-IOV capability in PCI config space; it cannot create VFs"
+        )
     }
 
     @Test func pfWithoutDriverCannotCreateVFs() throws {
@@ -116,7 +138,10 @@ import Testing
         let host = try Umockdev.discover([pf])
         let nic = try #require(host.unusable.first)
         #expect(nic.reason == .kernelWithoutSRIOV)
-        #expect(nic.detail == "82599ES 10-Gigabit SFI/SFP+ Network Connection (8086:10fb) has an SR-IOV capability for 64 VFs in config space, but the kernel shows no sriov_* files; boot a kernel built with CONFIG_PCI_IOV=y")
+        #expect(
+            nic.detail
+                == "82599ES 10-Gigabit SFI/SFP+ Network Connection (8086:10fb) has an SR-IOV capability for 64 VFs in config space, but the kernel shows no sriov_* files; boot a kernel built with CONFIG_PCI_IOV=y"
+        )
     }
 
     @Test func totalVFsZeroMeansDisabledInFirmware() throws {
@@ -138,7 +163,10 @@ import Testing
 
     @Test func serverIsOrderedByPCIAddress() throws {
         let host = try Umockdev.discover(Fixtures.server.reversed())
-        #expect(host.interfaces.map(\.address.description) == ["0000:3b:00.0", "0000:3b:00.1", "0000:86:00.0", "0000:86:00.1", "0000:af:00.0"])
+        #expect(
+            host.interfaces.map(\.address.description) == [
+                "0000:3b:00.0", "0000:3b:00.1", "0000:86:00.0", "0000:86:00.1", "0000:af:00.0",
+            ])
         #expect(host.unusable.map(\.function.address.description) == ["0000:00:03.0"])
         #expect(host.interfaces.first?.vfs.count == 4)
     }
@@ -159,7 +187,8 @@ import Testing
 
     @Test func thePermanentMACIsTheFactoryOneOrNone() throws {
         var pf = Fixtures.x710
-        #expect(try Umockdev.discover([pf]).interfaces.first?.function.primaryNetdev?.permanentMAC == "3c:fd:fe:9e:a1:00")
+        #expect(
+            try Umockdev.discover([pf]).interfaces.first?.function.primaryNetdev?.permanentMAC == "3c:fd:fe:9e:a1:00")
         // A changed MAC (a bond slave's) is not the card's; ethtool would know the
         // factory one, and a fake netdev has none to ask for.
         pf.netdevs[0].addressAssignType = 3

@@ -1,7 +1,8 @@
-@testable import Capability
 import Foundation
 import Testbed
 import Testing
+
+@testable import Capability
 
 /// `hook` writes everything or nothing: every target is checked before the first write.
 @Suite struct HookAllOrNothingTests {
@@ -19,8 +20,9 @@ import Testing
             try folder.write("root/" + path, "not a link\n")
         } else {
             _ = try folder.folder("root/" + (path as NSString).deletingLastPathComponent)
-            try FileManager.default.createSymbolicLink(atPath: folder.path("root/" + path),
-                                                       withDestinationPath: folder.path("outside/secret"))
+            try FileManager.default.createSymbolicLink(
+                atPath: folder.path("root/" + path),
+                withDestinationPath: folder.path("outside/secret"))
         }
     }
 
@@ -35,9 +37,10 @@ import Testing
         let host = try Umockdev.discover(Fixtures.server)
         let hook = HookRun(root: try TargetRoot(root), options: InstallOptions(layout: layout))
         do {
-            _ = try hook.run(policyFiles: [PolicyCommandTests.examples[2]], nodeLabels: [:],
-                             labelKey: NodeLabels.capabilityKey, host: host, binary: Array("binary".utf8),
-                             dryRun: dryRun)
+            _ = try hook.run(
+                policyFiles: [PolicyCommandTests.examples[2]], nodeLabels: [:],
+                labelKey: NodeLabels.capabilityKey, host: host, binary: Array("binary".utf8),
+                dryRun: dryRun)
             Issue.record("hook must refuse \(path)")
         } catch {
             #expect(error.exitCode == 77)
@@ -52,15 +55,17 @@ import Testing
         let root = try folder.folder("target")
         _ = try folder.folder("target/oem")
         try folder.write("outside/secret", "secret\n")
-        try FileManager.default.createSymbolicLink(atPath: folder.path("target/oem/91_harvester_sriov.yaml"),
-                                                   withDestinationPath: folder.path("outside/secret"))
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.path("target/oem/91_harvester_sriov.yaml"),
+            withDestinationPath: folder.path("outside/secret"))
         let before = try RootTree(folder.path(""))
         let testbed = try Testbed(Fixtures.server)
         let arguments = ["hook", "--mode", "join", "--root", root, "--policy", PolicyCommandTests.examples[2]]
         let result = try Umockdev.run(arguments, in: testbed.root)
         #expect(result.status == 77)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr == "harvester-sriov: refusing to replace \(root)/oem/91_harvester_sriov.yaml: "
+        #expect(
+            result.stderr == "harvester-sriov: refusing to replace \(root)/oem/91_harvester_sriov.yaml: "
                 + "it is a symbolic link; remove it first\n")
         #expect(try RootTree(folder.path("")) == before)
     }
@@ -71,7 +76,8 @@ import Testing
         _ = try folder.folder("root/usr")
         try FileManager.default.createSymbolicLink(atPath: folder.path("root/usr/local"), withDestinationPath: outside)
         let writer = RootWriter(root: try TargetRoot(folder.path("root")))
-        let refusal = "refusing to write through \(folder.path("root"))/usr/local: it is a symbolic link or not a "
+        let refusal =
+            "refusing to write through \(folder.path("root"))/usr/local: it is a symbolic link or not a "
             + "folder, and a path inside --root must not lead outside it; remove it or choose another --root"
         #expect(throws: SRIOVError.unsafePath(refusal)) {
             try writer.check("usr/local/bin/harvester-sriov", as: .file)

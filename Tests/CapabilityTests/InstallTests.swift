@@ -1,7 +1,8 @@
-@testable import Capability
 import Foundation
 import Testbed
 import Testing
+
+@testable import Capability
 
 /// The files install and label put on a node, in both layouts, and how they are written.
 @Suite struct InstallTests {
@@ -11,13 +12,15 @@ import Testing
     /// UPDATE_GOLDEN=1 rewrites them after a deliberate change.
     @Test(arguments: Layout.allCases)
     func generatedFilesMatchTheirGoldenCopies(_ layout: Layout) throws {
-        let files = NodeFiles.installFiles(InstallOptions(layout: layout), label: try NodeLabel(capable: true), binary: [0x7f])
+        let files = NodeFiles.installFiles(
+            InstallOptions(layout: layout), label: try NodeLabel(capable: true), binary: [0x7f])
         #expect(files.map(\.path.string) == Self.expectedPaths[layout])
         for file in files {
             guard case let .text(text) = file.content else { continue }
             let url = Self.golden.appendingPathComponent(layout.rawValue).appendingPathComponent(file.path.string)
             if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try text.write(to: url, atomically: true, encoding: .utf8)
             }
             #expect(try String(contentsOf: url, encoding: .utf8) == text, "\(file.path) differs from its golden copy")
@@ -25,24 +28,41 @@ import Testing
     }
 
     static let expectedPaths: [Layout: [String]] = [
-        .fhs: ["usr/local/bin/harvester-sriov", "etc/udev/rules.d/70-harvester-sriov.rules",
-               "etc/systemd/system/harvester-sriov-restore.service", "etc/systemd/system/harvester-sriov-restore@.service",
-               "etc/systemd/system/multi-user.target.wants/harvester-sriov-restore.service",
-               "etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml", "etc/harvester-sriov/node-label-patch.json"],
-        .harvester: ["usr/local/bin/harvester-sriov", "oem/91_harvester_sriov.yaml", "usr/local/etc/harvester-sriov/node-label-patch.json"],
+        .fhs: [
+            "usr/local/bin/harvester-sriov", "etc/udev/rules.d/70-harvester-sriov.rules",
+            "etc/systemd/system/harvester-sriov-restore.service", "etc/systemd/system/harvester-sriov-restore@.service",
+            "etc/systemd/system/multi-user.target.wants/harvester-sriov-restore.service",
+            "etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml", "etc/harvester-sriov/node-label-patch.json",
+        ],
+        .harvester: [
+            "usr/local/bin/harvester-sriov", "oem/91_harvester_sriov.yaml",
+            "usr/local/etc/harvester-sriov/node-label-patch.json",
+        ],
     ]
 
     @Test func theYipFileFollowsYipsSchema() throws {
         let text = NodeFiles.yip(InstallOptions(layout: .harvester), label: try NodeLabel(capable: true))
         let documents = try YAMLReader.documents(text)
-        guard case let .mapping(top, _)? = documents.first else { Issue.record("not a map"); return }
+        guard case let .mapping(top, _)? = documents.first else {
+            Issue.record("not a map")
+            return
+        }
         #expect(top.map(\.key) == ["name", "stages"])
         guard case let .mapping(stages, _) = top[1].value, case let .sequence(steps, _) = stages.first?.value,
-              case let .mapping(step, _)? = steps.first else { Issue.record("no stage step"); return }
+            case let .mapping(step, _)? = steps.first
+        else {
+            Issue.record("no stage step")
+            return
+        }
         #expect(stages.map(\.key) == ["initramfs"])
         #expect(step.map(\.key) == ["name", "if", "files", "systemctl"])
-        #expect(step[1].value == .scalar(.string(#"[ ! -f "/run/cos/recovery_mode" ]"#), line: 0), "Harvester's recovery guard")
-        guard case let .sequence(files, _) = step[2].value else { Issue.record("no files"); return }
+        #expect(
+            step[1].value == .scalar(.string(#"[ ! -f "/run/cos/recovery_mode" ]"#), line: 0),
+            "Harvester's recovery guard")
+        guard case let .sequence(files, _) = step[2].value else {
+            Issue.record("no files")
+            return
+        }
         var paths: [String] = []
         for file in files {
             guard case let .mapping(fields, _) = file else { continue }
@@ -50,13 +70,27 @@ import Testing
             #expect(fields[1].value == .scalar(.integer(0o644), line: 0), "permissions is an integer")
             if case let .scalar(.string(path), _) = fields[0].value { paths.append(path) }
             // The embedded content is byte for byte the file install writes elsewhere.
-            if case let .scalar(.string(content), _) = fields[4].value, paths.last == "/etc/udev/rules.d/70-harvester-sriov.rules" {
+            if case let .scalar(.string(content), _) = fields[4].value,
+                paths.last == "/etc/udev/rules.d/70-harvester-sriov.rules"
+            {
                 #expect(content == NodeFiles.udevRule(InstallOptions(layout: .harvester)))
             }
         }
-        #expect(paths == ["/etc/udev/rules.d/70-harvester-sriov.rules", "/etc/systemd/system/harvester-sriov-restore.service",
-                          "/etc/systemd/system/harvester-sriov-restore@.service", "/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml"])
-        #expect(step[3].value == .mapping([(key: "enable", value: .sequence([.scalar(.string("harvester-sriov-restore.service"), line: 0)], line: 0))], line: 0))
+        #expect(
+            paths == [
+                "/etc/udev/rules.d/70-harvester-sriov.rules", "/etc/systemd/system/harvester-sriov-restore.service",
+                "/etc/systemd/system/harvester-sriov-restore@.service",
+                "/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml",
+            ])
+        #expect(
+            step[3].value
+                == .mapping(
+                    [
+                        (
+                            key: "enable",
+                            value: .sequence([.scalar(.string("harvester-sriov-restore.service"), line: 0)], line: 0)
+                        )
+                    ], line: 0))
     }
 
     /// yip expands file content as a Go text/template: a `{{` of ours must print itself.
@@ -90,19 +124,28 @@ import Testing
         let root = try folder.folder("root")
         let options = InstallOptions(layout: .fhs)
         let writer = FileInstaller(writer: RootWriter(root: try TargetRoot(root)))
-        _ = try writer.apply(NodeFiles.installFiles(options, label: try NodeLabel(capable: true), binary: Array("#!/bin/sh\n".utf8)))
+        _ = try writer.apply(
+            NodeFiles.installFiles(options, label: try NodeLabel(capable: true), binary: Array("#!/bin/sh\n".utf8)))
         if layout == .harvester {
             // The units that the yip file writes are the same text with the harvester paths.
-            try folder.write("root/etc/systemd/system/harvester-sriov-restore.service", NodeFiles.bootUnit(InstallOptions(layout: .harvester)))
-            try folder.write("root/etc/systemd/system/harvester-sriov-restore@.service", NodeFiles.pfUnit(InstallOptions(layout: .harvester)))
+            try folder.write(
+                "root/etc/systemd/system/harvester-sriov-restore.service",
+                NodeFiles.bootUnit(InstallOptions(layout: .harvester)))
+            try folder.write(
+                "root/etc/systemd/system/harvester-sriov-restore@.service",
+                NodeFiles.pfUnit(InstallOptions(layout: .harvester)))
         }
         // systemd-analyze cannot verify a template, and stumbles on ':' in an instance
         // named on its command line: verify an instance file of the template instead.
-        try folder.write("root/etc/systemd/system/harvester-sriov-restore@verify.service", try folder.read("root/etc/systemd/system/harvester-sriov-restore@.service"))
+        try folder.write(
+            "root/etc/systemd/system/harvester-sriov-restore@verify.service",
+            try folder.read("root/etc/systemd/system/harvester-sriov-restore@.service"))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        process.arguments = ["verify", "--root=\(root)", "/etc/systemd/system/harvester-sriov-restore.service",
-                             "/etc/systemd/system/harvester-sriov-restore@verify.service"]
+        process.arguments = [
+            "verify", "--root=\(root)", "/etc/systemd/system/harvester-sriov-restore.service",
+            "/etc/systemd/system/harvester-sriov-restore@verify.service",
+        ]
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = errors
@@ -140,7 +183,8 @@ import Testing
         #expect(folder.exists("root/" + layout.stateFile.string), "the policies stay without --purge")
         #expect(try folder.read("root/etc/keep-me") == "unrelated\n")
         let purged = try installation.uninstall(purge: true)
-        let state = root + "/" + layout.stateFile.string, lock = root + "/" + layout.stateLockFile.string
+        let state = root + "/" + layout.stateFile.string
+        let lock = root + "/" + layout.stateLockFile.string
         let stateFolder = root + "/" + layout.stateFile.removingLastComponent().string
         #expect(purged.filter { $0.outcome != .absent }.map(\.path) == [state, lock, stateFolder])
         #expect(!folder.exists("root/" + layout.stateFile.removingLastComponent().string))
@@ -154,20 +198,22 @@ import Testing
         _ = try installation.install(label: try NodeLabel(capable: false), binary: Array("v1".utf8), dryRun: false)
         let before = try folder.read("root/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml")
 
-        let changes = try installation.install(label: try NodeLabel(capable: true), binary: Array("v2".utf8), dryRun: true)
+        let changes = try installation.install(
+            label: try NodeLabel(capable: true), binary: Array("v2".utf8), dryRun: true)
         let dropIn = try #require(changes.first { $0.path.hasSuffix("91-harvester-sriov.yaml") })
         #expect(dropIn.outcome == .updated)
-        #expect(dropIn.diff == """
-            --- a\(root)/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml
-            +++ b\(root)/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml
-            @@ -1,4 +1,4 @@
-             # harvester-sriov \(version): this node's SR-IOV capability, as a label the node
-             # registers with.
-             node-label+:
-            -  - "network-sriov.capable=false"
-            +  - "network-sriov.capable=true"
+        #expect(
+            dropIn.diff == """
+                --- a\(root)/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml
+                +++ b\(root)/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml
+                @@ -1,4 +1,4 @@
+                 # harvester-sriov \(version): this node's SR-IOV capability, as a label the node
+                 # registers with.
+                 node-label+:
+                -  - "network-sriov.capable=false"
+                +  - "network-sriov.capable=true"
 
-            """)
+                """)
         #expect(changes.first { $0.path.hasSuffix("bin/harvester-sriov") }?.diff.hasPrefix("Binary files") == true)
         #expect(changes.first { $0.path.hasSuffix(".rules") }?.outcome == .unchanged)
         #expect(try folder.read("root/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml") == before)
@@ -176,21 +222,31 @@ import Testing
     @Test func aSymlinkPlantedInTheTargetIsRefusedAndNothingLeaks() throws {
         let folder = try TemporaryFolder()
         let outside = try folder.folder("outside")
-        try FileManager.default.createDirectory(atPath: folder.path("root/etc/systemd"), withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: folder.path("root/etc/systemd/system"), withDestinationPath: outside)
-        let installation = NodeInstallation(root: try TargetRoot(folder.path("root")), options: InstallOptions(layout: .fhs))
+        try FileManager.default.createDirectory(
+            atPath: folder.path("root/etc/systemd"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.path("root/etc/systemd/system"), withDestinationPath: outside)
+        let installation = NodeInstallation(
+            root: try TargetRoot(folder.path("root")), options: InstallOptions(layout: .fhs))
         #expect(throws: SRIOVError.self) {
             try installation.install(label: try NodeLabel(capable: true), binary: [1], dryRun: false)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
     }
 
-    @Test(arguments: [
-        ("network-sriov.capable", nil),
-        ("feature.node.kubernetes.io/network-sriov.capable", nil),
-        ("Bad Key", "--key Bad Key: the key name \"Bad Key\" must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"),
-        ("-x.io/cap", "--key -x.io/cap: the key prefix \"-x.io\" must be a DNS subdomain (lowercase letters, digits, '-' and '.')"),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("network-sriov.capable", nil),
+            ("feature.node.kubernetes.io/network-sriov.capable", nil),
+            (
+                "Bad Key",
+                "--key Bad Key: the key name \"Bad Key\" must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+            ),
+            (
+                "-x.io/cap",
+                "--key -x.io/cap: the key prefix \"-x.io\" must be a DNS subdomain (lowercase letters, digits, '-' and '.')"
+            ),
+        ] as [(String, String?)])
     func labelKeysFollowKubernetesSyntax(_ key: String, _ problem: String?) {
         do {
             let label = try NodeLabel(key: key, capable: true)
@@ -222,7 +278,9 @@ import Testing
     }
 
     @Test func unifiedDiffOfANewFile() {
-        #expect(UnifiedDiff.render(old: nil, new: "a\nb\n", path: "/x") == "--- /dev/null\n+++ b/x\n@@ -0,0 +1,2 @@\n+a\n+b\n")
+        #expect(
+            UnifiedDiff.render(old: nil, new: "a\nb\n", path: "/x")
+                == "--- /dev/null\n+++ b/x\n@@ -0,0 +1,2 @@\n+a\n+b\n")
         #expect(UnifiedDiff.render(old: "a\n", new: "a\n", path: "/x") == "")
     }
 }
@@ -236,10 +294,14 @@ import Testing
         let testbed = try Testbed(capable ? [Fixtures.x710, Fixtures.virtio] : [Fixtures.virtio])
         let result = try Umockdev.run(["label", "--root", root], in: testbed.root)
         #expect(result.status == 0)
-        #expect(try folder.read("root/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml").contains("  - \"\(expected)\"\n"))
-        #expect(try folder.read("root/etc/harvester-sriov/node-label-patch.json")
+        #expect(
+            try folder.read("root/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml").contains(
+                "  - \"\(expected)\"\n"))
+        #expect(
+            try folder.read("root/etc/harvester-sriov/node-label-patch.json")
                 == #"{"metadata":{"labels":{"network-sriov.capable":"\#(capable)"}}}"# + "\n")
-        let printed = try Umockdev.run(["label", "--print", "--key", "feature.node.kubernetes.io/network-sriov.capable"], in: testbed.root)
+        let printed = try Umockdev.run(
+            ["label", "--print", "--key", "feature.node.kubernetes.io/network-sriov.capable"], in: testbed.root)
         #expect(printed.stdout.hasPrefix("feature.node.kubernetes.io/\(expected)\n"))
     }
 
@@ -249,25 +311,31 @@ import Testing
         _ = try folder.folder("target/oem")
         let testbed = try Testbed(Fixtures.server)
         let policy = PolicyCommandTests.examples[2]
-        let first = try Umockdev.run(["hook", "--mode", "join", "--root", root, "--policy", policy, "--node-label", "zone=a"], in: testbed.root)
+        let first = try Umockdev.run(
+            ["hook", "--mode", "join", "--root", root, "--policy", policy, "--node-label", "zone=a"], in: testbed.root)
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.stdout == """
-            harvester-sriov hook, mode join, layout harvester, root \(root)
-            node label: network-sriov.capable=true (5 SR-IOV capable PFs)
-            policy enp59s0f1-pods: added
-            policy enp59s0f1-vms: added
-            created \(root)/usr/local/etc/harvester-sriov/state.json
-            created \(root)/usr/local/bin/harvester-sriov
-            created \(root)/oem/91_harvester_sriov.yaml
-            created \(root)/usr/local/etc/harvester-sriov/node-label-patch.json
+        #expect(
+            first.stdout == """
+                harvester-sriov hook, mode join, layout harvester, root \(root)
+                node label: network-sriov.capable=true (5 SR-IOV capable PFs)
+                policy enp59s0f1-pods: added
+                policy enp59s0f1-vms: added
+                created \(root)/usr/local/etc/harvester-sriov/state.json
+                created \(root)/usr/local/bin/harvester-sriov
+                created \(root)/oem/91_harvester_sriov.yaml
+                created \(root)/usr/local/etc/harvester-sriov/node-label-patch.json
 
-            """)
+                """)
         let state = try JSONDocument(try folder.read("target/usr/local/etc/harvester-sriov/state.json"))
-        #expect((state["cards"] as? [Any])?.count == 1, "the hardware is live during installation: the card is recorded")
+        #expect(
+            (state["cards"] as? [Any])?.count == 1, "the hardware is live during installation: the card is recorded")
         #expect(state["nodeLabels", "zone"] as? String == "a")
-        #expect(FileManager.default.contentsEqual(atPath: folder.path("target/usr/local/bin/harvester-sriov"), andPath: Umockdev.binary.path))
+        #expect(
+            FileManager.default.contentsEqual(
+                atPath: folder.path("target/usr/local/bin/harvester-sriov"), andPath: Umockdev.binary.path))
 
-        let second = try Umockdev.run(["hook", "--mode", "join", "--root", root, "--policy", policy, "--node-label", "zone=a"], in: testbed.root)
+        let second = try Umockdev.run(
+            ["hook", "--mode", "join", "--root", root, "--policy", policy, "--node-label", "zone=a"], in: testbed.root)
         #expect(second.status == 0)
         #expect(second.stdout.hasSuffix("nothing changed: 3 files already as they should be\n"))
         #expect(second.stdout.contains("unchanged \(root)/usr/local/etc/harvester-sriov/state.json"))
@@ -276,19 +344,28 @@ import Testing
     @Test func hookWritesNothingWhenAPolicyIsInvalid() throws {
         let folder = try TemporaryFolder()
         let root = try folder.folder("target")
-        try folder.write("bad.yaml", RestoreHarness.policy("bad", #"{resourceName: r, numVfs: 99, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        try folder.write(
+            "bad.yaml",
+            RestoreHarness.policy("bad", #"{resourceName: r, numVfs: 99, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
         let testbed = try Testbed(Fixtures.server)
-        let result = try Umockdev.run(["hook", "--mode", "create", "--root", root, "--policy", folder.path("bad.yaml")], in: testbed.root)
+        let result = try Umockdev.run(
+            ["hook", "--mode", "create", "--root", root, "--policy", folder.path("bad.yaml")], in: testbed.root)
         #expect(result.status == 65)
-        #expect(result.stderr.contains("asks for 99 VFs on enp59s0f0 (0000:3b:00.0), which allows at most 64 (sriov_totalvfs)"))
+        #expect(
+            result.stderr.contains(
+                "asks for 99 VFs on enp59s0f0 (0000:3b:00.0), which allows at most 64 (sriov_totalvfs)"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
     }
 
-    @Test(arguments: [
-        (["hook", "--mode", "install", "--root", "relative"], 64, "harvester-sriov: --root relative: must be an absolute path, e.g. --root /run/cos/target\n"),
-        (["hook", "--mode", "upgrade", "--root", "/tmp"], 64, nil),
-        (["hook", "--mode", "install"], 64, nil),
-    ] as [([String], Int32, String?)])
+    @Test(
+        arguments: [
+            (
+                ["hook", "--mode", "install", "--root", "relative"], 64,
+                "harvester-sriov: --root relative: must be an absolute path, e.g. --root /run/cos/target\n"
+            ),
+            (["hook", "--mode", "upgrade", "--root", "/tmp"], 64, nil),
+            (["hook", "--mode", "install"], 64, nil),
+        ] as [([String], Int32, String?)])
     func hookRefusesBadArguments(_ arguments: [String], _ status: Int32, _ message: String?) throws {
         let testbed = try Testbed([Fixtures.nvme])
         let result = try Umockdev.run(arguments, in: testbed.root)
@@ -310,7 +387,10 @@ import Testing
         let testbed = try Testbed([Fixtures.x710])
         let result = try Umockdev.run(["install", "--dry-run", "--root", root, "--layout", "fhs"], in: testbed.root)
         #expect(result.status == 0)
-        #expect(result.stdout.contains("would be created: \(root)/etc/udev/rules.d/70-harvester-sriov.rules\n--- /dev/null\n+++ b\(root)/etc/udev/rules.d/70-harvester-sriov.rules\n"))
+        #expect(
+            result.stdout.contains(
+                "would be created: \(root)/etc/udev/rules.d/70-harvester-sriov.rules\n--- /dev/null\n+++ b\(root)/etc/udev/rules.d/70-harvester-sriov.rules\n"
+            ))
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
     }
 }

@@ -1,8 +1,9 @@
-@testable import Capability
 import Foundation
 import SystemPackage
 import Testbed
 import Testing
+
+@testable import Capability
 
 /// Messages that say what happened: a link refused on read as on write, the read-only
 /// advice for the layout in use, and every errno by its C name.
@@ -18,8 +19,9 @@ import Testing
         let root = try folder.folder("root")
         try folder.write("outside/state.json", "{}\n")
         _ = try folder.folder("root/etc/harvester-sriov")
-        try FileManager.default.createSymbolicLink(atPath: folder.path("root/etc/harvester-sriov/state.json"),
-                                                   withDestinationPath: folder.path("outside/state.json"))
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.path("root/etc/harvester-sriov/state.json"),
+            withDestinationPath: folder.path("outside/state.json"))
         let placeholders = ["RUN": folder.path("run"), "POLICY": PolicyCommandTests.examples[0]]
         let substituted = arguments.map { placeholders[$0] ?? $0 }
         let testbed = try Testbed(Fixtures.server)
@@ -36,7 +38,8 @@ import Testing
         let testbed = try Testbed([Fixtures.x710])
         let result = try Umockdev.run(["install", "--dry-run", "--root", root, "--layout", "fhs"], in: testbed.root)
         #expect(result.status == 77)
-        #expect(result.stderr == "harvester-sriov: refusing to read \(root)/etc/udev/rules.d/70-harvester-sriov.rules: "
+        #expect(
+            result.stderr == "harvester-sriov: refusing to read \(root)/etc/udev/rules.d/70-harvester-sriov.rules: "
                 + "it is a symbolic link; remove it first\n")
     }
 
@@ -45,24 +48,32 @@ import Testing
         _ = try folder.folder("root/etc/harvester-sriov")
         #expect(mkfifo(folder.path("root/etc/harvester-sriov/state.json"), 0o644) == 0)
         let store = StateStore(root: try TargetRoot(folder.path("root")), layout: .fhs)
-        let refusal = "refusing to read \(folder.path("root"))/etc/harvester-sriov/state.json: "
+        let refusal =
+            "refusing to read \(folder.path("root"))/etc/harvester-sriov/state.json: "
             + "it is not a regular file; remove it first"
         #expect(throws: SRIOVError.unsafePath(refusal)) {
             try store.load()
         }
     }
 
-    @Test(arguments: [
-        (Layout.fhs as Layout?, "etc/harvester-sriov/state.json",
-         "the target is read-only; on Elemental only /oem and /usr/local are writable: use --layout harvester"),
-        (.harvester, "usr/local/etc/harvester-sriov/state.json",
-         "/t/usr/local is not mounted read-write; on Elemental it is the persistent partition: "
-            + "mount it read-write, or check --root"),
-        (.harvester, "oem/91_harvester_sriov.yaml",
-         "/t/oem is not mounted read-write; on Elemental it is the OEM partition: "
-            + "mount it read-write, or check --root"),
-        (nil, "status.json", "the file system is mounted read-only"),
-    ] as [(Layout?, String, String)])
+    @Test(
+        arguments: [
+            (
+                Layout.fhs as Layout?, "etc/harvester-sriov/state.json",
+                "the target is read-only; on Elemental only /oem and /usr/local are writable: use --layout harvester"
+            ),
+            (
+                .harvester, "usr/local/etc/harvester-sriov/state.json",
+                "/t/usr/local is not mounted read-write; on Elemental it is the persistent partition: "
+                    + "mount it read-write, or check --root"
+            ),
+            (
+                .harvester, "oem/91_harvester_sriov.yaml",
+                "/t/oem is not mounted read-write; on Elemental it is the OEM partition: "
+                    + "mount it read-write, or check --root"
+            ),
+            (nil, "status.json", "the file system is mounted read-only"),
+        ] as [(Layout?, String, String)])
     func theReadOnlyAdviceFitsTheLayout(_ layout: Layout?, _ path: String, _ hint: String) throws {
         let folder = try TemporaryFolder()
         let root = try folder.folder("t")
@@ -73,10 +84,13 @@ import Testing
         #expect(error.exitCode == 74)
     }
 
-    @Test(arguments: [(EISDIR, "EISDIR"), (EXDEV, "EXDEV"), (ENOTEMPTY, "ENOTEMPTY"), (EPERM, "EPERM"),
-                      (EWOULDBLOCK, "EAGAIN"), (ENAMETOOLONG, "ENAMETOOLONG"), (EHWPOISON, "EHWPOISON"),
-                      (524, "ENOTSUPP"), (0, "errno 0"), (41, "errno 41"), (58, "errno 58"), (134, "errno 134"),
-                      (-1, "errno -1")] as [(Int32, String)])
+    @Test(
+        arguments: [
+            (EISDIR, "EISDIR"), (EXDEV, "EXDEV"), (ENOTEMPTY, "ENOTEMPTY"), (EPERM, "EPERM"),
+            (EWOULDBLOCK, "EAGAIN"), (ENAMETOOLONG, "ENAMETOOLONG"), (EHWPOISON, "EHWPOISON"),
+            (524, "ENOTSUPP"), (0, "errno 0"), (41, "errno 41"), (58, "errno 58"), (134, "errno 134"),
+            (-1, "errno -1"),
+        ] as [(Int32, String)])
     func everyErrnoHasItsCName(_ code: Int32, _ name: String) {
         #expect(SRIOVError.symbol(Errno(rawValue: code)) == name)
     }
@@ -95,7 +109,7 @@ import Testing
     func theTableAgreesWithGlibc() throws {
         let strerrorname = try #require(Self.strerrorname)
         for code in Int32(1)...133 {
-            guard let name = strerrorname(code) else { continue } // 41 and 58 are unused
+            guard let name = strerrorname(code) else { continue }  // 41 and 58 are unused
             #expect(SRIOVError.symbol(Errno(rawValue: code)) == String(cString: name), "errno \(code)")
         }
     }

@@ -1,5 +1,6 @@
-@testable import Capability
 import Testing
+
+@testable import Capability
 
 @Suite struct PCIAddressTests {
     @Test(arguments: [
@@ -12,13 +13,17 @@ import Testing
         #expect(try #require(PCIAddress(text)).description == canonical)
     }
 
-    @Test(arguments: ["", "eth0", "0000:3b:00", "0000:3b:20.0", "0000:3b:00.8", "0000:3b:0.0", "0000:3b:00.0.1", "g000:3b:00.0", "0000::00.0"])
+    @Test(arguments: [
+        "", "eth0", "0000:3b:00", "0000:3b:20.0", "0000:3b:00.8", "0000:3b:0.0", "0000:3b:00.0.1", "g000:3b:00.0",
+        "0000::00.0",
+    ])
     func rejects(_ text: String) {
         #expect(PCIAddress(text) == nil)
     }
 
     @Test func ordersByDomainBusDeviceFunction() {
-        let sorted = ["0000:3b:02.0", "0000:3b:00.1", "0001:00:00.0", "0000:04:00.0"].compactMap { PCIAddress($0) }.sorted()
+        let sorted = ["0000:3b:02.0", "0000:3b:00.1", "0001:00:00.0", "0000:04:00.0"].compactMap { PCIAddress($0) }
+            .sorted()
         #expect(sorted.map(\.description) == ["0000:04:00.0", "0000:3b:00.1", "0000:3b:02.0", "0001:00:00.0"])
     }
 }
@@ -32,8 +37,10 @@ import Testing
     ("0000:01:00.0", 1, 128, 2, "0000:01:10.2"),  // 82576: VFs of one port on every other function
     ("0001:3b:00.0", 0, 0x100, 1, "0001:3c:00.0"),  // past the PF's bus
 ])
-func virtualFunctionAddressesFollowOffsetAndStride(_ pf: String, _ index: Int, _ offset: Int, _ stride: Int,
-                                                    _ vf: String) throws {
+func virtualFunctionAddressesFollowOffsetAndStride(
+    _ pf: String, _ index: Int, _ offset: Int, _ stride: Int,
+    _ vf: String
+) throws {
     let address = try #require(PCIAddress(pf))
     #expect(address.virtualFunction(index, offset: offset, stride: stride)?.description == vf)
 }

@@ -39,14 +39,16 @@ import Testing
         try node.apply(Self.igbThree, live: false)
 
         let result = try node.restore()
-        let message = #"0000:01:00.0 (enp1s0): policy "igb" asks for 3 VFs, but the PF allows at most 2 "#
+        let message =
+            #"0000:01:00.0 (enp1s0): policy "igb" asks for 3 VFs, but the PF allows at most 2 "#
             + #"(sriov_totalvfs); lower numVfs in policy "igb"; nothing was written"#
         #expect(node.outcome(result, "0000:01:00.0")?.status == .failed)
         #expect(node.outcome(result, "0000:01:00.0")?.message == message)
         #expect(node.logs.all.contains("error: \(message)"))
         // PFs are restored in parallel: only this PF's writes have an order.
-        #expect(node.kernel.writeLog.filter { $0.hasPrefix("0000:01:00.0=") } == ["0000:01:00.0=2"],
-                "no write to the PF's sriov_numvfs after the first restore")
+        #expect(
+            node.kernel.writeLog.filter { $0.hasPrefix("0000:01:00.0=") } == ["0000:01:00.0=2"],
+            "no write to the PF's sriov_numvfs after the first restore")
         #expect(node.kernel.snapshot("0000:01:00.0")?.vfs.count == 2, "the VFs in use are kept")
         #expect(node.outcome(result, "0000:3b:00.0")?.status == .unchanged)
         #expect(result.failed)
@@ -62,11 +64,14 @@ import Testing
         ]
         let host = try node.kernel.inventory()
         let plan = PlanResolver.resolve(policies, host: host, labels: [:])
-        let problem = #"policy "large" asks for 5 VFs, but the PF allows at most 2 (sriov_totalvfs); "#
+        let problem =
+            #"policy "large" asks for 5 VFs, but the PF allows at most 2 (sriov_totalvfs); "#
             + #"lower numVfs in policy "large""#
         #expect(plan.interfaces.map(\.problems) == [[problem]])
-        #expect(PlanReport.table(plan).hasSuffix(
-            "\nProblems (restore fails these PFs and writes nothing to them):\n  0000:01:00.0 (enp1s0): \(problem)\n"))
+        #expect(
+            PlanReport.table(plan).hasSuffix(
+                "\nProblems (restore fails these PFs and writes nothing to them):\n  0000:01:00.0 (enp1s0): \(problem)\n"
+            ))
         let json = try JSONDocument(PlanReport.json(plan))
         #expect(json["interfaces", 0, "problems"] as? [String] == [problem])
         // Within the limit: no problem, and an empty list in the JSON.
@@ -85,8 +90,9 @@ import Testing
         #expect(!status.inSync)
         #expect(status.interfaces.map(\.actualVfs) == [nil])
         #expect(status.interfaces.map(\.differences) == [["sriov_numvfs holds no VF count; 4 VFs are planned"]])
-        #expect(status.table.hasPrefix(
-            "PF         PCI ADDRESS   VFS  STATE\nenp59s0f0  0000:3b:00.0  -/4  sriov_numvfs holds no VF count"))
+        #expect(
+            status.table.hasPrefix(
+                "PF         PCI ADDRESS   VFS  STATE\nenp59s0f0  0000:3b:00.0  -/4  sriov_numvfs holds no VF count"))
     }
 
     @Test func changesNToMThroughZeroWithoutEBUSY() throws {
@@ -108,27 +114,50 @@ import Testing
     }
 
     static let faults: [Fault] = [
-        Fault(label: "ENOMEM", change: { $0.faults.insert(.noMemory) },
-              message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: Cannot allocate memory (ENOMEM); the firmware left no address space for the VFs' BARs: boot with pci=realloc, or enable SR-IOV/IOV BAR space in the BIOS"),
-        Fault(label: "ENOENT", change: { $0.faults.insert(.driverWithoutSRIOV) },
-              message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: No such file or directory (ENOENT); the PF has no driver, or its driver cannot create VFs: load the NIC's driver"),
-        Fault(label: "EBUSY", change: { $0.faults.insert(.busy) },
-              message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: Device or resource busy (EBUSY); VFs still exist and are in use: stop what uses them (VMs, pods) and run restore again"),
-        Fault(label: "numVfs above sriov_totalvfs", change: { $0.totalVFs = 2 },
-              message: "0000:01:00.0 (enp1s0): policy \"igb\" asks for 3 VFs, but the PF allows at most 2 "
-                  + "(sriov_totalvfs); lower numVfs in policy \"igb\"; nothing was written"),
-        Fault(label: "sriov_numvfs without a count", change: { $0.numVFsReadable = false },
-              message: "0000:01:00.0 (enp1s0): /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs holds no VF count, "
-                  + "so how many VFs exist is unknown; nothing was written: check dmesg, reload the NIC's driver "
-                  + "or reboot, then run restore again"),
-        Fault(label: "a write that never returns", change: { $0.faults.insert(.writeHangs) },
-              message: "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs did not return within 1 s; the driver is stuck: check dmesg, then reload the driver or reboot"),
-        Fault(label: "a VF that never binds", change: { $0.faults.insert(.vfNeverBinds(1)) },
-              message: "0000:01:00.0 (enp1s0): timed out after 1 s waiting for VF 1 (0000:01:02.1) to be bound to its network driver with a netdev"),
-        Fault(label: "a missing driver", change: { $0.driver = nil },
-              message: "0000:01:00.0: waited 1 s, and the PF has no driver; load the NIC's driver (dmesg says why it did not bind)"),
-        Fault(label: "sriov_totalvfs without a count", change: { $0.totalVFs = nil },
-              message: "0000:01:00.0: waited 1 s, and the PF shows no VF count in sriov_totalvfs; reload the NIC's driver or reboot (dmesg)"),
+        Fault(
+            label: "ENOMEM", change: { $0.faults.insert(.noMemory) },
+            message:
+                "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: Cannot allocate memory (ENOMEM); the firmware left no address space for the VFs' BARs: boot with pci=realloc, or enable SR-IOV/IOV BAR space in the BIOS"
+        ),
+        Fault(
+            label: "ENOENT", change: { $0.faults.insert(.driverWithoutSRIOV) },
+            message:
+                "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: No such file or directory (ENOENT); the PF has no driver, or its driver cannot create VFs: load the NIC's driver"
+        ),
+        Fault(
+            label: "EBUSY", change: { $0.faults.insert(.busy) },
+            message:
+                "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs failed: Device or resource busy (EBUSY); VFs still exist and are in use: stop what uses them (VMs, pods) and run restore again"
+        ),
+        Fault(
+            label: "numVfs above sriov_totalvfs", change: { $0.totalVFs = 2 },
+            message: "0000:01:00.0 (enp1s0): policy \"igb\" asks for 3 VFs, but the PF allows at most 2 "
+                + "(sriov_totalvfs); lower numVfs in policy \"igb\"; nothing was written"),
+        Fault(
+            label: "sriov_numvfs without a count", change: { $0.numVFsReadable = false },
+            message: "0000:01:00.0 (enp1s0): /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs holds no VF count, "
+                + "so how many VFs exist is unknown; nothing was written: check dmesg, reload the NIC's driver "
+                + "or reboot, then run restore again"),
+        Fault(
+            label: "a write that never returns", change: { $0.faults.insert(.writeHangs) },
+            message:
+                "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs did not return within 1 s; the driver is stuck: check dmesg, then reload the driver or reboot"
+        ),
+        Fault(
+            label: "a VF that never binds", change: { $0.faults.insert(.vfNeverBinds(1)) },
+            message:
+                "0000:01:00.0 (enp1s0): timed out after 1 s waiting for VF 1 (0000:01:02.1) to be bound to its network driver with a netdev"
+        ),
+        Fault(
+            label: "a missing driver", change: { $0.driver = nil },
+            message:
+                "0000:01:00.0: waited 1 s, and the PF has no driver; load the NIC's driver (dmesg says why it did not bind)"
+        ),
+        Fault(
+            label: "sriov_totalvfs without a count", change: { $0.totalVFs = nil },
+            message:
+                "0000:01:00.0: waited 1 s, and the PF shows no VF count in sriov_totalvfs; reload the NIC's driver or reboot (dmesg)"
+        ),
     ]
 
     @Test(arguments: faults)
@@ -162,9 +191,14 @@ import Testing
 
     @Test func vfGroupsGetTheirDriversMTUAndStableMACs() throws {
         let node = try H([H.x710()])
-        try node.apply(H.policy("pods", #"{resourceName: pods, numVfs: 6, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0#0-3"]}}"#,
-                                annotations: #"harvester-sriov.io/vf-trust: "on", harvester-sriov.io/vf-spoof-check: "off""#)
-                       + H.policy("vms", #"{resourceName: vms, numVfs: 6, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0#4-5"]}}"#))
+        try node.apply(
+            H.policy(
+                "pods", #"{resourceName: pods, numVfs: 6, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0#0-3"]}}"#,
+                annotations: #"harvester-sriov.io/vf-trust: "on", harvester-sriov.io/vf-spoof-check: "off""#)
+                + H.policy(
+                    "vms",
+                    #"{resourceName: vms, numVfs: 6, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0#4-5"]}}"#)
+        )
         let result = try node.restore()
         #expect(result.pfs.map(\.status) == [.configured])
         let pf = try #require(node.kernel.snapshot("0000:3b:00.0"))
@@ -172,14 +206,17 @@ import Testing
         #expect(pf.vfs.map(\.driver) == ["iavf", "iavf", "iavf", "iavf", "vfio-pci", "vfio-pci"])
         #expect(pf.vfs.prefix(4).map(\.mtu) == [9000, 9000, 9000, 9000])
         #expect(pf.vfs.prefix(4).allSatisfy { $0.trust && !$0.spoofCheck })
-        #expect(pf.vfs.suffix(2).allSatisfy { !$0.trust && $0.spoofCheck }, "the kernel's defaults where no annotation asks")
+        #expect(
+            pf.vfs.suffix(2).allSatisfy { !$0.trust && $0.spoofCheck }, "the kernel's defaults where no annotation asks"
+        )
 
         let card = try #require(try node.store.load().cards.first)
         let macs = pf.vfs.map { $0.adminMAC.map(StableMAC.text) }
         #expect(macs == (0..<6).map { StableMAC.text(StableMAC.address(vf: $0, of: card)) })
         #expect(Set(macs).count == 6)
-        #expect(macs.allSatisfy { mac in mac.map { UInt8($0.prefix(2), radix: 16)! & 0x03 == 0x02 } == true },
-                "locally administered unicast")
+        #expect(
+            macs.allSatisfy { mac in mac.map { UInt8($0.prefix(2), radix: 16)! & 0x03 == 0x02 } == true },
+            "locally administered unicast")
     }
 
     @Test func macsAreTheSameAfterAReboot() throws {
@@ -208,8 +245,10 @@ import Testing
 
     @Test func aBoundVFWithAStaleMACIsProbedAgain() throws {
         let node = try H([H.x710()])
-        try node.apply(H.policy("x710", #"{resourceName: x710, numVfs: 2, nicSelector: {pfNames: ["enp59s0f0"]}}"#,
-                                annotations: "harvester-sriov.io/vf-mac: kernel"))
+        try node.apply(
+            H.policy(
+                "x710", #"{resourceName: x710, numVfs: 2, nicSelector: {pfNames: ["enp59s0f0"]}}"#,
+                annotations: "harvester-sriov.io/vf-mac: kernel"))
         _ = try node.restore()
         #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.allSatisfy { $0.mac?.hasPrefix("aa:") == true } == true)
         try node.apply(Self.x710Four.replacingOccurrences(of: "numVfs: 4", with: "numVfs: 2"))
@@ -217,7 +256,9 @@ import Testing
         #expect(result.pfs.map(\.status) == [.configured])
         #expect(node.kernel.writeLog == ["0000:3b:00.0=2"], "the VFs were kept; only their drivers probed again")
         let card = try #require(try node.store.load().cards.first)
-        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.mac) == (0..<2).map { StableMAC.text(StableMAC.address(vf: $0, of: card)) })
+        #expect(
+            node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.mac)
+                == (0..<2).map { StableMAC.text(StableMAC.address(vf: $0, of: card)) })
     }
 
     // What the QEMU tests on a real kernel showed, kept fixed here.
@@ -235,17 +276,20 @@ import Testing
 
     @Test func vfNetdevsAreConfiguredByTheirNameAfterUdevRenamesThem() throws {
         let node = try H([H.x710()])
-        try node.apply(H.policy("jumbo", #"{resourceName: jumbo, numVfs: 3, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        try node.apply(
+            H.policy("jumbo", #"{resourceName: jumbo, numVfs: 3, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
         node.kernel.renameDelay = .milliseconds(200)
         let result = try node.restore()
         #expect(result.pfs.map(\.status) == [.configured], "\(result.pfs.compactMap(\.message))")
-        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.netdev) == ["enp59s0f0v0", "enp59s0f0v1", "enp59s0f0v2"])
+        #expect(
+            node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.netdev) == ["enp59s0f0v0", "enp59s0f0v1", "enp59s0f0v2"])
         #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.map(\.mtu) == [9000, 9000, 9000])
     }
 
     @Test func anMTUWriteThatMeetsARenameIsRetriedByTheNewName() throws {
         let node = try H([H.x710()])
-        try node.apply(H.policy("jumbo", #"{resourceName: jumbo, numVfs: 2, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        try node.apply(
+            H.policy("jumbo", #"{resourceName: jumbo, numVfs: 2, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
         node.kernel.update("0000:3b:00.0") { $0.faults.insert(.renameDuringMTUWrite) }
         let result = try node.restore()
         #expect(result.pfs.map(\.status) == [.configured], "\(result.pfs.compactMap(\.message))")
@@ -254,7 +298,8 @@ import Testing
 
     @Test func aRestoreOfOnePFKeepsTheOtherPFsLastResultInTheStatusFile() throws {
         let node = try H([H.x710(), H.x82576()])
-        try node.apply(Self.x710Four + Self.igbThree.replacingOccurrences(of: "numVfs: 3", with: "numVfs: 9"), live: false)
+        try node.apply(
+            Self.x710Four + Self.igbThree.replacingOccurrences(of: "numVfs: 3", with: "numVfs: 9"), live: false)
         let all = try node.restore(timeout: .seconds(2))
         #expect(node.outcome(all, "0000:01:00.0")?.status == .failed)
         _ = try node.restore(["enp59s0f0"])
@@ -288,14 +333,20 @@ import Testing
 
     @Test func kernelMACsWhenThePolicyAsksForThem() throws {
         let node = try H([H.x710()])
-        try node.apply(H.policy("x710", #"{resourceName: x710, numVfs: 2, nicSelector: {pfNames: ["enp59s0f0"]}}"#,
-                                annotations: "harvester-sriov.io/vf-mac: kernel"))
+        try node.apply(
+            H.policy(
+                "x710", #"{resourceName: x710, numVfs: 2, nicSelector: {pfNames: ["enp59s0f0"]}}"#,
+                annotations: "harvester-sriov.io/vf-mac: kernel"))
         _ = try node.restore()
-        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.allSatisfy { $0.adminMAC == nil && $0.mac?.hasPrefix("aa:") == true } == true)
+        #expect(
+            node.kernel.snapshot("0000:3b:00.0")?.vfs.allSatisfy {
+                $0.adminMAC == nil && $0.mac?.hasPrefix("aa:") == true
+            } == true)
     }
 
     @Test func vfioPCINeedsAnIOMMUAndTheDriver() throws {
-        let vms = H.policy("vms", #"{resourceName: vms, numVfs: 2, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
+        let vms = H.policy(
+            "vms", #"{resourceName: vms, numVfs: 2, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
         let node = try H([H.x710()])
         try node.apply(vms)
         node.kernel.loadedDrivers = []
@@ -308,35 +359,50 @@ import Testing
         missing.kernel.loadedDrivers = []
         missing.kernel.availableModules = []
         let unloaded = try missing.restore()
-        #expect(unloaded.pfs.first?.message == "0000:3b:00.0 (enp59s0f0): the vfio-pci driver is not loaded and modprobe vfio-pci failed (ENOENT): install the kernel's vfio-pci module")
+        #expect(
+            unloaded.pfs.first?.message
+                == "0000:3b:00.0 (enp59s0f0): the vfio-pci driver is not loaded and modprobe vfio-pci failed (ENOENT): install the kernel's vfio-pci module"
+        )
 
         let noIOMMU = try H([H.x710()])
         try noIOMMU.apply(vms, live: false)
         noIOMMU.kernel.update("0000:3b:00.0") { $0.iommu = false }
         let result = try noIOMMU.restore()
-        #expect(result.pfs.first?.message == "0000:3b:00.0 (enp59s0f0): VF 0 (0000:3b:02.0) has no iommu_group, so vfio-pci cannot take it: enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (or amd_iommu=on)")
+        #expect(
+            result.pfs.first?.message
+                == "0000:3b:00.0 (enp59s0f0): VF 0 (0000:3b:02.0) has no iommu_group, so vfio-pci cannot take it: enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (or amd_iommu=on)"
+        )
     }
 
     @Test func aMovedCardIsFollowed() throws {
         let node = try H([H.x710()])
-        try node.apply(H.policy("slot", #"{resourceName: slot, numVfs: 2, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#))
+        try node.apply(
+            H.policy("slot", #"{resourceName: slot, numVfs: 2, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#))
         // A new card in an earlier slot shifted the bus numbers: same card, new address and name.
         let moved = SimulatedKernel([H.x710("0000:5e:00.0", netdev: "enp94s0f0")])
         let result = try node.restore(kernel: moved)
         #expect(result.pfs.map(\.pciAddress) == ["0000:5e:00.0"])
         #expect(result.pfs.map(\.status) == [.configured])
         #expect(moved.snapshot("0000:5e:00.0")?.vfs.count == 2)
-        #expect(node.logs.all.contains("notice: the card with MAC 3c:fd:fe:9e:a1:00 moved from 0000:3b:00.0 to 0000:5e:00.0 (enp94s0f0); following it"))
-        #expect(try node.store.load().cards.map(\.pciAddress.description) == ["0000:5e:00.0"], "the state follows the card")
+        #expect(
+            node.logs.all.contains(
+                "notice: the card with MAC 3c:fd:fe:9e:a1:00 moved from 0000:3b:00.0 to 0000:5e:00.0 (enp94s0f0); following it"
+            ))
+        #expect(
+            try node.store.load().cards.map(\.pciAddress.description) == ["0000:5e:00.0"], "the state follows the card")
     }
 
     @Test func aDifferentCardInTheSlotIsRefused() throws {
         let node = try H([H.x710()])
-        try node.apply(H.policy("slot", #"{resourceName: slot, numVfs: 2, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#))
+        try node.apply(
+            H.policy("slot", #"{resourceName: slot, numVfs: 2, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#))
         let swapped = SimulatedKernel([H.x710(mac: "3c:fd:fe:00:00:99")])
         let result = try node.restore(kernel: swapped)
         #expect(result.failed)
-        #expect(result.pfs.first?.message == "0000:3b:00.0: holds a different card (MAC 3c:fd:fe:00:00:99) than the policies were applied to (MAC 3c:fd:fe:9e:a1:00); not configuring it: apply the policies again to adopt this card")
+        #expect(
+            result.pfs.first?.message
+                == "0000:3b:00.0: holds a different card (MAC 3c:fd:fe:00:00:99) than the policies were applied to (MAC 3c:fd:fe:9e:a1:00); not configuring it: apply the policies again to adopt this card"
+        )
         #expect(swapped.writeLog.isEmpty)
     }
 
@@ -350,7 +416,10 @@ import Testing
 
         let never = SimulatedKernel([])
         let gaveUp = try node.restore(appear: .milliseconds(500), kernel: never)
-        #expect(gaveUp.pfs.map(\.message) == ["0000:3b:00.0: did not appear with a driver and a netdev within 0.5 s; check that the card is seated and its driver loads (dmesg)"])
+        #expect(
+            gaveUp.pfs.map(\.message) == [
+                "0000:3b:00.0: did not appear with a driver and a netdev within 0.5 s; check that the card is seated and its driver loads (dmesg)"
+            ])
     }
 
     @Test func aDriverReloadLosesTheVFsAndRestoreBringsThemBack() throws {
@@ -372,8 +441,13 @@ import Testing
             { @Sendable in try? engine.run(RestoreOptions(selection: ["0000:3b:00.0"], timeout: .seconds(5))) }
         }
         let outcomes = runConcurrently(results)
-        #expect(outcomes.compactMap { $0?.pfs.first?.status }.sorted { $0.rawValue < $1.rawValue } == [.configured, .unchanged])
-        #expect(node.kernel.writeLog == ["0000:3b:00.0=4"], "the second restore waited for the lock, then found nothing to do")
+        #expect(
+            outcomes.compactMap { $0?.pfs.first?.status }.sorted { $0.rawValue < $1.rawValue } == [
+                .configured, .unchanged,
+            ])
+        #expect(
+            node.kernel.writeLog == ["0000:3b:00.0=4"],
+            "the second restore waited for the lock, then found nothing to do")
     }
 
     @Test func aHeldLockTimesOut() throws {
@@ -381,13 +455,18 @@ import Testing
         try node.apply(Self.x710Four)
         let held = try node.runtime.lock(PCIAddress("0000:3b:00.0")!, until: .now + .seconds(1))
         let result = try node.restore(timeout: .milliseconds(300))
-        #expect(result.pfs.first?.message == "0000:3b:00.0 (enp59s0f0): another harvester-sriov restore holds \(node.folder.path("run"))/lock-0000:3b:00.0 and did not finish in time")
+        #expect(
+            result.pfs.first?.message
+                == "0000:3b:00.0 (enp59s0f0): another harvester-sriov restore holds \(node.folder.path("run"))/lock-0000:3b:00.0 and did not finish in time"
+        )
         withExtendedLifetime(held) {}
     }
 
     @Test func manyPFsAreRestoredInParallel() throws {
         let pfs = (0..<4).map { index -> SimulatedKernel.PF in
-            var pf = H.x710("0000:\(String(0x10 + index, radix: 16)):00.0", netdev: "enp\(16 + index)s0f0", mac: "3c:fd:fe:00:00:0\(index)")
+            var pf = H.x710(
+                "0000:\(String(0x10 + index, radix: 16)):00.0", netdev: "enp\(16 + index)s0f0",
+                mac: "3c:fd:fe:00:00:0\(index)")
             pf.enableLatency = .milliseconds(400)
             return pf
         }
@@ -402,7 +481,10 @@ import Testing
         let node = try H([H.x710()])
         let result = try node.restore()
         #expect(result.pfs.isEmpty)
-        #expect(node.logs.all == ["info: no policies are stored in \(node.folder.path("root"))/etc/harvester-sriov/state.json; nothing to restore"])
+        #expect(
+            node.logs.all == [
+                "info: no policies are stored in \(node.folder.path("root"))/etc/harvester-sriov/state.json; nothing to restore"
+            ])
     }
 }
 

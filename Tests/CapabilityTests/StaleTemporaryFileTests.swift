@@ -1,7 +1,8 @@
-@testable import Capability
 import Foundation
 import Testbed
 import Testing
+
+@testable import Capability
 
 /// Temporary files that killed writes leave behind: removed by the writer and by uninstall
 /// once their writer is gone, never while it is alive.
@@ -22,8 +23,10 @@ import Testing
         #expect(RootWriter.temporaryWriter(name, of: "harvester-sriov") == getpid())
         #expect(RootWriter.temporaryWriter(name, of: "harvester") == nil, "another file's temporary")
         let prefix = ".harvester-sriov.harvester-sriov-tmp."
-        for foreign in [".harvester-sriov.tmp-12-34", prefix + "12", prefix + "12.3.4", prefix + "x.3", prefix + "0.3",
-                        prefix + ".3", prefix + "+1.3", prefix + "１２.3"] {
+        for foreign in [
+            ".harvester-sriov.tmp-12-34", prefix + "12", prefix + "12.3.4", prefix + "x.3", prefix + "0.3",
+            prefix + ".3", prefix + "+1.3", prefix + "１２.3",
+        ] {
             #expect(RootWriter.temporaryWriter(foreign, of: "harvester-sriov") == nil, "\(foreign)")
         }
     }
@@ -33,14 +36,17 @@ import Testing
         let root = try folder.folder("root")
         let dead = try Processes.deadPID()
         #expect(kill(dead, 0) != 0 && errno == ESRCH, "the child was reaped")
-        let bin = "root/usr/local/bin/", wants = "root/etc/systemd/system/multi-user.target.wants/"
+        let bin = "root/usr/local/bin/"
+        let wants = "root/etc/systemd/system/multi-user.target.wants/"
         let stale = bin + Self.temporary("harvester-sriov", pid: dead)
         let live = bin + Self.temporary("harvester-sriov", pid: getpid())
         // Our own PID is alive, but a file from before this boot was written by an earlier
         // process that had the same PID.
         let earlierBoot = bin + Self.temporary("harvester-sriov", pid: getpid(), "99")
-        let foreign = [bin + ".harvester-sriov.tmp-\(dead)-1", bin + Self.temporary("other", pid: dead),
-                       bin + ".harvester-sriov.harvester-sriov-tmp.\(dead)"]
+        let foreign = [
+            bin + ".harvester-sriov.tmp-\(dead)-1", bin + Self.temporary("other", pid: dead),
+            bin + ".harvester-sriov.harvester-sriov-tmp.\(dead)",
+        ]
         for path in [stale, live, earlierBoot] + foreign { try folder.write(path, "partial") }
         try Self.backdate(folder.path(earlierBoot))
         _ = try folder.folder(wants)
@@ -65,9 +71,11 @@ import Testing
         let installation = NodeInstallation(root: try TargetRoot(root), options: InstallOptions(layout: .harvester))
         _ = try installation.install(label: try NodeLabel(capable: true), binary: Array("binary".utf8), dryRun: false)
         let dead = try Processes.deadPID()
-        let stale = ["usr/local/bin/" + Self.temporary("harvester-sriov", pid: dead),
-                     "oem/" + Self.temporary("91_harvester_sriov.yaml", pid: dead),
-                     "usr/local/etc/harvester-sriov/" + Self.temporary("state.json", pid: dead)]
+        let stale = [
+            "usr/local/bin/" + Self.temporary("harvester-sriov", pid: dead),
+            "oem/" + Self.temporary("91_harvester_sriov.yaml", pid: dead),
+            "usr/local/etc/harvester-sriov/" + Self.temporary("state.json", pid: dead),
+        ]
         let live = "usr/local/bin/" + Self.temporary("harvester-sriov", pid: getpid())
         for path in stale + [live] { try folder.write("root/" + path, "partial") }
 

@@ -1,6 +1,7 @@
-@testable import Capability
 import Foundation
 import Testing
+
+@testable import Capability
 
 /// The state lock: every change of the stored state is a read-modify-write under it,
 /// whatever process makes it, so nothing one command stored is lost to another.
@@ -14,7 +15,8 @@ import Testing
     @Test func fiftyAppliesAndRemovesAtOnceLoseNothing() throws {
         let folder = try TemporaryFolder()
         let root = try folder.folder("root")
-        let stored = (0..<25).map { "r\($0)" }, added = (0..<25).map { "a\($0)" }
+        let stored = (0..<25).map { "r\($0)" }
+        let added = (0..<25).map { "a\($0)" }
         try folder.write("stored.yaml", stored.map(Self.policy).joined())
         let setup = try Umockdev.runBinary(["policy", "apply", "--root", root, folder.path("stored.yaml")])
         #expect(setup.status == 0, "\(setup.stderr)")
@@ -22,8 +24,10 @@ import Testing
 
         // Interleaved, so that applies and removes start side by side.
         let commands = zip(added, stored).flatMap { add, remove in
-            [["policy", "apply", "--root", root, folder.path("\(add).yaml")],
-             ["policy", "remove", "--root", root, remove]]
+            [
+                ["policy", "apply", "--root", root, folder.path("\(add).yaml")],
+                ["policy", "remove", "--root", root, remove],
+            ]
         }
         let results = try Umockdev.runAtOnce(commands)
 
@@ -53,9 +57,10 @@ import Testing
         let short = #expect(throws: SRIOVError.self) {
             try store.update(wait: .milliseconds(200)) { state in state.nodeLabels["zone"] = "a" }
         }
-        #expect(short?.description == "lock \(folder.path("root"))/usr/local/etc/harvester-sriov/state.lock: "
-            + "Resource temporarily unavailable (EAGAIN); \(StateStore.holderDescription) held the state lock "
-            + "for all of 0.2 s; let that command finish, then run this again")
+        #expect(
+            short?.description == "lock \(folder.path("root"))/usr/local/etc/harvester-sriov/state.lock: "
+                + "Resource temporarily unavailable (EAGAIN); \(StateStore.holderDescription) held the state lock "
+                + "for all of 0.2 s; let that command finish, then run this again")
         #expect(try store.load() == .empty, "nothing was written")
     }
 
@@ -65,9 +70,10 @@ import Testing
         let quick = FileLock(fd: -1, waited: .milliseconds(300), holder: "pid 7 (harvester-sriov restore)")
         #expect(store.waitNote(quick) == nil, "a short wait is not worth a line")
         let slow = FileLock(fd: -1, waited: .milliseconds(2_450), holder: "pid 7 (harvester-sriov restore)")
-        #expect(store.waitNote(slow) == "waited 2.5 s for the state lock "
-            + "\(folder.path("root"))/etc/harvester-sriov/state.lock, "
-            + "held by pid 7 (harvester-sriov restore)")
+        #expect(
+            store.waitNote(slow) == "waited 2.5 s for the state lock "
+                + "\(folder.path("root"))/etc/harvester-sriov/state.lock, "
+                + "held by pid 7 (harvester-sriov restore)")
     }
 
     /// flock belongs to the open file: when its process dies, however it dies, the
@@ -109,8 +115,10 @@ import Testing
         let result = try running.wait()
         #expect(result.status == 0)
         #expect(result.stderr.contains("note: waited "))
-        #expect(result.stderr.contains(
-            " s for the state lock \(root)/etc/harvester-sriov/state.lock, held by \(StateStore.holderDescription)\n"))
+        #expect(
+            result.stderr.contains(
+                " s for the state lock \(root)/etc/harvester-sriov/state.lock, held by \(StateStore.holderDescription)\n"
+            ))
         #expect(try store.load().policies.map(\.name) == ["p"])
     }
 
@@ -131,16 +139,20 @@ import Testing
         let outside = try TemporaryFolder()
         try folder.write("p.yaml", Self.policy("p"))
         let root = try folder.folder("root")
-        try FileManager.default.createDirectory(atPath: folder.path("root/etc/harvester-sriov"),
-                                                withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: folder.path("root/etc/harvester-sriov/state.lock"),
-                                                   withDestinationPath: outside.path("lock"))
+        try FileManager.default.createDirectory(
+            atPath: folder.path("root/etc/harvester-sriov"),
+            withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.path("root/etc/harvester-sriov/state.lock"),
+            withDestinationPath: outside.path("lock"))
         let result = try Umockdev.runBinary(["policy", "apply", "--root", root, folder.path("p.yaml")])
         #expect(result.status == 77)
-        #expect(result.stderr == "harvester-sriov: refusing to lock \(root)/etc/harvester-sriov/state.lock: "
-            + "it is a symbolic link; remove it first\n")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path("")).isEmpty,
-                "nothing was created outside the root")
+        #expect(
+            result.stderr == "harvester-sriov: refusing to lock \(root)/etc/harvester-sriov/state.lock: "
+                + "it is a symbolic link; remove it first\n")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: outside.path("")).isEmpty,
+            "nothing was created outside the root")
         #expect(!folder.exists("root/etc/harvester-sriov/state.json"))
     }
 

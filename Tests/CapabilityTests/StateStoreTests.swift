@@ -4,7 +4,8 @@ import Testing
 
 /// Storing policies: atomic, idempotent, symlink-safe writes under a target root.
 @Suite struct StateStoreTests {
-    static let policyText = PolicyRulesTests.policy("a", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "8086"}}"#)
+    static let policyText = PolicyRulesTests.policy(
+        "a", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "8086"}}"#)
 
     func input(_ text: String = policyText, in folder: TemporaryFolder) throws -> PolicyInput {
         try folder.write("in/p.yaml", text)
@@ -46,7 +47,8 @@ import Testing
         _ = try application.apply(try input(in: folder), nodeLabels: [:], host: nil, dryRun: false)
         let before = try folder.read("root/etc/harvester-sriov/state.json")
 
-        let changed = PolicyRulesTests.policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {vendor: "8086"}}"#)
+        let changed =
+            PolicyRulesTests.policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {vendor: "8086"}}"#)
             + PolicyRulesTests.policy("b", #"{resourceName: s, numVfs: 2, nicSelector: {vendor: "15b3"}}"#)
         let dry = try application.apply(try input(changed, in: folder), nodeLabels: [:], host: nil, dryRun: true)
         #expect(dry.outcome == .updated)
@@ -60,7 +62,11 @@ import Testing
         let removed = try application.remove(["a"])
         #expect(removed.outcome == .updated)
         #expect(try store.load().policies.map(\.name) == ["b"])
-        #expect(throws: SRIOVError.usage("no policy named zz is stored in \(folder.path("root"))/etc/harvester-sriov/state.json; `harvester-sriov policy list` shows the stored ones")) {
+        #expect(
+            throws: SRIOVError.usage(
+                "no policy named zz is stored in \(folder.path("root"))/etc/harvester-sriov/state.json; `harvester-sriov policy list` shows the stored ones"
+            )
+        ) {
             try application.remove(["zz"])
         }
     }
@@ -68,8 +74,11 @@ import Testing
     @Test func invalidInputWritesNothing() throws {
         let folder = try TemporaryFolder()
         let store = StateStore(root: try TargetRoot(try folder.folder("root")), layout: .fhs)
-        let bad = try input(PolicyRulesTests.policy("a", #"{resourceName: r, numVfs: -1, nicSelector: {vendor: "8086"}}"#), in: folder)
-        #expect(throws: SRIOVError.self) { try PolicyApplication(store: store).apply(bad, nodeLabels: [:], host: nil, dryRun: false) }
+        let bad = try input(
+            PolicyRulesTests.policy("a", #"{resourceName: r, numVfs: -1, nicSelector: {vendor: "8086"}}"#), in: folder)
+        #expect(throws: SRIOVError.self) {
+            try PolicyApplication(store: store).apply(bad, nodeLabels: [:], host: nil, dryRun: false)
+        }
         #expect(!folder.exists("root/etc"))
     }
 
@@ -77,11 +86,23 @@ import Testing
         let folder = try TemporaryFolder()
         let store = StateStore(root: try TargetRoot(try folder.folder("root")), layout: .fhs)
         let application = PolicyApplication(store: store)
-        _ = try application.apply(try input(PolicyRulesTests.policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {pfNames: ["eth1#0-3"]}}"#), in: folder),
-                                  nodeLabels: [:], host: nil, dryRun: false)
-        let clash = try input(PolicyRulesTests.policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1#2-5"]}}"#), in: folder)
-        #expect(throws: SRIOVError.invalidPolicies([PolicyProblem(file: folder.path("in/p.yaml"), policy: "b", field: "spec.nicSelector.pfNames",
-            message: #"the VF range of "eth1#2-5" overlaps "eth1#0-3" of policy "a"; give each policy its own VFs of eth1"#)])) {
+        _ = try application.apply(
+            try input(
+                PolicyRulesTests.policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {pfNames: ["eth1#0-3"]}}"#),
+                in: folder),
+            nodeLabels: [:], host: nil, dryRun: false)
+        let clash = try input(
+            PolicyRulesTests.policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1#2-5"]}}"#),
+            in: folder)
+        #expect(
+            throws: SRIOVError.invalidPolicies([
+                PolicyProblem(
+                    file: folder.path("in/p.yaml"), policy: "b", field: "spec.nicSelector.pfNames",
+                    message:
+                        #"the VF range of "eth1#2-5" overlaps "eth1#0-3" of policy "a"; give each policy its own VFs of eth1"#
+                )
+            ])
+        ) {
             try application.apply(clash, nodeLabels: [:], host: nil, dryRun: false)
         }
     }
@@ -91,15 +112,20 @@ import Testing
         let store = StateStore(root: try TargetRoot(try folder.folder("root")), layout: .fhs)
         let host = try Umockdev.discover(Fixtures.server)
         let report = try PolicyApplication(store: store).apply(
-            try input(PolicyRulesTests.policy("cx5", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "15b3"}}"#), in: folder),
+            try input(
+                PolicyRulesTests.policy("cx5", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "15b3"}}"#),
+                in: folder),
             nodeLabels: [:], host: host, dryRun: false)
         #expect(report.notes.isEmpty)
         #expect(report.state.cards.map(\.pciAddress.description) == ["0000:86:00.0", "0000:86:00.1"])
         #expect(report.state.cards.map(\.serialNumber) == ["98-03-9b-03-00-7f-00-a0", "98-03-9b-03-00-7f-00-a0"])
         #expect(report.state.cards.map(\.permanentMAC) == ["98:03:9b:7f:00:a0", "98:03:9b:7f:00:a1"])
 
-        let tooMany = try input(PolicyRulesTests.policy("cx5", #"{resourceName: r, numVfs: 9, nicSelector: {vendor: "15b3"}}"#), in: folder)
-        #expect(throws: SRIOVError.self) { try PolicyApplication(store: store).apply(tooMany, nodeLabels: [:], host: host, dryRun: false) }
+        let tooMany = try input(
+            PolicyRulesTests.policy("cx5", #"{resourceName: r, numVfs: 9, nicSelector: {vendor: "15b3"}}"#), in: folder)
+        #expect(throws: SRIOVError.self) {
+            try PolicyApplication(store: store).apply(tooMany, nodeLabels: [:], host: host, dryRun: false)
+        }
         #expect(try store.load().policies.first?.spec.numVfs == 4, "the refused apply left the stored state alone")
     }
 
@@ -108,7 +134,9 @@ import Testing
         try folder.write("root/etc/harvester-sriov/state.json", "{not json")
         let store = StateStore(root: try TargetRoot(try folder.folder("root")), layout: .fhs)
         #expect(throws: SRIOVError.self) { try store.load() }
-        #expect(throws: SRIOVError.self) { try PolicyApplication(store: store).apply(try input(in: folder), nodeLabels: [:], host: nil, dryRun: false) }
+        #expect(throws: SRIOVError.self) {
+            try PolicyApplication(store: store).apply(try input(in: folder), nodeLabels: [:], host: nil, dryRun: false)
+        }
         #expect(try folder.read("root/etc/harvester-sriov/state.json") == "{not json")
     }
 
@@ -145,63 +173,121 @@ import Testing
             + "or restore STATE from a backup"
     }
 
-    static let resourceNameRule = "is not a valid resource name: use 1 to 63 letters, digits, '-' and '_', "
+    static let resourceNameRule =
+        "is not a valid resource name: use 1 to 63 letters, digits, '-' and '_', "
         + "starting and ending with a letter or digit "
         + "(the operator's webhook: ^[a-zA-Z0-9]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$, at most 63 characters)"
-    static let labelRule = "must be 1 to 63 letters, digits, '-', '_' or '.', "
+    static let labelRule =
+        "must be 1 to 63 letters, digits, '-', '_' or '.', "
         + "starting and ending with a letter or digit"
 
     static let badStates: [BadState] = [
-        BadState("numVfs 0", [stored { $0.numVfs = 0 }], problem("spec.numVfs",
-            "0 VFs is not allowed (the operator's webhook refuses it too); "
-            + "to remove VFs, remove the policy with `harvester-sriov policy remove a`")),
+        BadState(
+            "numVfs 0", [stored { $0.numVfs = 0 }],
+            problem(
+                "spec.numVfs",
+                "0 VFs is not allowed (the operator's webhook refuses it too); "
+                    + "to remove VFs, remove the policy with `harvester-sriov policy remove a`")),
         BadState("numVfs -1", [stored { $0.numVfs = -1 }], problem("spec.numVfs", "must be at least 0, found -1")),
-        BadState("the smallest numVfs with a range", [stored { $0.numVfs = .min; $0.nicSelector = ranges(0...1) }],
-                 problem("spec.numVfs", "must be at least 0, found -9223372036854775808")),
-        BadState("a name stored twice", [stored(), stored { $0.numVfs = 2 }],
-                 problem("metadata.name", "is stored twice")),
-        BadState("a range past numVfs", [stored { $0.nicSelector = ranges(4...8) }], problem("spec.nicSelector.pfNames",
-            #"the VF range of "eth1#4-8" ends at index 8, but numVfs is 8, so the last VF index is 7"#)),
-        BadState("a negative range", [stored { $0.nicSelector = ranges(-2...3) }],
-                 problem("spec.nicSelector.pfNames[0]",
-            #"cannot parse "eth1#-2-3": the VF range must be "first-last", e.g. "ens1f0#0-3""#)),
-        BadState("a PF listed twice", [stored { $0.nicSelector = ranges(0...1, 2...3) }],
-                 problem("spec.nicSelector.pfNames[1]", "PF eth1 is listed twice")),
+        BadState(
+            "the smallest numVfs with a range",
+            [
+                stored {
+                    $0.numVfs = .min
+                    $0.nicSelector = ranges(0...1)
+                }
+            ],
+            problem("spec.numVfs", "must be at least 0, found -9223372036854775808")),
+        BadState(
+            "a name stored twice", [stored(), stored { $0.numVfs = 2 }],
+            problem("metadata.name", "is stored twice")),
+        BadState(
+            "a range past numVfs", [stored { $0.nicSelector = ranges(4...8) }],
+            problem(
+                "spec.nicSelector.pfNames",
+                #"the VF range of "eth1#4-8" ends at index 8, but numVfs is 8, so the last VF index is 7"#)),
+        BadState(
+            "a negative range", [stored { $0.nicSelector = ranges(-2...3) }],
+            problem(
+                "spec.nicSelector.pfNames[0]",
+                #"cannot parse "eth1#-2-3": the VF range must be "first-last", e.g. "ens1f0#0-3""#)),
+        BadState(
+            "a PF listed twice", [stored { $0.nicSelector = ranges(0...1, 2...3) }],
+            problem("spec.nicSelector.pfNames[1]", "PF eth1 is listed twice")),
         BadState("negative MTU", [stored { $0.mtu = -1 }], problem("spec.mtu", "must be at least 1, found -1")),
-        BadState("priority 100", [stored { $0.priority = 100 }],
-                 problem("spec.priority", "must be between 0 (highest) and 99 (lowest), found 100")),
-        BadState("negative priority", [stored { $0.priority = -5 }],
-                 problem("spec.priority", "must be between 0 (highest) and 99 (lowest), found -5")),
-        BadState("bad resource name", [stored { $0.resourceName = "a b" }],
-                 problem("spec.resourceName", #""a b" "# + resourceNameRule)),
-        BadState("bad vendor", [stored { $0.nicSelector.vendor = "86" }], problem("spec.nicSelector.vendor",
-            #"must be 4 hex digits as lspci -nn shows them, e.g. "8086"; found "86""#)),
-        BadState("bad deviceID", [stored { $0.nicSelector.deviceID = "15-2" }], problem("spec.nicSelector.deviceID",
-            #"must be 4 hex digits as lspci -nn shows them, e.g. "1572"; found "15-2""#)),
-        BadState("short root device", [stored { $0.nicSelector.rootDevices = ["3b:00.0"] }],
-                 problem("spec.nicSelector.rootDevices[0]",
-                         #""3b:00.0" is not a full PCI address; write it as lspci -D shows it, e.g. "0000:3b:00.0""#)),
-        BadState("empty selector", [stored { $0.nicSelector = NICSelector() }], problem("spec.nicSelector",
-            "selects nothing; set at least one of vendor, deviceID, rootDevices or pfNames")),
-        BadState("vfio-pci with RDMA", [stored { $0.deviceType = .vfioPCI; $0.isRdma = true }],
-                 problem("spec.deviceType",
-            "'deviceType: vfio-pci' conflicts with 'isRdma: true'; set deviceType to netdevice, or isRdma to false")),
-        BadState("lowercase link type", [stored { $0.linkType = "eth" }], problem("spec.linkType",
-            #"must be ETH or IB (as harvester-sriov stores eth|ETH|ib|IB), found "eth""#)),
-        BadState("bad nodeSelector", [stored { $0.nodeSelector = ["zone": "a b"] }],
-                 problem("spec.nodeSelector.zone", #"the value "a b" "# + labelRule)),
-        BadState("bad policy name", [stored("A")], problem("metadata.name",
-            #""A" is not a valid name: use lowercase letters, digits, '-' and '.', "#
-            + "starting and ending with a letter or digit, at most 253 characters", of: "A")),
-        BadState("overlapping ranges", [stored { $0.nicSelector = ranges(0...3) },
-                                        stored("b") { $0.resourceName = "s"; $0.nicSelector = ranges(3...5) }],
-                 problem("spec.nicSelector.pfNames",
-                         #"the VF range of "eth1#3-5" overlaps "eth1#0-3" of policy "a"; "#
-                            + "give each policy its own VFs of eth1", of: "b")),
-        BadState("bad node label", [stored()], nodeLabels: ["-zone": "a"],
-                 #"STATE: nodeLabels.-zone: the key name "-zone" "# + labelRule
-                    + "; restore STATE from a backup, "
-                    + "or remove it and apply the policies again with valid --node-label flags"),
+        BadState(
+            "priority 100", [stored { $0.priority = 100 }],
+            problem("spec.priority", "must be between 0 (highest) and 99 (lowest), found 100")),
+        BadState(
+            "negative priority", [stored { $0.priority = -5 }],
+            problem("spec.priority", "must be between 0 (highest) and 99 (lowest), found -5")),
+        BadState(
+            "bad resource name", [stored { $0.resourceName = "a b" }],
+            problem("spec.resourceName", #""a b" "# + resourceNameRule)),
+        BadState(
+            "bad vendor", [stored { $0.nicSelector.vendor = "86" }],
+            problem(
+                "spec.nicSelector.vendor",
+                #"must be 4 hex digits as lspci -nn shows them, e.g. "8086"; found "86""#)),
+        BadState(
+            "bad deviceID", [stored { $0.nicSelector.deviceID = "15-2" }],
+            problem(
+                "spec.nicSelector.deviceID",
+                #"must be 4 hex digits as lspci -nn shows them, e.g. "1572"; found "15-2""#)),
+        BadState(
+            "short root device", [stored { $0.nicSelector.rootDevices = ["3b:00.0"] }],
+            problem(
+                "spec.nicSelector.rootDevices[0]",
+                #""3b:00.0" is not a full PCI address; write it as lspci -D shows it, e.g. "0000:3b:00.0""#)),
+        BadState(
+            "empty selector", [stored { $0.nicSelector = NICSelector() }],
+            problem(
+                "spec.nicSelector",
+                "selects nothing; set at least one of vendor, deviceID, rootDevices or pfNames")),
+        BadState(
+            "vfio-pci with RDMA",
+            [
+                stored {
+                    $0.deviceType = .vfioPCI
+                    $0.isRdma = true
+                }
+            ],
+            problem(
+                "spec.deviceType",
+                "'deviceType: vfio-pci' conflicts with 'isRdma: true'; set deviceType to netdevice, or isRdma to false")
+        ),
+        BadState(
+            "lowercase link type", [stored { $0.linkType = "eth" }],
+            problem(
+                "spec.linkType",
+                #"must be ETH or IB (as harvester-sriov stores eth|ETH|ib|IB), found "eth""#)),
+        BadState(
+            "bad nodeSelector", [stored { $0.nodeSelector = ["zone": "a b"] }],
+            problem("spec.nodeSelector.zone", #"the value "a b" "# + labelRule)),
+        BadState(
+            "bad policy name", [stored("A")],
+            problem(
+                "metadata.name",
+                #""A" is not a valid name: use lowercase letters, digits, '-' and '.', "#
+                    + "starting and ending with a letter or digit, at most 253 characters", of: "A")),
+        BadState(
+            "overlapping ranges",
+            [
+                stored { $0.nicSelector = ranges(0...3) },
+                stored("b") {
+                    $0.resourceName = "s"
+                    $0.nicSelector = ranges(3...5)
+                },
+            ],
+            problem(
+                "spec.nicSelector.pfNames",
+                #"the VF range of "eth1#3-5" overlaps "eth1#0-3" of policy "a"; "#
+                    + "give each policy its own VFs of eth1", of: "b")),
+        BadState(
+            "bad node label", [stored()], nodeLabels: ["-zone": "a"],
+            #"STATE: nodeLabels.-zone: the key name "-zone" "# + labelRule
+                + "; restore STATE from a backup, "
+                + "or remove it and apply the policies again with valid --node-label flags"),
     ]
 
     @Test(arguments: badStates)
@@ -233,16 +319,26 @@ import Testing
         let good = String(decoding: DesiredState(policies: [Self.stored()]).jsonBytes, as: UTF8.self)
         let store = StateStore(root: try TargetRoot(try folder.folder("root")), layout: .fhs)
         for (text, what) in [
-            (good.replacingOccurrences(of: #""numVfs" : 8"#, with: #""numVfs" : "8""#),
-             "policies[0].spec.numVfs: Expected to decode Int but found a string instead."),
-            (good.replacingOccurrences(of: #""resourceName" : "r""#, with: #""resourceNames" : "r""#),
-             "policies[0].spec.resourceName is missing"),
+            (
+                good.replacingOccurrences(of: #""numVfs" : 8"#, with: #""numVfs" : "8""#),
+                "policies[0].spec.numVfs: Expected to decode Int but found a string instead."
+            ),
+            (
+                good.replacingOccurrences(of: #""resourceName" : "r""#, with: #""resourceNames" : "r""#),
+                "policies[0].spec.resourceName is missing"
+            ),
         ] {
             #expect(text != good)
             try folder.write("root/etc/harvester-sriov/state.json", text)
-            #expect(throws: SRIOVError.invalidPolicies([PolicyProblem(file: store.displayPath, message:
-                "is not a harvester-sriov state file (\(what)); restore it from a backup, "
-                + "or remove it and apply the policies again")])) {
+            #expect(
+                throws: SRIOVError.invalidPolicies([
+                    PolicyProblem(
+                        file: store.displayPath,
+                        message:
+                            "is not a harvester-sriov state file (\(what)); restore it from a backup, "
+                            + "or remove it and apply the policies again")
+                ])
+            ) {
                 try store.load()
             }
         }
@@ -252,8 +348,10 @@ import Testing
     /// them on what is left.
     @Test func removeMendsAStateWithABadPolicyAndRefusesToKeepOne() throws {
         let folder = try TemporaryFolder()
-        let state = DesiredState(policies: [Self.stored("bad") { $0.numVfs = 0 }, Self.stored("worse") { $0.mtu = 0 },
-                                            Self.stored("good") { $0.resourceName = "g" }])
+        let state = DesiredState(policies: [
+            Self.stored("bad") { $0.numVfs = 0 }, Self.stored("worse") { $0.mtu = 0 },
+            Self.stored("good") { $0.resourceName = "g" },
+        ])
         try folder.write("root/etc/harvester-sriov/state.json", String(decoding: state.jsonBytes, as: UTF8.self))
         let store = StateStore(root: try TargetRoot(try folder.folder("root")), layout: .fhs)
         let application = PolicyApplication(store: store)
@@ -276,8 +374,10 @@ import Testing
 
     @Test func aNameStoredTwiceIsRefusedByApplyAndPlanAndRemovedByRemove() throws {
         let folder = try TemporaryFolder()
-        let twice = DesiredState(policies: [Self.stored(), Self.stored { $0.numVfs = 2 },
-                                            Self.stored("b") { $0.resourceName = "s" }])
+        let twice = DesiredState(policies: [
+            Self.stored(), Self.stored { $0.numVfs = 2 },
+            Self.stored("b") { $0.resourceName = "s" },
+        ])
         try folder.write("root/etc/harvester-sriov/state.json", String(decoding: twice.jsonBytes, as: UTF8.self))
         try folder.write("in/p.yaml", Self.policyText)
         let root = try folder.folder("root")
@@ -330,21 +430,32 @@ import Testing
         let folder = try TemporaryFolder()
         let outside = try TemporaryFolder()
         try FileManager.default.createDirectory(atPath: folder.path("root"), withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: folder.path("root/etc"), withDestinationPath: outside.path(""))
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.path("root/etc"), withDestinationPath: outside.path(""))
         let writer = RootWriter(root: try TargetRoot(try folder.folder("root")))
-        #expect(throws: SRIOVError.unsafePath("refusing to write through \(folder.path("root"))/etc: it is a symbolic link or not a folder, and a path inside --root must not lead outside it; remove it or choose another --root")) {
+        #expect(
+            throws: SRIOVError.unsafePath(
+                "refusing to write through \(folder.path("root"))/etc: it is a symbolic link or not a folder, and a path inside --root must not lead outside it; remove it or choose another --root"
+            )
+        ) {
             try writer.write("etc/harvester-sriov/state.json", Array("{}".utf8))
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path("")).isEmpty, "nothing was written outside the root")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: outside.path("")).isEmpty,
+            "nothing was written outside the root")
     }
 
     @Test func aSymlinkPlantedAsTheFileIsRefused() throws {
         let folder = try TemporaryFolder()
         try folder.write("outside/passwd", "secret\n")
         try FileManager.default.createDirectory(atPath: folder.path("root/etc"), withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: folder.path("root/etc/state.json"), withDestinationPath: folder.path("outside/passwd"))
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.path("root/etc/state.json"), withDestinationPath: folder.path("outside/passwd"))
         let writer = RootWriter(root: try TargetRoot(try folder.folder("root")))
-        #expect(throws: SRIOVError.unsafePath("refusing to replace \(folder.path("root"))/etc/state.json: it is a symbolic link; remove it first")) {
+        #expect(
+            throws: SRIOVError.unsafePath(
+                "refusing to replace \(folder.path("root"))/etc/state.json: it is a symbolic link; remove it first")
+        ) {
             try writer.write("etc/state.json", Array("{}".utf8))
         }
         #expect(try folder.read("outside/passwd") == "secret\n")

@@ -23,7 +23,8 @@ import Testing
         #expect(pf.vfs.first?.mac == "02:fd:fe:9e:a1:00")
         #expect(pf.vfs.map(\.iommuGroup) == [31, 32, 33, 34])
         #expect(try Umockdev.within(testbed.root) { kernel.pf(PCIAddress("0000:99:00.0")!) } == nil)
-        #expect(try Umockdev.within(testbed.root) { kernel.driverLoaded("vfio-pci") && !kernel.driverLoaded("mlx5_core") })
+        #expect(
+            try Umockdev.within(testbed.root) { kernel.driverLoaded("vfio-pci") && !kernel.driverLoaded("mlx5_core") })
     }
 
     @Test func writesNumVFsThroughAChildProcess() throws {
@@ -31,7 +32,10 @@ import Testing
         try Umockdev.within(testbed.root) {
             try kernel.setNumVFs(8, pf: PCIAddress("0000:3b:00.0")!, timeout: .seconds(5))
         }
-        #expect(try String(contentsOfFile: testbed.root + "/sys/devices/pci0000:00/0000:3b:00.0/sriov_numvfs", encoding: .utf8) == "8")
+        #expect(
+            try String(
+                contentsOfFile: testbed.root + "/sys/devices/pci0000:00/0000:3b:00.0/sriov_numvfs", encoding: .utf8)
+                == "8")
     }
 
     @Test func aWriteThatNeverReturnsIsAbandonedAtTheDeadline() throws {
@@ -40,7 +44,11 @@ import Testing
         let file = testbed.root + "/sys/devices/pci0000:00/0000:3b:00.0/sriov_numvfs"
         try FileManager.default.removeItem(atPath: file)
         #expect(mkfifo(file, 0o644) == 0)
-        #expect(throws: KernelError(target: "/sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs", operation: "write 8 to", timedOut: .milliseconds(500))) {
+        #expect(
+            throws: KernelError(
+                target: "/sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs", operation: "write 8 to",
+                timedOut: .milliseconds(500))
+        ) {
             try Umockdev.within(testbed.root) {
                 try kernel.setNumVFs(8, pf: PCIAddress("0000:3b:00.0")!, timeout: .milliseconds(500))
             }
@@ -49,7 +57,11 @@ import Testing
 
     @Test func theChildReportsTheErrno() throws {
         let testbed = try Testbed([Fixtures.virtio])
-        #expect(throws: KernelError(target: "/sys/bus/pci/devices/0000:00:03.0/sriov_numvfs", operation: "write 2 to", errno: .noSuchFileOrDirectory)) {
+        #expect(
+            throws: KernelError(
+                target: "/sys/bus/pci/devices/0000:00:03.0/sriov_numvfs", operation: "write 2 to",
+                errno: .noSuchFileOrDirectory)
+        ) {
             try Umockdev.within(testbed.root) {
                 try kernel.setNumVFs(2, pf: PCIAddress("0000:00:03.0")!, timeout: .seconds(5))
             }
@@ -66,7 +78,10 @@ import Testing
         try Umockdev.within(testbed.root) {
             try kernel.bind(PCIAddress("0000:3b:02.0")!, to: "vfio-pci", timeout: .seconds(5))
         }
-        #expect(try String(contentsOfFile: testbed.root + "/sys/devices/pci0000:00/0000:3b:02.0/driver_override", encoding: .utf8) == "vfio-pci")
+        #expect(
+            try String(
+                contentsOfFile: testbed.root + "/sys/devices/pci0000:00/0000:3b:02.0/driver_override", encoding: .utf8)
+                == "vfio-pci")
         #expect(try String(contentsOfFile: unbind, encoding: .utf8) == "0000:3b:02.0")
         #expect(try String(contentsOfFile: probe, encoding: .utf8) == "0000:3b:02.0")
     }
@@ -76,21 +91,32 @@ import Testing
 @Suite struct RestoreCommandTests {
     @Test func statusIsInSyncWhenTheKernelMatchesThePlanAndSays3WhenNot() throws {
         let folder = try TemporaryFolder()
-        let root = try folder.folder("root"), run = try folder.folder("run")
+        let root = try folder.folder("root")
+        let run = try folder.folder("run")
         let testbed = try Testbed([Fixtures.x710WithVFs])
-        try folder.write("p.yaml", RestoreHarness.policy("x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0#0-2"]}}"#,
-                                                           annotations: "harvester-sriov.io/vf-mac: kernel")
-                                   + RestoreHarness.policy("vm", #"{resourceName: vm, numVfs: 4, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0#3-3"]}}"#))
-        #expect(try Umockdev.run(["policy", "apply", "--root", root, folder.path("p.yaml")], in: testbed.root).status == 0)
+        try folder.write(
+            "p.yaml",
+            RestoreHarness.policy(
+                "x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0#0-2"]}}"#,
+                annotations: "harvester-sriov.io/vf-mac: kernel")
+                + RestoreHarness.policy(
+                    "vm",
+                    #"{resourceName: vm, numVfs: 4, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0#3-3"]}}"#))
+        #expect(
+            try Umockdev.run(["policy", "apply", "--root", root, folder.path("p.yaml")], in: testbed.root).status == 0)
 
         let inSync = try Umockdev.run(["status", "--root", root, "--runtime-directory", run], in: testbed.root)
         #expect(inSync.status == 0)
         #expect(inSync.stdout.hasPrefix("PF         PCI ADDRESS   VFS  STATE\nenp59s0f0  0000:3b:00.0  4/4  in sync\n"))
         #expect(inSync.stdout.contains("No restore has run since boot."))
 
-        try folder.write("p.yaml", RestoreHarness.policy("x710", #"{resourceName: x710, numVfs: 8, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
-        #expect(try Umockdev.run(["policy", "apply", "--root", root, folder.path("p.yaml")], in: testbed.root).status == 0)
-        let drift = try Umockdev.run(["status", "--json", "--root", root, "--runtime-directory", run], in: testbed.root)
+        try folder.write(
+            "p.yaml",
+            RestoreHarness.policy("x710", #"{resourceName: x710, numVfs: 8, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        #expect(
+            try Umockdev.run(["policy", "apply", "--root", root, folder.path("p.yaml")], in: testbed.root).status == 0)
+        let drift = try Umockdev.run(
+            ["status", "--json", "--root", root, "--runtime-directory", run], in: testbed.root)
         #expect(drift.status == 3)
         let json = try JSONDocument(drift.stdout)
         #expect(json["inSync"] as? Bool == false)
@@ -101,9 +127,14 @@ import Testing
     @Test func restoreWithNothingStoredSaysSoAndSucceeds() throws {
         let folder = try TemporaryFolder()
         let testbed = try Testbed([Fixtures.x710])
-        let result = try Umockdev.run(["restore", "--root", try folder.folder("root"), "--runtime-directory", try folder.folder("run")], in: testbed.root)
+        let result = try Umockdev.run(
+            ["restore", "--root", try folder.folder("root"), "--runtime-directory", try folder.folder("run")],
+            in: testbed.root)
         #expect(result.status == 0)
-        #expect(result.stderr == "info: no policies are stored in \(folder.path("root"))/etc/harvester-sriov/state.json; nothing to restore\n")
+        #expect(
+            result.stderr
+                == "info: no policies are stored in \(folder.path("root"))/etc/harvester-sriov/state.json; nothing to restore\n"
+        )
         #expect(folder.exists("run/status.json"))
     }
 

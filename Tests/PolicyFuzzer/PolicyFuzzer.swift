@@ -1,3 +1,5 @@
+import Capability
+
 // Fuzz target for the manifest decoder and validators. Built two ways:
 // - scripts/fuzz-policy builds it with -sanitize=fuzzer -DFUZZING: main hands control
 //   to libFuzzer's driver (SwiftPM names an executable's entry point itself, so
@@ -5,9 +7,8 @@
 // - a plain build replays the files it is given (crashes, corpus).
 // Every input must end in policies or problems: no crash, no hang, no trap.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Capability
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPolicy(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
@@ -24,26 +25,31 @@ public func fuzzPolicy(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
 }
 
 #if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
+    // libFuzzer's C entry point keeps its C name.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<Int32>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
+    ) -> Int32
 #endif
 
 @main
 struct PolicyFuzzerMain {
     static func main() throws {
         #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzPolicy(data, size) })
+            var argc = CommandLine.argc
+            var argv = CommandLine.unsafeArgv
+            exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzPolicy(data, size) })
         #else
-        for path in CommandLine.arguments.dropFirst() {
-            let bytes = try readFile(path)
-            _ = bytes.withUnsafeBufferPointer { fuzzPolicy($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
-            print("ok \(path)")
-        }
+            for path in CommandLine.arguments.dropFirst() {
+                let bytes = try readFile(path)
+                _ = bytes.withUnsafeBufferPointer {
+                    fuzzPolicy($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count)
+                }
+                print("ok \(path)")
+            }
         #endif
     }
 

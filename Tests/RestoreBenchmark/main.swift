@@ -15,8 +15,9 @@ let slowest = arguments.count > 3 ? Int(arguments[3])! : 3000
 
 let pfs = (0..<pfCount).map { index -> SimulatedKernel.PF in
     let bus = String(0x10 + index * 2, radix: 16)
-    var pf = SimulatedKernel.PF(address: "0000:\(bus):00.0", netdev: "enp\(0x10 + index * 2)s0f0",
-                                permanentMAC: "3c:fd:fe:00:\(String(format: "%02x", index)):00")
+    var pf = SimulatedKernel.PF(
+        address: "0000:\(bus):00.0", netdev: "enp\(0x10 + index * 2)s0f0",
+        permanentMAC: "3c:fd:fe:00:\(String(format: "%02x", index)):00")
     // Spread from a third of the slowest up to the slowest.
     pf.enableLatency = .milliseconds(slowest / 3 + (slowest - slowest / 3) * index / max(1, pfCount - 1))
     return pf
@@ -28,11 +29,13 @@ let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rest
 try FileManager.default.createDirectory(at: folder.appendingPathComponent("root"), withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: folder) }
 let store = StateStore(root: try TargetRoot(folder.appendingPathComponent("root").path), layout: .fhs)
-let policy = NodePolicy(name: "bench", spec: PolicySpec(resourceName: "bench", numVfs: vfCount, nicSelector: NICSelector(vendor: "8086")))
+let policy = NodePolicy(
+    name: "bench", spec: PolicySpec(resourceName: "bench", numVfs: vfCount, nicSelector: NICSelector(vendor: "8086")))
 try store.save(DesiredState(policies: [policy]))
 let runtime = try RuntimeDirectory(folder.appendingPathComponent("run").path)
-let engine = RestoreEngine(kernel: kernel, store: store, runtime: runtime,
-                           logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
+let engine = RestoreEngine(
+    kernel: kernel, store: store, runtime: runtime,
+    logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
 
 func cpuMilliseconds() -> Double {
     var usage = rusage()

@@ -1,3 +1,6 @@
+import Capability
+import SystemPackage
+
 // Fuzz target for the stored-state decoder and what plan, restore and status do with a
 // state. Built two ways, as policy-fuzzer is:
 // - scripts/fuzz-state builds it with -sanitize=fuzzer -DFUZZING: main hands control to
@@ -6,41 +9,46 @@
 // `state-fuzzer --write-seeds DIR MANIFEST...` writes valid states made from manifests.
 // Every input must end in a state or a one-line problem: no crash, no hang, no trap.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Capability
-import SystemPackage
 
 /// A node with four SR-IOV PFs, named as the examples and tests name them: two X710
 /// ports, an E810, a ConnectX-5 port known by its serial number.
 let host: HostInventory = {
     func pf(_ address: String, _ name: String, _ vendor: String, _ device: String, mac: String?, serial: String? = nil)
-        -> PhysicalFunction {
+        -> PhysicalFunction
+    {
         var netdev = NetDevice(name: name, mac: mac, mtu: 1500, type: 1, addressAssignType: 0)
         netdev.permanentMAC = mac
-        let function = PCIFunction(address: PCIAddress(address) ?? PCIAddress(domain: 0, bus: 0, device: 0, function: 0),
-                                   vendor: vendor, deviceID: device, driver: "drv", netdevs: [netdev])
-        return PhysicalFunction(function: function, vendorName: nil, deviceName: nil, totalVFs: 64, numVFs: 0,
-                                capability: nil, serialNumber: serial, numaNode: 0, iommuGroup: 1, vfs: [])
+        let function = PCIFunction(
+            address: PCIAddress(address) ?? PCIAddress(domain: 0, bus: 0, device: 0, function: 0),
+            vendor: vendor, deviceID: device, driver: "drv", netdevs: [netdev])
+        return PhysicalFunction(
+            function: function, vendorName: nil, deviceName: nil, totalVFs: 64, numVFs: 0,
+            capability: nil, serialNumber: serial, numaNode: 0, iommuGroup: 1, vfs: [])
     }
-    return HostInventory(node: "fuzz", interfaces: [
-        pf("0000:3b:00.0", "enp59s0f0", "8086", "1572", mac: "3c:fd:fe:9e:a1:00"),
-        pf("0000:3b:00.1", "enp59s0f1", "8086", "1572", mac: "3c:fd:fe:9e:a1:01"),
-        pf("0000:86:00.0", "ens3f0np0", "15b3", "1017", mac: nil, serial: "a1-b2-c3-d4-e5-f6-07-08"),
-        pf("0000:af:00.0", "ens801f0", "8086", "1592", mac: "b4:96:91:aa:10:00"),
-    ], unusable: [])
+    return HostInventory(
+        node: "fuzz",
+        interfaces: [
+            pf("0000:3b:00.0", "enp59s0f0", "8086", "1572", mac: "3c:fd:fe:9e:a1:00"),
+            pf("0000:3b:00.1", "enp59s0f1", "8086", "1572", mac: "3c:fd:fe:9e:a1:01"),
+            pf("0000:86:00.0", "ens3f0np0", "15b3", "1017", mac: nil, serial: "a1-b2-c3-d4-e5-f6-07-08"),
+            pf("0000:af:00.0", "ens801f0", "8086", "1592", mac: "b4:96:91:aa:10:00"),
+        ], unusable: [])
 }()
 
 /// The PF as restore would find it: `count` VFs (at most 256, whatever the state asks),
 /// bound to a mix of drivers, MTUs and MACs.
 func kernelView(_ planned: PlannedInterface, count: Int) -> PFState {
     let vfs = (0..<max(0, min(count, 256))).map { index in
-        VFState(index: index, address: planned.pciAddress, driver: ["iavf", "vfio-pci", nil][index % 3],
-                netdev: index % 3 == 0 ? "v\(index)" : nil, mtu: index % 2 == 0 ? 1500 : 9000,
-                mac: index % 4 == 0 ? "02:00:00:00:00:0\(index % 10)" : nil, iommuGroup: index)
+        VFState(
+            index: index, address: planned.pciAddress, driver: ["iavf", "vfio-pci", nil][index % 3],
+            netdev: index % 3 == 0 ? "v\(index)" : nil, mtu: index % 2 == 0 ? 1500 : 9000,
+            mac: index % 4 == 0 ? "02:00:00:00:00:0\(index % 10)" : nil, iommuGroup: index)
     }
-    return PFState(address: planned.pciAddress, driver: "drv", netdev: planned.name, mtu: 9000, totalVFs: 64,
-                   numVFs: vfs.count, vfs: vfs)
+    return PFState(
+        address: planned.pciAddress, driver: "drv", netdev: planned.name, mtu: 9000, totalVFs: 64,
+        numVFs: vfs.count, vfs: vfs)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -50,7 +58,8 @@ public func fuzzState(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
 
     // Stored as it was read: the same bytes again, and the same state.
     let stored = state.jsonBytes
-    guard let again = try? DesiredState.decode(stored, file: "fuzz.json"), again == state, again.jsonBytes == stored else {
+    guard let again = try? DesiredState.decode(stored, file: "fuzz.json"), again == state, again.jsonBytes == stored
+    else {
         fatalError("a decoded state does not survive being stored again")
     }
 
@@ -82,11 +91,14 @@ public func fuzzState(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
 }
 
 #if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
+    // libFuzzer's C entry point keeps its C name.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<Int32>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
+    ) -> Int32
 #endif
 
 @main
@@ -98,15 +110,17 @@ struct StateFuzzerMain {
             return
         }
         #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzState(data, size) })
+            var argc = CommandLine.argc
+            var argv = CommandLine.unsafeArgv
+            exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzState(data, size) })
         #else
-        for path in arguments {
-            let bytes = try readFile(path)
-            _ = bytes.withUnsafeBufferPointer { fuzzState($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
-            print("ok \(path)")
-        }
+            for path in arguments {
+                let bytes = try readFile(path)
+                _ = bytes.withUnsafeBufferPointer {
+                    fuzzState($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count)
+                }
+                print("ok \(path)")
+            }
         #endif
     }
 
@@ -120,9 +134,11 @@ struct StateFuzzerMain {
         for manifest in manifests {
             let decoded = PolicyDecoder.decode(String(decoding: try readFile(manifest), as: UTF8.self), file: manifest)
             let name = FilePath(manifest).stem ?? "seed"
-            let states = [("installed", DesiredState(policies: decoded.policies)),
-                          ("applied", DesiredState(policies: decoded.policies, nodeLabels: ["zone": "a"], cards: cards)),
-                          ("moved", DesiredState(policies: decoded.policies, cards: [moved] + cards.dropFirst()))]
+            let states = [
+                ("installed", DesiredState(policies: decoded.policies)),
+                ("applied", DesiredState(policies: decoded.policies, nodeLabels: ["zone": "a"], cards: cards)),
+                ("moved", DesiredState(policies: decoded.policies, cards: [moved] + cards.dropFirst())),
+            ]
             for (kind, state) in states {
                 try writer.write(FilePath("\(name)-\(kind).json"), state.jsonBytes)
             }

@@ -1,3 +1,6 @@
+import Capability
+import Testbed
+
 // Fuzz target for the sysfs readers: discovery (libudev, libpci, plain reads) and the
 // restore side's PF reader, run on fake hosts whose attributes the input rewrites.
 // Built two ways, as the policy fuzzer is:
@@ -22,52 +25,65 @@
 // no crash, no trap, no hang, no PF listed as a VF, no count that is not one, no
 // file descriptor left open.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Capability
-import Testbed
 
 /// The fake hosts inputs start from, built from the catalog's NICs.
 enum BaseHosts {
     static let all: [[FakeFunction]] = [
         // A VM with an X710: a virtio NIC, a PF with VFs (one on vfio-pci), its second port.
-        [Catalog.virtio(at: "0000:00:03.0", name: "eth0", mac: "52:54:00:12:34:56"),
-         {
-             var pf = Catalog.pf(.x710, at: "0000:3b:00.0", name: "enp59s0f0", mac: "3c:fd:fe:9e:a1:00", numVFs: 4,
-                                 iommuGroup: 30)
-             pf.sriov?.vfs[3].driver = "vfio-pci"
-             pf.sriov?.vfs[3].netdevs = []
-             return pf
-         }(),
-         Catalog.pf(.x710, at: "0000:3b:00.1", name: "enp59s0f1", mac: "3c:fd:fe:9e:a1:01", numVFs: 1,
-                    iommuGroup: 130)],
+        [
+            Catalog.virtio(at: "0000:00:03.0", name: "eth0", mac: "52:54:00:12:34:56"),
+            {
+                var pf = Catalog.pf(
+                    .x710, at: "0000:3b:00.0", name: "enp59s0f0", mac: "3c:fd:fe:9e:a1:00", numVFs: 4,
+                    iommuGroup: 30)
+                pf.sriov?.vfs[3].driver = "vfio-pci"
+                pf.sriov?.vfs[3].netdevs = []
+                return pf
+            }(),
+            Catalog.pf(
+                .x710, at: "0000:3b:00.1", name: "enp59s0f1", mac: "3c:fd:fe:9e:a1:01", numVFs: 1,
+                iommuGroup: 130),
+        ],
         // QEMU's igb, whose driver allows 7 of 8 VFs, and an 82599 on a kernel without CONFIG_PCI_IOV.
-        [Catalog.pf(.x82576, at: "0000:01:00.0", name: "enp1s0", mac: "52:54:00:12:34:57", numVFs: 2, iommuGroup: 10),
-         {
-             var pf = Catalog.pf(.x82599, at: "0000:04:00.0", name: "enp4s0f0", mac: "90:e2:ba:11:22:30")
-             pf.sriov?.kernelTotalVFs = nil
-             return pf
-         }(),
-         Catalog.nvme(at: "0000:02:00.0")],
+        [
+            Catalog.pf(
+                .x82576, at: "0000:01:00.0", name: "enp1s0", mac: "52:54:00:12:34:57", numVFs: 2, iommuGroup: 10),
+            {
+                var pf = Catalog.pf(.x82599, at: "0000:04:00.0", name: "enp4s0f0", mac: "90:e2:ba:11:22:30")
+                pf.sriov?.kernelTotalVFs = nil
+                return pf
+            }(),
+            Catalog.nvme(at: "0000:02:00.0"),
+        ],
         // Both ports of one ConnectX-5: one serial number, VFs in one routing-ID space.
-        [Catalog.pf(.connectX5, at: "0000:86:00.0", name: "ens3f0np0", mac: "98:03:9b:7f:00:a0", numVFs: 1, numaNode: 1,
-                    iommuGroup: 70, serialNumber: 0x98039b_0300_7f00a0),
-         Catalog.pf(.connectX5, at: "0000:86:00.1", name: "ens3f1np1", mac: "98:03:9b:7f:00:a1", numVFs: 1, numaNode: 1,
-                    iommuGroup: 71, serialNumber: 0x98039b_0300_7f00a0)],
+        [
+            Catalog.pf(
+                .connectX5, at: "0000:86:00.0", name: "ens3f0np0", mac: "98:03:9b:7f:00:a0", numVFs: 1, numaNode: 1,
+                iommuGroup: 70, serialNumber: 0x98039b_0300_7f00a0),
+            Catalog.pf(
+                .connectX5, at: "0000:86:00.1", name: "ens3f1np1", mac: "98:03:9b:7f:00:a1", numVFs: 1, numaNode: 1,
+                iommuGroup: 71, serialNumber: 0x98039b_0300_7f00a0),
+        ],
         // An E810 with VFs, a BCM57414 with SR-IOV off in firmware, a ConnectX-6 Dx without a driver.
-        [Catalog.pf(.e810, at: "0000:af:00.0", name: "ens801f0", mac: "b4:96:91:aa:10:00", numVFs: 2, numaNode: 1,
-                    iommuGroup: 60, serialNumber: 0xb49691_ffff_aa1000),
-         {
-             var pf = Catalog.pf(.bcm57414, at: "0000:5e:00.0", name: "ens2f0np0", mac: "00:0a:f7:c1:d2:e0",
-                                 iommuGroup: 80)
-             pf.sriov?.kernelTotalVFs = 0
-             return pf
-         }(),
-         {
-             var pf = Catalog.pf(.connectX6Dx, at: "0000:d8:00.0", name: nil, mac: "0c:42:a1:5b:00:10")
-             pf.driver = nil
-             return pf
-         }()],
+        [
+            Catalog.pf(
+                .e810, at: "0000:af:00.0", name: "ens801f0", mac: "b4:96:91:aa:10:00", numVFs: 2, numaNode: 1,
+                iommuGroup: 60, serialNumber: 0xb49691_ffff_aa1000),
+            {
+                var pf = Catalog.pf(
+                    .bcm57414, at: "0000:5e:00.0", name: "ens2f0np0", mac: "00:0a:f7:c1:d2:e0",
+                    iommuGroup: 80)
+                pf.sriov?.kernelTotalVFs = 0
+                return pf
+            }(),
+            {
+                var pf = Catalog.pf(.connectX6Dx, at: "0000:d8:00.0", name: nil, mac: "0c:42:a1:5b:00:10")
+                pf.driver = nil
+                return pf
+            }(),
+        ],
     ]
 
     /// The functions in the order the testbed writes them: each PF, then its VFs.
@@ -137,7 +153,10 @@ enum FuzzInput {
         var out: [UInt8] = []
         var input = Array(bytes.prefix(maxValue))[...]
         while let byte = input.popFirst() {
-            guard byte == UInt8(ascii: "\\"), let next = input.popFirst() else { out.append(byte); continue }
+            guard byte == UInt8(ascii: "\\"), let next = input.popFirst() else {
+                out.append(byte)
+                continue
+            }
             switch next {
             case UInt8(ascii: "n"): out.append(0x0a)
             case UInt8(ascii: "x"):
@@ -320,7 +339,8 @@ func removeTree(_ path: [CChar]) {
 
 /// Policies that select every base host's PFs in some way, one asking for more VFs
 /// than any of them allows, so that resolution and its checks see every host.
-let policies = PolicyDecoder.decode("""
+let policies = PolicyDecoder.decode(
+    """
     apiVersion: sriovnetwork.openshift.io/v1
     kind: SriovNetworkNodePolicy
     metadata: {name: intel}
@@ -336,7 +356,8 @@ let policies = PolicyDecoder.decode("""
     kind: SriovNetworkNodePolicy
     metadata: {name: mellanox}
     spec: {resourceName: mlx, numVfs: 2, deviceType: vfio-pci, nicSelector: {vendor: "15b3"}}
-    """, file: "fuzz.yaml").policies
+    """, file: "fuzz.yaml"
+).policies
 
 let kernel = SysfsKernel(executable: "/bin/false")
 
@@ -462,11 +483,14 @@ let scratch: (folder: String, tree: String, backups: String, bases: [String]) = 
 }()
 
 #if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
+    // libFuzzer's C entry point keeps its C name.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<Int32>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
+    ) -> Int32
 #endif
 
 @main
@@ -486,15 +510,17 @@ struct SysfsFuzzerMain {
         // libFuzzer ends the process with exit(), past any defer.
         atexit { SysfsFuzzerMain.removeScratch() }
         #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzSysfs(data, size) })
+            var argc = CommandLine.argc
+            var argv = CommandLine.unsafeArgv
+            exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzSysfs(data, size) })
         #else
-        for path in arguments.dropFirst() {
-            let bytes = try readFile(path)
-            _ = bytes.withUnsafeBufferPointer { fuzzSysfs($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
-            print("ok \(path)")
-        }
+            for path in arguments.dropFirst() {
+                let bytes = try readFile(path)
+                _ = bytes.withUnsafeBufferPointer {
+                    fuzzSysfs($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count)
+                }
+                print("ok \(path)")
+            }
         #endif
     }
 

@@ -14,57 +14,69 @@ public struct NICModel: Sendable {
     public var speed: Int
 
     /// Intel X710 for 10GbE SFP+ (i40e; VFs are iavf, 8086:154c).
-    public static let x710 = NICModel(vendor: 0x8086, pfDevice: 0x1572, vfDevice: 0x154c, driver: "i40e", vfDriver: "iavf",
-                                      configTotalVFs: 64, kernelTotalVFs: 64, firstVFOffset: 16, vfStride: 1, speed: 10000)
+    public static let x710 = NICModel(
+        vendor: 0x8086, pfDevice: 0x1572, vfDevice: 0x154c, driver: "i40e", vfDriver: "iavf",
+        configTotalVFs: 64, kernelTotalVFs: 64, firstVFOffset: 16, vfStride: 1, speed: 10000)
     /// Intel E810-C for QSFP (ice; VFs 8086:1889).
-    public static let e810 = NICModel(vendor: 0x8086, pfDevice: 0x1592, vfDevice: 0x1889, driver: "ice", vfDriver: "iavf",
-                                      configTotalVFs: 256, kernelTotalVFs: 256, firstVFOffset: 8, vfStride: 1, speed: 100000)
+    public static let e810 = NICModel(
+        vendor: 0x8086, pfDevice: 0x1592, vfDevice: 0x1889, driver: "ice", vfDriver: "iavf",
+        configTotalVFs: 256, kernelTotalVFs: 256, firstVFOffset: 8, vfStride: 1, speed: 100000)
     /// Intel 82599ES (ixgbe): config space offers 64 VFs, the driver allows 63.
-    public static let x82599 = NICModel(vendor: 0x8086, pfDevice: 0x10fb, vfDevice: 0x10ed, driver: "ixgbe", vfDriver: "ixgbevf",
-                                        configTotalVFs: 64, kernelTotalVFs: 63, firstVFOffset: 128, vfStride: 2, speed: 10000)
+    public static let x82599 = NICModel(
+        vendor: 0x8086, pfDevice: 0x10fb, vfDevice: 0x10ed, driver: "ixgbe", vfDriver: "ixgbevf",
+        configTotalVFs: 64, kernelTotalVFs: 63, firstVFOffset: 128, vfStride: 2, speed: 10000)
     /// Intel 82576 (igb): config space offers 8 VFs, the driver allows 7; what QEMU's `igb` emulates.
-    public static let x82576 = NICModel(vendor: 0x8086, pfDevice: 0x10c9, vfDevice: 0x10ca, driver: "igb", vfDriver: "igbvf",
-                                        configTotalVFs: 8, kernelTotalVFs: 7, firstVFOffset: 128, vfStride: 2, speed: 1000)
+    public static let x82576 = NICModel(
+        vendor: 0x8086, pfDevice: 0x10c9, vfDevice: 0x10ca, driver: "igb", vfDriver: "igbvf",
+        configTotalVFs: 8, kernelTotalVFs: 7, firstVFOffset: 128, vfStride: 2, speed: 1000)
     /// Mellanox ConnectX-5 (mlx5_core for PF and VF; VFs 15b3:1018).
-    public static let connectX5 = NICModel(vendor: 0x15b3, pfDevice: 0x1017, vfDevice: 0x1018, driver: "mlx5_core", vfDriver: "mlx5_core",
-                                           configTotalVFs: 8, kernelTotalVFs: 8, firstVFOffset: 2, vfStride: 1, speed: 25000)
+    public static let connectX5 = NICModel(
+        vendor: 0x15b3, pfDevice: 0x1017, vfDevice: 0x1018, driver: "mlx5_core", vfDriver: "mlx5_core",
+        configTotalVFs: 8, kernelTotalVFs: 8, firstVFOffset: 2, vfStride: 1, speed: 25000)
     /// Mellanox ConnectX-6 Dx (VFs 15b3:101e).
-    public static let connectX6Dx = NICModel(vendor: 0x15b3, pfDevice: 0x101d, vfDevice: 0x101e, driver: "mlx5_core", vfDriver: "mlx5_core",
-                                             configTotalVFs: 8, kernelTotalVFs: 8, firstVFOffset: 2, vfStride: 1, speed: 100000)
+    public static let connectX6Dx = NICModel(
+        vendor: 0x15b3, pfDevice: 0x101d, vfDevice: 0x101e, driver: "mlx5_core", vfDriver: "mlx5_core",
+        configTotalVFs: 8, kernelTotalVFs: 8, firstVFOffset: 2, vfStride: 1, speed: 100000)
     /// Broadcom BCM57414 NetXtreme-E 10Gb/25Gb (bnxt_en; VFs 14e4:16dc).
-    public static let bcm57414 = NICModel(vendor: 0x14e4, pfDevice: 0x16d7, vfDevice: 0x16dc, driver: "bnxt_en", vfDriver: "bnxt_en",
-                                          configTotalVFs: 128, kernelTotalVFs: 128, firstVFOffset: 8, vfStride: 1, speed: 25000)
+    public static let bcm57414 = NICModel(
+        vendor: 0x14e4, pfDevice: 0x16d7, vfDevice: 0x16dc, driver: "bnxt_en", vfDriver: "bnxt_en",
+        configTotalVFs: 128, kernelTotalVFs: 128, firstVFOffset: 8, vfStride: 1, speed: 25000)
 }
 
 public enum Catalog {
     /// A PF of `model` at `address` with netdev `name` and `numVFs` VFs, each VF with
     /// a netdev `<name>v<N>` on the model's VF driver, at the addresses the SR-IOV
     /// capability's offset and stride give.
-    public static func pf(_ model: NICModel, at address: String, name: String?, mac: String, numVFs: Int = 0,
-                          numaNode: Int = 0, iommuGroup: Int? = nil, serialNumber: UInt64? = nil) -> FakeFunction {
+    public static func pf(
+        _ model: NICModel, at address: String, name: String?, mac: String, numVFs: Int = 0,
+        numaNode: Int = 0, iommuGroup: Int? = nil, serialNumber: UInt64? = nil
+    ) -> FakeFunction {
         // Functions of one card place their VFs one after another, as real firmware does:
         // function N's offset skips the routing IDs of the functions before it.
         let function = Int(address.split(separator: ".").last!)!
         let offset = model.firstVFOffset + function * (model.configTotalVFs * model.vfStride - 1)
         let vfs = (0..<numVFs).map { index in
             let vfAddress = Self.vfAddress(pf: address, offset: offset + index * model.vfStride)
-            return FakeFunction(address: vfAddress, vendor: model.vendor, device: model.vfDevice, driver: model.vfDriver,
-                                numaNode: numaNode, iommuGroup: iommuGroup.map { $0 + 1 + index },
-                                netdevs: name.map { [FakeNetdev(name: "\($0)v\(index)", mac: vfMAC(mac, index))] } ?? [])
+            return FakeFunction(
+                address: vfAddress, vendor: model.vendor, device: model.vfDevice, driver: model.vfDriver,
+                numaNode: numaNode, iommuGroup: iommuGroup.map { $0 + 1 + index },
+                netdevs: name.map { [FakeNetdev(name: "\($0)v\(index)", mac: vfMAC(mac, index))] } ?? [])
         }
         return FakeFunction(
             address: address, vendor: model.vendor, device: model.pfDevice, driver: model.driver,
             numaNode: numaNode, iommuGroup: iommuGroup,
-            sriov: FakeSRIOV(configTotalVFs: model.configTotalVFs, kernelTotalVFs: model.kernelTotalVFs,
-                             firstVFOffset: offset, vfStride: model.vfStride, vfDevice: model.vfDevice, vfs: vfs),
+            sriov: FakeSRIOV(
+                configTotalVFs: model.configTotalVFs, kernelTotalVFs: model.kernelTotalVFs,
+                firstVFOffset: offset, vfStride: model.vfStride, vfDevice: model.vfDevice, vfs: vfs),
             serialNumber: serialNumber,
             netdevs: name.map { [FakeNetdev(name: $0, mac: mac, speed: model.speed)] } ?? [])
     }
 
     /// A virtio-net function, as on any VM: no SR-IOV capability.
     public static func virtio(at address: String, name: String, mac: String) -> FakeFunction {
-        FakeFunction(address: address, vendor: 0x1af4, device: 0x1041, driver: "virtio-pci",
-                     netdevs: [FakeNetdev(name: name, mac: mac)])
+        FakeFunction(
+            address: address, vendor: 0x1af4, device: 0x1041, driver: "virtio-pci",
+            netdevs: [FakeNetdev(name: name, mac: mac)])
     }
 
     /// An NVMe controller: on every host, never a NIC.

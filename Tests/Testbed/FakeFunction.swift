@@ -16,9 +16,11 @@ public struct FakeFunction: Sendable {
     public var physfn: String?
     public var netdevs: [FakeNetdev]
 
-    public init(address: String, vendor: UInt16, device: UInt16, classCode: UInt32 = 0x020000, driver: String?,
-                numaNode: Int = -1, iommuGroup: Int? = nil, sriov: FakeSRIOV? = nil, serialNumber: UInt64? = nil,
-                physfn: String? = nil, netdevs: [FakeNetdev] = []) {
+    public init(
+        address: String, vendor: UInt16, device: UInt16, classCode: UInt32 = 0x020000, driver: String?,
+        numaNode: Int = -1, iommuGroup: Int? = nil, sriov: FakeSRIOV? = nil, serialNumber: UInt64? = nil,
+        physfn: String? = nil, netdevs: [FakeNetdev] = []
+    ) {
         self.address = address
         self.vendor = vendor
         self.device = device
@@ -47,16 +49,16 @@ public struct FakeFunction: Sendable {
         }
         put16(0x00, vendor)
         put16(0x02, device)
-        put16(0x04, 0x0406)               // command: memory space, bus master
-        put16(0x06, 0x0010)               // status: capability list present
+        put16(0x04, 0x0406)  // command: memory space, bus master
+        put16(0x06, 0x0010)  // status: capability list present
         config[0x09] = UInt8(classCode & 0xff)
         config[0x0a] = UInt8((classCode >> 8) & 0xff)
         config[0x0b] = UInt8(classCode >> 16)
-        config[0x0e] = 0x80               // header type 0, multi-function
-        config[0x34] = 0x40               // first capability
-        config[0x40] = 0x10               // PCI Express capability
-        config[0x41] = 0x00               // last in the list
-        put16(0x42, 0x0002)               // version 2, endpoint
+        config[0x0e] = 0x80  // header type 0, multi-function
+        config[0x34] = 0x40  // first capability
+        config[0x40] = 0x10  // PCI Express capability
+        config[0x41] = 0x00  // last in the list
+        put16(0x42, 0x0002)  // version 2, endpoint
 
         // Extended capabilities, chained: AER at 0x100 always, then the optional ones.
         var chain: [(offset: Int, id: UInt16)] = [(0x100, 0x0001)]
@@ -71,10 +73,10 @@ public struct FakeFunction: Sendable {
             put32(0x148, UInt32(truncatingIfNeeded: serialNumber >> 32))
         }
         if let sriov {
-            put16(0x160 + 0x08, sriov.vfs.isEmpty ? 0 : 0x0009) // control: VF Enable, VF MSE
+            put16(0x160 + 0x08, sriov.vfs.isEmpty ? 0 : 0x0009)  // control: VF Enable, VF MSE
             put16(0x160 + 0x0c, UInt16(sriov.configTotalVFs))  // InitialVFs
             put16(0x160 + 0x0e, UInt16(sriov.configTotalVFs))  // TotalVFs
-            put16(0x160 + 0x10, UInt16(sriov.vfs.count))       // NumVFs
+            put16(0x160 + 0x10, UInt16(sriov.vfs.count))  // NumVFs
             put16(0x160 + 0x14, UInt16(sriov.firstVFOffset))
             put16(0x160 + 0x16, UInt16(sriov.vfStride))
             put16(0x160 + 0x1a, sriov.vfDevice)
@@ -94,8 +96,10 @@ public struct FakeSRIOV: Sendable {
     /// The VFs that exist now, in `virtfnN` order.
     public var vfs: [FakeFunction]
 
-    public init(configTotalVFs: Int, kernelTotalVFs: Int?, firstVFOffset: Int, vfStride: Int, vfDevice: UInt16,
-                vfs: [FakeFunction] = []) {
+    public init(
+        configTotalVFs: Int, kernelTotalVFs: Int?, firstVFOffset: Int, vfStride: Int, vfDevice: UInt16,
+        vfs: [FakeFunction] = []
+    ) {
         self.configTotalVFs = configTotalVFs
         self.kernelTotalVFs = kernelTotalVFs
         self.firstVFOffset = firstVFOffset
@@ -117,8 +121,10 @@ public struct FakeNetdev: Sendable {
     /// 0: the MAC is the factory one; 3: it was set (a bond slave's, say).
     public var addressAssignType = 0
 
-    public init(name: String, mac: String, mtu: Int = 1500, speed: Int? = nil, type: Int = 1,
-                adminUp: Bool = true, devPort: Int = 0, physPortName: String? = nil) {
+    public init(
+        name: String, mac: String, mtu: Int = 1500, speed: Int? = nil, type: Int = 1,
+        adminUp: Bool = true, devPort: Int = 0, physPortName: String? = nil
+    ) {
         self.name = name
         self.mac = mac
         self.mtu = mtu

@@ -175,25 +175,34 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         var interfaces: [PhysicalFunction] = []
         var unusable: [UnusableNIC] = []
         for pf in pfs.sorted(by: { $0.address < $1.address }) {
-            let netdevs = pf.netdev.map { name -> [NetDevice] in
-                var netdev = NetDevice(name: name, mac: pf.permanentMAC, mtu: pf.mtu, type: 1, addressAssignType: 0)
-                netdev.permanentMAC = pf.permanentMAC
-                return [netdev]
-            } ?? []
-            let function = PCIFunction(address: pf.address, vendor: pf.vendor, deviceID: pf.deviceID, driver: pf.driver, netdevs: netdevs)
+            let netdevs =
+                pf.netdev.map { name -> [NetDevice] in
+                    var netdev = NetDevice(name: name, mac: pf.permanentMAC, mtu: pf.mtu, type: 1, addressAssignType: 0)
+                    netdev.permanentMAC = pf.permanentMAC
+                    return [netdev]
+                } ?? []
+            let function = PCIFunction(
+                address: pf.address, vendor: pf.vendor, deviceID: pf.deviceID, driver: pf.driver, netdevs: netdevs)
             guard let total = pf.totalVFs, total > 0, pf.driver != nil else {
-                unusable.append(UnusableNIC(function: function, reason: pf.driver == nil ? .noDriver : .sriovDisabled, detail: "simulated"))
+                unusable.append(
+                    UnusableNIC(
+                        function: function, reason: pf.driver == nil ? .noDriver : .sriovDisabled, detail: "simulated"))
                 continue
             }
             let vfs = pf.vfs.enumerated().map { index, vf in
-                VirtualFunction(vfID: index, function: PCIFunction(
-                    address: vf.address, vendor: pf.vendor, deviceID: pf.vfDeviceID, driver: vf.driver,
-                    netdevs: vf.netdev.map { [NetDevice(name: $0, mac: vf.mac, mtu: vf.mtu)] } ?? []), iommuGroup: pf.iommu ? 100 + index : nil)
+                VirtualFunction(
+                    vfID: index,
+                    function: PCIFunction(
+                        address: vf.address, vendor: pf.vendor, deviceID: pf.vfDeviceID, driver: vf.driver,
+                        netdevs: vf.netdev.map { [NetDevice(name: $0, mac: vf.mac, mtu: vf.mtu)] } ?? []),
+                    iommuGroup: pf.iommu ? 100 + index : nil)
             }
-            interfaces.append(PhysicalFunction(function: function, vendorName: nil, deviceName: nil, totalVFs: total,
-                                               numVFs: pf.numVFsReadable ? pf.numVFs : nil, capability: nil,
-                                               serialNumber: pf.serialNumber, numaNode: 0,
-                                               iommuGroup: pf.iommu ? 99 : nil, vfs: vfs))
+            interfaces.append(
+                PhysicalFunction(
+                    function: function, vendorName: nil, deviceName: nil, totalVFs: total,
+                    numVFs: pf.numVFsReadable ? pf.numVFs : nil, capability: nil,
+                    serialNumber: pf.serialNumber, numaNode: 0,
+                    iommuGroup: pf.iommu ? 99 : nil, vfs: vfs))
         }
         return HostInventory(node: "simulated", interfaces: interfaces, unusable: unusable)
     }
@@ -203,14 +212,16 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         defer { lock.unlock() }
         seen[pthread_self()] = generation
         guard let pf = pfs.first(where: { $0.address == address }) else { return nil }
-        var state = PFState(address: pf.address, driver: pf.driver, netdev: pf.netdev, mtu: pf.mtu,
-                            totalVFs: pf.totalVFs, numVFs: pf.numVFsReadable ? pf.numVFs : nil,
-                            vfs: pf.vfs.enumerated().map { index, vf in
-                                var state = VFState(index: index, address: vf.address, driver: vf.driver, netdev: vf.netdev, mtu: vf.mtu,
-                                                    mac: vf.mac, iommuGroup: pf.iommu ? 100 + index : nil)
-                                state.netdevSettled = vf.settled
-                                return state
-                            })
+        var state = PFState(
+            address: pf.address, driver: pf.driver, netdev: pf.netdev, mtu: pf.mtu,
+            totalVFs: pf.totalVFs, numVFs: pf.numVFsReadable ? pf.numVFs : nil,
+            vfs: pf.vfs.enumerated().map { index, vf in
+                var state = VFState(
+                    index: index, address: vf.address, driver: vf.driver, netdev: vf.netdev, mtu: vf.mtu,
+                    mac: vf.mac, iommuGroup: pf.iommu ? 100 + index : nil)
+                state.netdevSettled = vf.settled
+                return state
+            })
         state.up = pf.up
         state.netdevSettled = pf.settled
         return state
@@ -218,7 +229,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
 
     public func setNumVFs(_ count: Int, pf address: PCIAddress, timeout: Duration) throws(KernelError) {
         let file = "/sys/bus/pci/devices/\(address)/sriov_numvfs"
-        func failure(_ errno: Errno) -> KernelError { KernelError(target: file, operation: "write \(count) to", errno: errno) }
+        func failure(_ errno: Errno) -> KernelError {
+            KernelError(target: file, operation: "write \(count) to", errno: errno)
+        }
         lock.lock()
         guard let index = pfs.firstIndex(where: { $0.address == address }), pfs[index].totalVFs != nil else {
             lock.unlock()
@@ -233,7 +246,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         guard pf.driver != nil, !pf.faults.contains(.driverWithoutSRIOV) else { throw failure(.noSuchFileOrDirectory) }
         if count > pf.totalVFs! { throw failure(.outOfRange) }
         if count != 0, pf.numVFs != 0 || pf.faults.contains(.busy) { throw failure(.resourceBusy) }
-        let latency = pf.faults.contains(.writeHangs) ? Duration.seconds(3600) : (count == 0 ? pf.disableLatency : pf.enableLatency)
+        let latency =
+            pf.faults.contains(.writeHangs)
+            ? Duration.seconds(3600) : (count == 0 ? pf.disableLatency : pf.enableLatency)
         if latency > timeout {
             // The real kernel keeps going; the caller stops waiting, as SysfsKernel does.
             sleepFor(timeout)
@@ -251,13 +266,17 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
 
         lock.lock()
         defer { lock.unlock() }
-        guard let current = pfs.firstIndex(where: { $0.address == address }) else { throw failure(.noSuchFileOrDirectory) }
+        guard let current = pfs.firstIndex(where: { $0.address == address }) else {
+            throw failure(.noSuchFileOrDirectory)
+        }
         pfs[current].numVFs = count
         pfs[current].vfs = (0..<count).map { vfIndex in
             let rid = Int(address.bus) << 8 | Int(address.device) << 3 | Int(address.function)
             let vfRID = rid + 16 + vfIndex
-            return VF(address: PCIAddress(domain: address.domain, bus: UInt8(truncatingIfNeeded: vfRID >> 8),
-                                          device: UInt8((vfRID >> 3) & 0x1f), function: UInt8(vfRID & 7)))
+            return VF(
+                address: PCIAddress(
+                    domain: address.domain, bus: UInt8(truncatingIfNeeded: vfRID >> 8),
+                    device: UInt8((vfRID >> 3) & 0x1f), function: UInt8(vfRID & 7)))
         }
         if pfs[current].autoprobe {
             for vfIndex in 0..<count { scheduleProbe(address, vfIndex) }
@@ -270,7 +289,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         defer { lock.unlock() }
         changes.append("bind \(vf) \(driver ?? "-")")
         guard let (pfIndex, vfIndex) = locate(vf) else {
-            throw KernelError(target: "/sys/bus/pci/devices/\(vf)/driver_override", operation: "write to", errno: .noSuchFileOrDirectory)
+            throw KernelError(
+                target: "/sys/bus/pci/devices/\(vf)/driver_override", operation: "write to",
+                errno: .noSuchFileOrDirectory)
         }
         // driver_override, then unbind, then drivers_probe.
         pfs[pfIndex].vfs[vfIndex].override = driver
@@ -285,7 +306,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         defer { lock.unlock() }
         changes.append("sriov_drivers_autoprobe \(pf) \(enabled)")
         guard let index = pfs.firstIndex(where: { $0.address == pf }) else {
-            throw KernelError(target: "/sys/bus/pci/devices/\(pf)/sriov_drivers_autoprobe", operation: "write to", errno: .noSuchFileOrDirectory)
+            throw KernelError(
+                target: "/sys/bus/pci/devices/\(pf)/sriov_drivers_autoprobe", operation: "write to",
+                errno: .noSuchFileOrDirectory)
         }
         pfs[index].autoprobe = enabled
     }
@@ -306,26 +329,35 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         defer { lock.unlock() }
         changes.append("mtu \(netdev) \(mtu)")
         for pfIndex in pfs.indices {
-            if pfs[pfIndex].netdev == netdev { pfs[pfIndex].mtu = mtu; return }
+            if pfs[pfIndex].netdev == netdev {
+                pfs[pfIndex].mtu = mtu
+                return
+            }
             if let vfIndex = pfs[pfIndex].vfs.firstIndex(where: { $0.netdev == netdev }) {
                 if pfs[pfIndex].faults.contains(.renameDuringMTUWrite) {
                     pfs[pfIndex].faults.remove(.renameDuringMTUWrite)
                     pfs[pfIndex].vfs[vfIndex].netdev = netdev + "r"
                     changed()
-                    throw KernelError(target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to", errno: .noSuchFileOrDirectory)
+                    throw KernelError(
+                        target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to",
+                        errno: .noSuchFileOrDirectory)
                 }
                 guard mtu <= pfs[pfIndex].mtu else {
-                    throw KernelError(target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to", errno: .invalidArgument)
+                    throw KernelError(
+                        target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to", errno: .invalidArgument)
                 }
                 pfs[pfIndex].vfs[vfIndex].mtu = mtu
                 changed()
                 return
             }
         }
-        throw KernelError(target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to", errno: .noSuchFileOrDirectory)
+        throw KernelError(
+            target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to", errno: .noSuchFileOrDirectory)
     }
 
-    public func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?) throws(KernelError) {
+    public func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?)
+        throws(KernelError)
+    {
         lock.lock()
         defer { lock.unlock() }
         changes.append("vf \(pfNetdev) \(index)")
@@ -396,7 +428,8 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             self.lock.lock()
             defer { self.lock.unlock() }
             guard let pfIndex = self.pfs.firstIndex(where: { $0.address == pf }), vfIndex < self.pfs[pfIndex].vfs.count,
-                  !self.pfs[pfIndex].faults.contains(.vfNeverBinds(vfIndex)) else { return }
+                !self.pfs[pfIndex].faults.contains(.vfNeverBinds(vfIndex))
+            else { return }
             var vf = self.pfs[pfIndex].vfs[vfIndex]
             guard vf.driver == nil else { return }
             let driver = vf.override ?? self.pfs[pfIndex].vfDriver
@@ -425,7 +458,8 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             self.lock.lock()
             defer { self.lock.unlock() }
             guard let pfIndex = self.pfs.firstIndex(where: { $0.address == pf }), vfIndex < self.pfs[pfIndex].vfs.count,
-                  self.pfs[pfIndex].vfs[vfIndex].netdev != nil else { return }
+                self.pfs[pfIndex].vfs[vfIndex].netdev != nil
+            else { return }
             self.pfs[pfIndex].vfs[vfIndex].netdev = name
             self.pfs[pfIndex].vfs[vfIndex].settled = true
             self.changed()

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A fake `/sys` written as a plain folder, which umockdev's preload library serves
 /// to libudev, libpci and plain file reads when `UMOCKDEV_DIR` names it
@@ -18,13 +19,15 @@ public final class Testbed {
         guard let made = mkdtemp(&template) else { throw Errno(rawValue: errno) }
         root = String(cString: made)
         // VFs are functions of their own in sysfs, each with a `physfn` link to its PF.
-        try write(functions.flatMap { pf in
-            [pf] + (pf.sriov?.vfs ?? []).map { vf in
-                var vf = vf
-                vf.physfn = pf.address
-                return vf
-            }
-        })
+        try write(
+            functions.flatMap { pf in
+                [pf]
+                    + (pf.sriov?.vfs ?? []).map { vf in
+                        var vf = vf
+                        vf.physfn = pf.address
+                        return vf
+                    }
+            })
     }
 
     private var removeOnDeinit = true
@@ -40,7 +43,9 @@ public final class Testbed {
 
     private func write(_ functions: [FakeFunction]) throws {
         let sys = root + "/sys"
-        for dir in ["/devices/pci0000:00", "/bus/pci/devices", "/bus/pci/drivers", "/class/net", "/kernel/iommu_groups"] {
+        for dir in [
+            "/devices/pci0000:00", "/bus/pci/devices", "/bus/pci/drivers", "/class/net", "/kernel/iommu_groups",
+        ] {
             try makeDirectories(sys + dir)
         }
         var ifindex = 2
@@ -49,13 +54,16 @@ public final class Testbed {
             let dir = sys + devicePath
             try makeDirectories(dir)
             try symlink("../../../bus/pci", at: dir + "/subsystem")
-            try symlink("../../../devices/pci0000:00/\(function.address)", at: sys + "/bus/pci/devices/\(function.address)")
+            try symlink(
+                "../../../devices/pci0000:00/\(function.address)", at: sys + "/bus/pci/devices/\(function.address)")
 
-            var uevent = ["PCI_CLASS=\(String(function.classCode, radix: 16, uppercase: true))",
-                          "PCI_ID=\(hex4(function.vendor).uppercased()):\(hex4(function.device).uppercased())",
-                          "PCI_SUBSYS_ID=\(hex4(function.vendor).uppercased()):0000",
-                          "PCI_SLOT_NAME=\(function.address)",
-                          "MODALIAS=pci:v0000\(hex4(function.vendor).uppercased())d0000\(hex4(function.device).uppercased())sv*sd*bc*sc*i*"]
+            var uevent = [
+                "PCI_CLASS=\(String(function.classCode, radix: 16, uppercase: true))",
+                "PCI_ID=\(hex4(function.vendor).uppercased()):\(hex4(function.device).uppercased())",
+                "PCI_SUBSYS_ID=\(hex4(function.vendor).uppercased()):0000",
+                "PCI_SLOT_NAME=\(function.address)",
+                "MODALIAS=pci:v0000\(hex4(function.vendor).uppercased())d0000\(hex4(function.device).uppercased())sv*sd*bc*sc*i*",
+            ]
             if let driver = function.driver {
                 uevent.insert("DRIVER=\(driver)", at: 0)
                 try makeDirectories(sys + "/bus/pci/drivers/\(driver)")
@@ -70,7 +78,9 @@ public final class Testbed {
             try writeFile(dir + "/numa_node", "\(function.numaNode)\n")
             try writeFile(dir + "/irq", "0\n")
             try writeFile(dir + "/driver_override", "(null)\n")
-            try writeFile(dir + "/resource", String(repeating: "0x0000000000000000 0x0000000000000000 0x0000000000000000\n", count: 13))
+            try writeFile(
+                dir + "/resource",
+                String(repeating: "0x0000000000000000 0x0000000000000000 0x0000000000000000\n", count: 13))
             try writeFile(dir + "/config", function.configSpace())
             if let group = function.iommuGroup {
                 try makeDirectories(sys + "/kernel/iommu_groups/\(group)/devices")
@@ -95,7 +105,9 @@ public final class Testbed {
                 try makeDirectories(netDir)
                 try symlink("../../../../../class/net", at: netDir + "/subsystem")
                 try symlink("../../../\(function.address)", at: netDir + "/device")
-                try symlink("../../devices/pci0000:00/\(function.address)/net/\(netdev.name)", at: sys + "/class/net/\(netdev.name)")
+                try symlink(
+                    "../../devices/pci0000:00/\(function.address)/net/\(netdev.name)",
+                    at: sys + "/class/net/\(netdev.name)")
                 try writeFile(netDir + "/uevent", "INTERFACE=\(netdev.name)\nIFINDEX=\(ifindex)\n")
                 try writeFile(netDir + "/ifindex", "\(ifindex)\n")
                 ifindex += 1
@@ -157,7 +169,9 @@ public final class Testbed {
     }
 
     func writeFile(_ path: String, _ bytes: [UInt8]) throws {
-        let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        let fd = try FileDescriptor.open(
+            FilePath(path), .writeOnly, options: [.create, .truncate],
+            permissions: [.ownerReadWrite, .groupRead, .otherRead])
         defer { try? fd.close() }
         _ = try fd.writeAll(bytes)
     }

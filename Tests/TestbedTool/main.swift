@@ -15,8 +15,10 @@ for index in 0..<pfCount {
     let bus = 0x10 + index / 2 * 2
     let address = "0000:\(String(bus, radix: 16)):00.\(index % 2)"
     let mac = "3c:fd:fe:00:\(String(format: "%02x", index)):00"
-    functions.append(Catalog.pf(.x710, at: address, name: "enp\(bus)s0f\(index % 2)", mac: mac, numVFs: vfCount,
-                                numaNode: index % 2, iommuGroup: 100 + index * 100))
+    functions.append(
+        Catalog.pf(
+            .x710, at: address, name: "enp\(bus)s0f\(index % 2)", mac: mac, numVFs: vfCount,
+            numaNode: index % 2, iommuGroup: 100 + index * 100))
 }
 functions.append(Catalog.virtio(at: "0000:00:03.0", name: "eth0", mac: "52:54:00:12:34:56"))
 let testbed = try Testbed(functions, in: arguments.count > 3 ? arguments[3] : nil)

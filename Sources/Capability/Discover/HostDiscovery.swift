@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import NetShim
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Builds the `HostInventory` from the running kernel. Read-only: discovery never
 /// writes anything.
@@ -17,7 +18,9 @@ import SystemPackage
 public enum HostDiscovery {
     public static func discover() throws(SRIOVError) -> HostInventory {
         guard Sysfs.exists(Sysfs.root.appending("devices")) else {
-            throw .discovery("cannot read /sys/devices: sysfs is not mounted at /sys; mount it (mount -t sysfs sysfs /sys) or run on the node itself")
+            throw .discovery(
+                "cannot read /sys/devices: sysfs is not mounted at /sys; mount it (mount -t sysfs sysfs /sys) or run on the node itself"
+            )
         }
         let udev = try Udev()
         let pci = try PCILibrary()
@@ -31,17 +34,18 @@ public enum HostDiscovery {
             let path = Sysfs.pciDevices.appending(address.description)
             // Class 0x02xxxx is "network controller": Ethernet, InfiniBand and the rest.
             guard let classCode = Sysfs.integer(path.appending("class")), classCode >> 16 == 0x02,
-                  // A VF whose PF is not a network function is still not a PF.
-                  !Sysfs.exists(path.appending("physfn")),
-                  // Gone between the listing and now (hot unplug): nothing to report.
-                  let device = udev.device(subsystem: "pci", sysname: address.description),
-                  let vendor = idValue(device.attribute("vendor")),
-                  let deviceID = idValue(device.attribute("device"))
+                // A VF whose PF is not a network function is still not a PF.
+                !Sysfs.exists(path.appending("physfn")),
+                // Gone between the listing and now (hot unplug): nothing to report.
+                let device = udev.device(subsystem: "pci", sysname: address.description),
+                let vendor = idValue(device.attribute("vendor")),
+                let deviceID = idValue(device.attribute("device"))
             else { continue }
-            let base = PCIFunction(address: address, vendor: vendor, deviceID: deviceID, driver: device.driver,
-                                   netdevs: try udev.children(of: device, subsystem: "net").map {
-                                       NetDevice.read(FilePath($0.syspath), details: true)
-                                   })
+            let base = PCIFunction(
+                address: address, vendor: vendor, deviceID: deviceID, driver: device.driver,
+                netdevs: try udev.children(of: device, subsystem: "net").map {
+                    NetDevice.read(FilePath($0.syspath), details: true)
+                })
             let config = pci.configFacts(address)
             let names = pci.names(vendor: vendor, device: deviceID)
             let label = names.device.map { "\($0) (\(vendor):\(deviceID))" } ?? "\(vendor):\(deviceID)"
@@ -65,13 +69,21 @@ public enum HostDiscovery {
                 totalVFs = count
             }
             if totalVFs == 0 {
-                unusable.append(UnusableNIC(function: base, reason: .sriovDisabled, detail:
-                    "\(label) reports sriov_totalvfs 0: enable SR-IOV for this NIC in the BIOS/UEFI setup or the NIC's firmware, then reboot"))
+                unusable.append(
+                    UnusableNIC(
+                        function: base, reason: .sriovDisabled,
+                        detail:
+                            "\(label) reports sriov_totalvfs 0: enable SR-IOV for this NIC in the BIOS/UEFI setup or the NIC's firmware, then reboot"
+                    ))
                 continue
             }
             guard base.driver != nil else {
-                unusable.append(UnusableNIC(function: base, reason: .noDriver, detail:
-                    "\(label) has no driver bound, so no VFs can be created; load its driver (lspci -k -s \(address) names the candidates)"))
+                unusable.append(
+                    UnusableNIC(
+                        function: base, reason: .noDriver,
+                        detail:
+                            "\(label) has no driver bound, so no VFs can be created; load its driver (lspci -k -s \(address) names the candidates)"
+                    ))
                 continue
             }
 
@@ -88,19 +100,20 @@ public enum HostDiscovery {
                 return VirtualFunction(vfID: link.index, function: function, iommuGroup: Sysfs.iommuGroup(vfPath))
             }
 
-            interfaces.append(PhysicalFunction(
-                function: base,
-                vendorName: names.vendor,
-                deviceName: names.device,
-                totalVFs: totalVFs,
-                // Unknown (null) when the file holds no count: never a made-up 0.
-                numVFs: Sysfs.attribute(path.appending("sriov_numvfs")).flatMap(SysfsValue.count),
-                capability: config?.sriov,
-                serialNumber: config?.serialNumber,
-                // -1 is the kernel's "no NUMA information"; no other negative is a node.
-                numaNode: device.integerAttribute("numa_node").flatMap { $0 < 0 ? nil : $0 },
-                iommuGroup: Sysfs.iommuGroup(path),
-                vfs: vfs))
+            interfaces.append(
+                PhysicalFunction(
+                    function: base,
+                    vendorName: names.vendor,
+                    deviceName: names.device,
+                    totalVFs: totalVFs,
+                    // Unknown (null) when the file holds no count: never a made-up 0.
+                    numVFs: Sysfs.attribute(path.appending("sriov_numvfs")).flatMap(SysfsValue.count),
+                    capability: config?.sriov,
+                    serialNumber: config?.serialNumber,
+                    // -1 is the kernel's "no NUMA information"; no other negative is a node.
+                    numaNode: device.integerAttribute("numa_node").flatMap { $0 < 0 ? nil : $0 },
+                    iommuGroup: Sysfs.iommuGroup(path),
+                    vfs: vfs))
         }
         return HostInventory(node: hostname(), interfaces: interfaces, unusable: unusable)
     }
@@ -110,27 +123,38 @@ public enum HostDiscovery {
     /// space that cannot be read far enough to tell is said to be so, not taken for "none".
     static func withoutSRIOVFiles(_ function: PCIFunction, label: String, config: PCIConfigFacts?) -> UnusableNIC {
         if let sriov = config?.sriov {
-            return UnusableNIC(function: function, reason: .kernelWithoutSRIOV, detail:
-                "\(label) has an SR-IOV capability for \(sriov.totalVFs) VFs in config space, but the kernel shows "
-                + "no sriov_* files; boot a kernel built with CONFIG_PCI_IOV=y")
+            return UnusableNIC(
+                function: function, reason: .kernelWithoutSRIOV,
+                detail:
+                    "\(label) has an SR-IOV capability for \(sriov.totalVFs) VFs in config space, but the kernel shows "
+                    + "no sriov_* files; boot a kernel built with CONFIG_PCI_IOV=y")
         }
         if let config, config.readableBytes < PCILibrary.extendedConfigStart {
-            return UnusableNIC(function: function, reason: .noSRIOVCapability, detail:
-                "\(label) has no sriov_* files, and only \(config.readableBytes) bytes of its config space can be "
-                + "read, too few to show an SR-IOV capability; a kernel built with CONFIG_PCI_IOV=y "
-                + "(as distributions' are) creates those files for every function that has one, so it most likely "
-                + "cannot create VFs (run detect as root to read all of config space)")
+            return UnusableNIC(
+                function: function, reason: .noSRIOVCapability,
+                detail:
+                    "\(label) has no sriov_* files, and only \(config.readableBytes) bytes of its config space can be "
+                    + "read, too few to show an SR-IOV capability; a kernel built with CONFIG_PCI_IOV=y "
+                    + "(as distributions' are) creates those files for every function that has one, so it most likely "
+                    + "cannot create VFs (run detect as root to read all of config space)")
         }
-        return UnusableNIC(function: function, reason: .noSRIOVCapability, detail:
-            "\(label) has no SR-IOV capability in PCI config space; it cannot create VFs")
+        return UnusableNIC(
+            function: function, reason: .noSRIOVCapability,
+            detail:
+                "\(label) has no SR-IOV capability in PCI config space; it cannot create VFs")
     }
 
     /// A `sriov_totalvfs` that gives no count: the kernel always writes one, so the
     /// driver or the device is failing (or the tree is not the kernel's).
-    static func unreadableTotal(_ function: PCIFunction, label: String, file: FilePath,
-                                _ problem: String) -> UnusableNIC {
-        UnusableNIC(function: function, reason: .unreadableSRIOVAttribute, detail:
-            "\(label): \(file) \(problem); check dmesg for the driver's errors, then reload the NIC's driver or reboot")
+    static func unreadableTotal(
+        _ function: PCIFunction, label: String, file: FilePath,
+        _ problem: String
+    ) -> UnusableNIC {
+        UnusableNIC(
+            function: function, reason: .unreadableSRIOVAttribute,
+            detail:
+                "\(label): \(file) \(problem); check dmesg for the driver's errors, then reload the NIC's driver or reboot"
+        )
     }
 
     static func ethtoolPermanentMAC(_ name: String) -> String? {
@@ -161,8 +185,9 @@ extension NetDevice {
     static func read(_ path: FilePath, details: Bool) -> NetDevice {
         func attribute(_ name: String) -> String? { Sysfs.attribute(path.appending(name)) }
         func number(_ name: String) -> Int? { Sysfs.nonNegative(path.appending(name)) }
-        var netdev = NetDevice(name: path.lastComponent?.string ?? "",
-                               mac: attribute("address").flatMap(SysfsValue.linkAddress), mtu: number("mtu"))
+        var netdev = NetDevice(
+            name: path.lastComponent?.string ?? "",
+            mac: attribute("address").flatMap(SysfsValue.linkAddress), mtu: number("mtu"))
         if details {
             // The kernel reports -1 (or EINVAL) while the link is down.
             netdev.speed = number("speed").flatMap { $0 > 0 ? $0 : nil }
@@ -172,7 +197,8 @@ extension NetDevice {
             netdev.devPort = number("dev_port")
             netdev.addressAssignType = number("addr_assign_type")
             // Only a changed address needs the ioctl (and tests on fake hosts never reach it).
-            netdev.permanentMAC = netdev.addressAssignType == 0 ? netdev.mac : HostDiscovery.ethtoolPermanentMAC(netdev.name)
+            netdev.permanentMAC =
+                netdev.addressAssignType == 0 ? netdev.mac : HostDiscovery.ethtoolPermanentMAC(netdev.name)
         }
         return netdev
     }

@@ -35,8 +35,11 @@ final class PCILibrary {
     /// Reads the SR-IOV and Device Serial Number capabilities of one function.
     /// Nil when config space cannot be read at all (no file, not PCIe).
     func configFacts(_ address: PCIAddress) -> PCIConfigFacts? {
-        guard let dev = pci_get_dev(access, Int32(address.domain), Int32(address.bus),
-                                    Int32(address.device), Int32(address.function)) else { return nil }
+        guard
+            let dev = pci_get_dev(
+                access, Int32(address.domain), Int32(address.bus),
+                Int32(address.device), Int32(address.function))
+        else { return nil }
         defer { pci_free_dev(dev) }
         var message = [CChar](repeating: 0, count: 256)
         guard hsriov_pci_fill(dev, &message, Int32(message.count)) == 0 else { return nil }
@@ -45,7 +48,8 @@ final class PCILibrary {
         // that does not fit in what the kernel returns is not believed.
         var facts = PCIConfigFacts(readableBytes: Self.readableBytes(address))
         if let cap = pci_find_cap(dev, UInt32(PCI_EXT_CAP_ID_SRIOV), UInt32(PCI_CAP_EXTENDED)),
-           Int(cap.pointee.addr) + 0x1c <= facts.readableBytes {
+            Int(cap.pointee.addr) + 0x1c <= facts.readableBytes
+        {
             let base = Int32(cap.pointee.addr)
             // Offsets in the SR-IOV capability structure (PCIe base spec 9.3.3).
             facts.sriov = SRIOVCapability(
@@ -58,7 +62,8 @@ final class PCILibrary {
             )
         }
         if let cap = pci_find_cap(dev, UInt32(PCI_EXT_CAP_ID_DSN), UInt32(PCI_CAP_EXTENDED)),
-           Int(cap.pointee.addr) + 0x0c <= facts.readableBytes {
+            Int(cap.pointee.addr) + 0x0c <= facts.readableBytes
+        {
             let base = Int32(cap.pointee.addr)
             let serial = UInt64(pci_read_long(dev, base + 8)) << 32 | UInt64(pci_read_long(dev, base + 4))
             facts.serialNumber = stride(from: 56, through: 0, by: -8)

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Reads sysfs the way the kernel presents it: small text attributes, symbolic
 /// links between devices, and folders of devices. Discovery always starts from
@@ -34,11 +35,12 @@ enum Sysfs {
         // Attributes are at most a page; one read returns the whole value. The bytes go
         // to a stack buffer so that the string keeps only what it needs.
         do {
-            return .success(try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
-                var end = try fd.read(into: UnsafeMutableRawBufferPointer(buffer))
-                while end > 0, buffer[end - 1] == UInt8(ascii: "\n") || buffer[end - 1] == 0 { end -= 1 }
-                return String(decoding: buffer[..<end], as: UTF8.self)
-            })
+            return .success(
+                try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
+                    var end = try fd.read(into: UnsafeMutableRawBufferPointer(buffer))
+                    while end > 0, buffer[end - 1] == UInt8(ascii: "\n") || buffer[end - 1] == 0 { end -= 1 }
+                    return String(decoding: buffer[..<end], as: UTF8.self)
+                })
         } catch {
             return .failure(error as? Errno ?? .ioError)
         }
@@ -100,10 +102,12 @@ enum Sysfs {
         var links: [(index: Int, address: PCIAddress)] = []
         entries(folder) { descriptor, entry in
             guard entry.hasPrefix("virtfn"), let index = SysfsValue.index(entry.dropFirst("virtfn".count)),
-                  let name = link(entry, in: descriptor)?.lastComponent?.string,
-                  let address = PCIAddress(name), address != pf
+                let name = link(entry, in: descriptor)?.lastComponent?.string,
+                let address = PCIAddress(name), address != pf
             else { return }
-            let expected = offset.flatMap { offset in stride.flatMap { pf.virtualFunction(index, offset: offset, stride: $0) } }
+            let expected = offset.flatMap { offset in
+                stride.flatMap { pf.virtualFunction(index, offset: offset, stride: $0) }
+            }
             guard address == expected || linkName(pciDevices.appending(name).appending("physfn")) == pf.description
             else { return }
             links.append((index, address))
@@ -164,7 +168,8 @@ enum SysfsValue {
     static func index(_ text: some StringProtocol) -> Int? {
         let digits = text.utf8
         guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ (0x30...0x39).contains($0) }),
-              digits.count == 1 || digits.first != 0x30 else { return nil }
+            digits.count == 1 || digits.first != 0x30
+        else { return nil }
         return digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
     }
 

@@ -47,8 +47,9 @@ final class Udev {
         let status = udev_enumerate_scan_devices(enumerate)
         guard status >= 0 else {
             let errno = Errno(rawValue: -status)
-            throw .discovery("libudev cannot list the \(subsystem) devices of \(parent.syspath): "
-                             + "\(errno.description) (\(SRIOVError.symbol(errno)))")
+            throw .discovery(
+                "libudev cannot list the \(subsystem) devices of \(parent.syspath): "
+                    + "\(errno.description) (\(SRIOVError.symbol(errno)))")
         }
         var devices: [UdevDevice] = []
         var entry = udev_enumerate_get_list_entry(enumerate)

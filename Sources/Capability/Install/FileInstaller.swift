@@ -20,16 +20,22 @@ public struct FileInstaller: Sendable {
             case let .symlink(target):
                 let current = try writer.readLink(file.path)
                 let outcome: WriteOutcome = current == target ? .unchanged : current == nil ? .created : .updated
-                changes.append(Change(path: display, outcome: outcome,
-                                      diff: outcome == .unchanged ? "" : "link \(display) -> \(target)\(current.map { " (was -> \($0))" } ?? "")\n"))
+                changes.append(
+                    Change(
+                        path: display, outcome: outcome,
+                        diff: outcome == .unchanged
+                            ? "" : "link \(display) -> \(target)\(current.map { " (was -> \($0))" } ?? "")\n"))
             case .text, .bytes:
                 let bytes = Self.bytes(file)
                 let current = try writer.read(file.path)
                 let outcome: WriteOutcome = current == bytes ? .unchanged : current == nil ? .created : .updated
                 var diff = ""
                 if outcome != .unchanged {
-                    if case let .text(text) = file.content, current.map({ String(validating: $0, as: UTF8.self) != nil }) ?? true {
-                        diff = UnifiedDiff.render(old: current.map { String(decoding: $0, as: UTF8.self) }, new: text, path: display)
+                    if case let .text(text) = file.content,
+                        current.map({ String(validating: $0, as: UTF8.self) != nil }) ?? true
+                    {
+                        diff = UnifiedDiff.render(
+                            old: current.map { String(decoding: $0, as: UTF8.self) }, new: text, path: display)
                     } else {
                         diff = "Binary files \(current == nil ? "/dev/null" : "a" + display) and b\(display) differ\n"
                     }

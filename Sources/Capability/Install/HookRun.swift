@@ -19,8 +19,10 @@ public struct HookRun: Sendable {
 
     /// `host` is this machine's inventory: the hook runs on the node being installed, so
     /// its NICs are the node's even though the files go under another root.
-    public func run(policyFiles: [String], nodeLabels: [String: String], labelKey: String, host: HostInventory,
-                    binary: [UInt8], dryRun: Bool) throws(SRIOVError) -> Report {
+    public func run(
+        policyFiles: [String], nodeLabels: [String: String], labelKey: String, host: HostInventory,
+        binary: [UInt8], dryRun: Bool
+    ) throws(SRIOVError) -> Report {
         let label = try NodeLabel(key: labelKey, capable: host.capable)
         let input = PolicyInput.load(policyFiles)
         let application = PolicyApplication(store: installation.store)
@@ -30,8 +32,9 @@ public struct HookRun: Sendable {
         var policies = try application.apply(input, nodeLabels: nodeLabels, host: host, dryRun: true)
         let files = try installation.installFiles(label: label, binary: binary)
         if dryRun {
-            return Report(label: label, policies: policyFiles.isEmpty ? nil : policies, warnings: policies.warnings,
-                          files: try installation.install(label: label, binary: binary, dryRun: true))
+            return Report(
+                label: label, policies: policyFiles.isEmpty ? nil : policies, warnings: policies.warnings,
+                files: try installation.install(label: label, binary: binary, dryRun: true))
         }
 
         // 2. Check every path that will be written, the state file included, before the
@@ -43,7 +46,8 @@ public struct HookRun: Sendable {
         if !policyFiles.isEmpty {
             policies = try application.apply(input, nodeLabels: nodeLabels, host: host, dryRun: false)
         }
-        return Report(label: label, policies: policyFiles.isEmpty ? nil : policies, warnings: policies.warnings,
-                      files: try installation.install(label: label, binary: binary, dryRun: false))
+        return Report(
+            label: label, policies: policyFiles.isEmpty ? nil : policies, warnings: policies.warnings,
+            files: try installation.install(label: label, binary: binary, dryRun: false))
     }
 }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The node label harvester-sriov sets: `network-sriov.capable=true|false` by default.
 public struct NodeLabel: Equatable, Sendable {
@@ -96,59 +97,59 @@ public enum NodeFiles {
     public static func bootUnit(_ options: InstallOptions) -> String {
         let state = "/" + options.layout.stateFile.string
         return """
-        # harvester-sriov \(version)
-        [Unit]
-        Description=Recreate SR-IOV VFs before networking and RKE2 (harvester-sriov)
-        Documentation=https://github.com/harvester/harvester
-        # Early: it must finish before the network is configured and before the kubelet
-        # advertises VFs, and it needs only sysfs, udev and kernel modules.
-        DefaultDependencies=no
-        After=systemd-udevd.service systemd-modules-load.service local-fs.target
-        Wants=network-pre.target
-        Before=network-pre.target NetworkManager.service systemd-networkd.service wicked.service
-        Before=rke2-server.service rke2-agent.service kubelet.service
-        Conflicts=shutdown.target
-        Before=shutdown.target
-        ConditionPathExists=\(state)
-        # Skipped, not failed, where the binary is gone: a recovery boot (no /usr/local)
-        # or a node where only part of an uninstall took effect.
-        ConditionFileIsExecutable=/\(InstallOptions.binary)
+            # harvester-sriov \(version)
+            [Unit]
+            Description=Recreate SR-IOV VFs before networking and RKE2 (harvester-sriov)
+            Documentation=https://github.com/harvester/harvester
+            # Early: it must finish before the network is configured and before the kubelet
+            # advertises VFs, and it needs only sysfs, udev and kernel modules.
+            DefaultDependencies=no
+            After=systemd-udevd.service systemd-modules-load.service local-fs.target
+            Wants=network-pre.target
+            Before=network-pre.target NetworkManager.service systemd-networkd.service wicked.service
+            Before=rke2-server.service rke2-agent.service kubelet.service
+            Conflicts=shutdown.target
+            Before=shutdown.target
+            ConditionPathExists=\(state)
+            # Skipped, not failed, where the binary is gone: a recovery boot (no /usr/local)
+            # or a node where only part of an uninstall took effect.
+            ConditionFileIsExecutable=/\(InstallOptions.binary)
 
-        [Service]
-        Type=oneshot
-        RemainAfterExit=yes
-        ExecStart=/\(InstallOptions.binary) restore --all --wait \(options.wait) --timeout \(options.timeout) --layout \(options.layout.rawValue)
-        # Bounded: waiting for PFs, then each PF's own deadline, plus a margin. A failure
-        # is reported (systemctl --failed, the journal) but never blocks boot.
-        TimeoutStartSec=\(options.wait + options.timeout + 30)
+            [Service]
+            Type=oneshot
+            RemainAfterExit=yes
+            ExecStart=/\(InstallOptions.binary) restore --all --wait \(options.wait) --timeout \(options.timeout) --layout \(options.layout.rawValue)
+            # Bounded: waiting for PFs, then each PF's own deadline, plus a margin. A failure
+            # is reported (systemctl --failed, the journal) but never blocks boot.
+            TimeoutStartSec=\(options.wait + options.timeout + 30)
 
-        [Install]
-        WantedBy=multi-user.target
+            [Install]
+            WantedBy=multi-user.target
 
-        """
+            """
     }
 
     /// The per-PF unit udev asks for; the instance is the PF's PCI address.
     public static func pfUnit(_ options: InstallOptions) -> String {
         let state = "/" + options.layout.stateFile.string
         return """
-        # harvester-sriov \(version)
-        [Unit]
-        Description=Recreate the SR-IOV VFs of PF %I (harvester-sriov)
-        Documentation=https://github.com/harvester/harvester
-        DefaultDependencies=no
-        After=systemd-udevd.service systemd-modules-load.service local-fs.target
-        Conflicts=shutdown.target
-        Before=shutdown.target
-        ConditionPathExists=\(state)
-        ConditionFileIsExecutable=/\(InstallOptions.binary)
+            # harvester-sriov \(version)
+            [Unit]
+            Description=Recreate the SR-IOV VFs of PF %I (harvester-sriov)
+            Documentation=https://github.com/harvester/harvester
+            DefaultDependencies=no
+            After=systemd-udevd.service systemd-modules-load.service local-fs.target
+            Conflicts=shutdown.target
+            Before=shutdown.target
+            ConditionPathExists=\(state)
+            ConditionFileIsExecutable=/\(InstallOptions.binary)
 
-        [Service]
-        Type=oneshot
-        ExecStart=/\(InstallOptions.binary) restore --wait 10 --timeout \(options.timeout) --layout \(options.layout.rawValue) %I
-        TimeoutStartSec=\(options.timeout + 40)
+            [Service]
+            Type=oneshot
+            ExecStart=/\(InstallOptions.binary) restore --wait 10 --timeout \(options.timeout) --layout \(options.layout.rawValue) %I
+            TimeoutStartSec=\(options.timeout + 40)
 
-        """
+            """
     }
 
     /// The RKE2 config drop-in: `node-label+` appends to the labels of earlier files, so
@@ -176,16 +177,16 @@ public enum NodeFiles {
     /// rewriting them keeps them equal to what this binary renders (docs/harvester.md).
     public static func yip(_ options: InstallOptions, label: NodeLabel) -> String {
         var out = """
-        # harvester-sriov \(version): written at install time; applied by yip at every boot.
-        name: harvester-sriov
-        stages:
-          initramfs:
-            - name: "harvester-sriov: udev rule, restore units and node label"
-              # Harvester's guard: a recovery boot runs nothing of ours.
-              if: '\(yipRecoveryGuard)'
-              files:
+            # harvester-sriov \(version): written at install time; applied by yip at every boot.
+            name: harvester-sriov
+            stages:
+              initramfs:
+                - name: "harvester-sriov: udev rule, restore units and node label"
+                  # Harvester's guard: a recovery boot runs nothing of ours.
+                  if: '\(yipRecoveryGuard)'
+                  files:
 
-        """
+            """
         for file in etcFiles(options, label: label) {
             guard case let .text(content) = file.content else { continue }
             out += "        - path: /\(file.path)\n"
@@ -221,8 +222,9 @@ public enum NodeFiles {
             GeneratedFile(InstallOptions.rulesFile, .text(udevRule(options))),
             GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.bootUnitName), .text(bootUnit(options))),
             GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.pfUnitName), .text(pfUnit(options))),
-            GeneratedFile(InstallOptions.unitFolder.appending("multi-user.target.wants").appending(InstallOptions.bootUnitName),
-                          .symlink("../" + InstallOptions.bootUnitName)),
+            GeneratedFile(
+                InstallOptions.unitFolder.appending("multi-user.target.wants").appending(InstallOptions.bootUnitName),
+                .symlink("../" + InstallOptions.bootUnitName)),
             GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label))),
         ]
     }
@@ -230,19 +232,25 @@ public enum NodeFiles {
     /// What `install` puts under a root: the binary, the /etc files (through the yip file
     /// on Harvester, and directly too when `applyNow`: on a booted node yip runs only at
     /// the next boot), and the merge patch.
-    public static func installFiles(_ options: InstallOptions, label: NodeLabel, binary: [UInt8],
-                                    applyNow: Bool = false) -> [GeneratedFile] {
+    public static func installFiles(
+        _ options: InstallOptions, label: NodeLabel, binary: [UInt8],
+        applyNow: Bool = false
+    ) -> [GeneratedFile] {
         let binary = GeneratedFile(InstallOptions.binary, .bytes(binary), mode: 0o755)
         let patch = GeneratedFile(options.labelPatch, .text(labelPatch(label)))
         switch options.layout {
         case .fhs: return [binary] + etcFiles(options, label: label) + [patch]
         case .harvester:
-            return [binary, yipFile(options, label: label)] + (applyNow ? etcFiles(options, label: label) : []) + [patch]
+            return [binary, yipFile(options, label: label)] + (applyNow ? etcFiles(options, label: label) : []) + [
+                patch
+            ]
         }
     }
 
     /// What `label` rewrites: the drop-in (inside the yip file on Harvester) and the patch.
-    public static func labelFiles(_ options: InstallOptions, label: NodeLabel, applyNow: Bool = false) -> [GeneratedFile] {
+    public static func labelFiles(_ options: InstallOptions, label: NodeLabel, applyNow: Bool = false)
+        -> [GeneratedFile]
+    {
         let dropIn = GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label)))
         let patch = GeneratedFile(options.labelPatch, .text(labelPatch(label)))
         switch options.layout {

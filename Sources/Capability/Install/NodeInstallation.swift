@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `install`, `uninstall` and `label`: render the files for a root, then write them
 /// through the one writer, or preview them.

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 public enum WriteOutcome: String, Sendable {
     case created, updated, unchanged, removed, absent
@@ -71,7 +72,9 @@ public struct RootWriter: Sendable {
     }
 
     @discardableResult
-    public func write(_ relative: FilePath, _ contents: [UInt8], mode: mode_t = 0o644) throws(SRIOVError) -> WriteOutcome {
+    public func write(_ relative: FilePath, _ contents: [UInt8], mode: mode_t = 0o644) throws(SRIOVError)
+        -> WriteOutcome
+    {
         let (folder, name, existing) = try entry(relative)
         defer { close(folder) }
         // Best effort: leftovers of a killed write must not stop this one.
@@ -210,12 +213,16 @@ public struct RootWriter: Sendable {
     /// This boot's moment on the wall clock (CLOCK_REALTIME - CLOCK_BOOTTIME), as file
     /// times are kept; nil when a clock cannot be read.
     static func bootTime() -> timespec? {
-        var now = timespec(), sinceBoot = timespec()
+        var now = timespec()
+        var sinceBoot = timespec()
         guard clock_gettime(CLOCK_REALTIME, &now) == 0, clock_gettime(CLOCK_BOOTTIME, &sinceBoot) == 0 else {
             return nil
         }
         var booted = timespec(tv_sec: now.tv_sec - sinceBoot.tv_sec, tv_nsec: now.tv_nsec - sinceBoot.tv_nsec)
-        if booted.tv_nsec < 0 { booted.tv_sec -= 1; booted.tv_nsec += 1_000_000_000 }
+        if booted.tv_nsec < 0 {
+            booted.tv_sec -= 1
+            booted.tv_nsec += 1_000_000_000
+        }
         return booted
     }
 
@@ -252,11 +259,12 @@ public struct RootWriter: Sendable {
         for (entry, pid) in candidates {
             var status = stat()
             guard fstatat(folder, entry, &status, AT_SYMLINK_NOFOLLOW) == 0,
-                  status.st_mode & S_IFMT == S_IFREG || status.st_mode & S_IFMT == S_IFLNK,
-                  Self.isStale(pid: pid, modified: status.st_mtim, bootedAt: bootedAt) else { continue }
+                status.st_mode & S_IFMT == S_IFREG || status.st_mode & S_IFMT == S_IFLNK,
+                Self.isStale(pid: pid, modified: status.st_mtim, bootedAt: bootedAt)
+            else { continue }
             let path = parent.appending(entry)
             if unlinkat(folder, entry, 0) != 0 {
-                if errno == ENOENT { continue } // another run removed it first
+                if errno == ENOENT { continue }  // another run removed it first
                 throw failure(path, "remove", errno)
             }
             removed.append(path)
@@ -271,7 +279,8 @@ public struct RootWriter: Sendable {
     /// it exits, so a lock file left behind never blocks anyone. `holder` is written into
     /// the file, for whoever has to wait, to say who they waited for.
     public func lock(_ relative: FilePath, holder: String, until deadline: ContinuousClock.Instant)
-        throws(SRIOVError) -> LockAttempt {
+        throws(SRIOVError) -> LockAttempt
+    {
         let start = ContinuousClock.now
         var firstHolder: String?
         var pause: UInt32 = 2_000
@@ -307,7 +316,8 @@ public struct RootWriter: Sendable {
             // that is no longer there would exclude no one who comes later.
             var now = stat()
             guard fstatat(folder, name, &now, AT_SYMLINK_NOFOLLOW) == 0,
-                  now.st_ino == opened.st_ino, now.st_dev == opened.st_dev else {
+                now.st_ino == opened.st_ino, now.st_dev == opened.st_dev
+            else {
                 close(fd)
                 continue
             }
@@ -345,7 +355,10 @@ public struct RootWriter: Sendable {
     /// missing folders (0755) when asked, else returns nil for a missing one.
     private func openFolder(_ relative: FilePath, create: Bool) throws(SRIOVError) -> Int32? {
         let (folder, complete) = try walk(relative, create: create)
-        guard complete else { close(folder); return nil }
+        guard complete else {
+            close(folder)
+            return nil
+        }
         return folder
     }
 
@@ -384,7 +397,10 @@ public struct RootWriter: Sendable {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = Glibc.read(fd, &buffer, buffer.count)
-            if count < 0 { if errno == EINTR { continue }; throw failure(relative, "read", errno) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw failure(relative, "read", errno)
+            }
             if count == 0 { return bytes }
             bytes += buffer[..<count]
         }
@@ -392,12 +408,13 @@ public struct RootWriter: Sendable {
 
     func failure(_ relative: FilePath, _ operation: String, _ code: Int32) -> SRIOVError {
         let errno = Errno(rawValue: code)
-        let hint: String? = switch errno {
-        case .readOnlyFileSystem: readOnlyHint(relative)
-        case .noSpace: "the target file system is full"
-        case .permissionDenied, .notPermitted: "run as root"
-        default: nil
-        }
+        let hint: String? =
+            switch errno {
+            case .readOnlyFileSystem: readOnlyHint(relative)
+            case .noSpace: "the target file system is full"
+            case .permissionDenied, .notPermitted: "run as root"
+            default: nil
+            }
         return .io(path: root.display(relative), operation: operation, errno: errno, hint: hint)
     }
 
@@ -416,17 +433,20 @@ public struct RootWriter: Sendable {
     }
 
     private func symlinkRefused(_ relative: FilePath) -> SRIOVError {
-        .unsafePath("refusing to write through \(root.display(relative)): it is a symbolic link or not a folder, and a path inside --root must not lead outside it; remove it or choose another --root")
+        .unsafePath(
+            "refusing to write through \(root.display(relative)): it is a symbolic link or not a folder, and a path inside --root must not lead outside it; remove it or choose another --root"
+        )
     }
 
     /// `verb` is what was about to happen: "read" or "replace".
     private func notRegular(_ relative: FilePath, _ mode: mode_t, _ verb: String) -> SRIOVError {
-        let what = switch mode & S_IFMT {
-        case S_IFLNK: "a symbolic link"
-        case S_IFREG: "a regular file"
-        case S_IFDIR: "a folder"
-        default: "not a regular file"
-        }
+        let what =
+            switch mode & S_IFMT {
+            case S_IFLNK: "a symbolic link"
+            case S_IFREG: "a regular file"
+            case S_IFDIR: "a folder"
+            default: "not a regular file"
+            }
         return .unsafePath("refusing to \(verb) \(root.display(relative)): it is \(what); remove it first")
     }
 }

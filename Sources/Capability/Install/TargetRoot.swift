@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The root folder harvester-sriov writes into: `/` on a running node, the mounted
 /// new system (`/run/cos/target`) during installation.
@@ -17,8 +18,9 @@ public struct TargetRoot: Sendable, Equatable {
         var status = stat()
         guard stat(text, &status) == 0 else {
             let code = Errno(rawValue: errno)
-            throw .usage("--root \(text): \(code.description) (\(SRIOVError.symbol(code))); "
-                         + "mount the target system first or pass the right path")
+            throw .usage(
+                "--root \(text): \(code.description) (\(SRIOVError.symbol(code))); "
+                    + "mount the target system first or pass the right path")
         }
         guard status.st_mode & S_IFMT == S_IFDIR else { throw .usage("--root \(text): is not a folder") }
         path = FilePath(text).lexicallyNormalized()
@@ -26,7 +28,8 @@ public struct TargetRoot: Sendable, Equatable {
 
     /// True when the root is this running system, so live-host checks apply.
     public var isLiveHost: Bool {
-        var here = stat(), there = stat()
+        var here = stat()
+        var there = stat()
         guard stat("/", &here) == 0, stat(path.string, &there) == 0 else { return false }
         return here.st_dev == there.st_dev && here.st_ino == there.st_ino
     }
@@ -48,7 +51,8 @@ public enum Layout: String, Sendable, CaseIterable {
     /// `harvester` when the root has Elemental's /oem partition, else `fhs`.
     public static func detect(_ root: TargetRoot) -> Layout {
         var status = stat()
-        return stat(root.path.appending("oem").string, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR ? .harvester : .fhs
+        return stat(root.path.appending("oem").string, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+            ? .harvester : .fhs
     }
 
     /// True on an installed Elemental node booted from its active or passive image;

@@ -57,8 +57,10 @@ public struct NetDevice: Equatable, Sendable {
     /// reports (a bond slave, for one, carries the bond's MAC).
     public var permanentMAC: String?
 
-    public init(name: String, mac: String? = nil, mtu: Int? = nil, speed: Int? = nil, type: Int? = nil,
-                adminUp: Bool? = nil, physPortName: String? = nil, devPort: Int? = nil, addressAssignType: Int? = nil) {
+    public init(
+        name: String, mac: String? = nil, mtu: Int? = nil, speed: Int? = nil, type: Int? = nil,
+        adminUp: Bool? = nil, physPortName: String? = nil, devPort: Int? = nil, addressAssignType: Int? = nil
+    ) {
         self.name = name
         self.mac = mac
         self.mtu = mtu
@@ -129,9 +131,11 @@ public struct PhysicalFunction: Equatable, Sendable {
     public var iommuGroup: Int?
     public var vfs: [VirtualFunction]
 
-    public init(function: PCIFunction, vendorName: String?, deviceName: String?, totalVFs: Int, numVFs: Int?,
-                capability: SRIOVCapability?, serialNumber: String?, numaNode: Int?, iommuGroup: Int?,
-                vfs: [VirtualFunction]) {
+    public init(
+        function: PCIFunction, vendorName: String?, deviceName: String?, totalVFs: Int, numVFs: Int?,
+        capability: SRIOVCapability?, serialNumber: String?, numaNode: Int?, iommuGroup: Int?,
+        vfs: [VirtualFunction]
+    ) {
         self.function = function
         self.vendorName = vendorName
         self.deviceName = deviceName

@@ -18,12 +18,12 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         guard parts.count == 2 || parts.count == 3 else { return nil }
         let slot = parts[parts.count - 1].split(separator: ".", omittingEmptySubsequences: false)
         guard slot.count == 2,
-              parts.dropLast().allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isHexDigit) }),
-              slot.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isHexDigit) }),
-              let domain = parts.count == 3 ? UInt32(parts[0], radix: 16) : 0,
-              parts[parts.count - 2].count == 2, let bus = UInt8(parts[parts.count - 2], radix: 16),
-              slot[0].count == 2, let device = UInt8(slot[0], radix: 16), device < 32,
-              slot[1].count == 1, let function = UInt8(slot[1], radix: 16), function < 8
+            parts.dropLast().allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isHexDigit) }),
+            slot.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isHexDigit) }),
+            let domain = parts.count == 3 ? UInt32(parts[0], radix: 16) : 0,
+            parts[parts.count - 2].count == 2, let bus = UInt8(parts[parts.count - 2], radix: 16),
+            slot[0].count == 2, let device = UInt8(slot[0], radix: 16), device < 32,
+            slot[1].count == 1, let function = UInt8(slot[1], radix: 16), function < 8
         else { return nil }
         self.init(domain: domain, bus: bus, device: device, function: function)
     }
@@ -51,7 +51,8 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let address = PCIAddress(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a PCI address: \(text)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not a PCI address: \(text)"))
         }
         self = address
     }

@@ -43,12 +43,22 @@ public struct DesiredState: Codable, Equatable, Sendable {
         do {
             state = try JSONDecoder().decode(DesiredState.self, from: Data(bytes))
         } catch {
-            throw .invalidPolicies([PolicyProblem(file: file, message:
-                "is not a harvester-sriov state file (\(describe(error))); "
-                + "restore it from a backup, or remove it and apply the policies again")])
+            throw .invalidPolicies([
+                PolicyProblem(
+                    file: file,
+                    message:
+                        "is not a harvester-sriov state file (\(describe(error))); "
+                        + "restore it from a backup, or remove it and apply the policies again")
+            ])
         }
         guard state.schemaVersion == currentSchemaVersion else {
-            throw .invalidPolicies([PolicyProblem(file: file, message: "has schema version \(state.schemaVersion), this harvester-sriov \(version) reads version \(currentSchemaVersion); use a matching release")])
+            throw .invalidPolicies([
+                PolicyProblem(
+                    file: file,
+                    message:
+                        "has schema version \(state.schemaVersion), this harvester-sriov \(version) reads version \(currentSchemaVersion); use a matching release"
+                )
+            ])
         }
         return state
     }
@@ -65,14 +75,18 @@ public struct DesiredState: Codable, Equatable, Sendable {
         var names = Set<String>()
         for policy in policies {
             guard names.insert(policy.name).inserted else {
-                problems.append(PolicyProblem(file: file, policy: policy.name, field: "metadata.name",
-                                              message: "is stored twice" + fix(policy.name)))
+                problems.append(
+                    PolicyProblem(
+                        file: file, policy: policy.name, field: "metadata.name",
+                        message: "is stored twice" + fix(policy.name)))
                 continue
             }
             unique.append(policy)
             for issue in PolicyRules.validate(policy) {
-                problems.append(PolicyProblem(file: file, policy: policy.name, field: issue.field,
-                                              message: issue.message + fix(policy.name)))
+                problems.append(
+                    PolicyProblem(
+                        file: file, policy: policy.name, field: issue.field,
+                        message: issue.message + fix(policy.name)))
             }
         }
         let origins = Dictionary(unique.map { ($0.name, file) }, uniquingKeysWith: { first, _ in first })
@@ -82,9 +96,12 @@ public struct DesiredState: Codable, Equatable, Sendable {
         }
         for (key, value) in nodeLabels.sorted(by: { $0.key < $1.key }) {
             if let message = LabelSyntax.keyProblem(key) ?? LabelSyntax.valueProblem(value) {
-                problems.append(PolicyProblem(file: file, field: "nodeLabels.\(key)", message: message
-                    + "; restore \(file) from a backup, or remove it and apply the policies again with valid "
-                    + "--node-label flags"))
+                problems.append(
+                    PolicyProblem(
+                        file: file, field: "nodeLabels.\(key)",
+                        message: message
+                            + "; restore \(file) from a backup, or remove it and apply the policies again with valid "
+                            + "--node-label flags"))
             }
         }
         return problems

@@ -50,9 +50,11 @@ public struct PolicySpec: Codable, Equatable, Sendable {
     public var needVhostNet: Bool
     public var excludeTopology: Bool
 
-    public init(resourceName: String, nodeSelector: [String: String] = [:], priority: Int = 99, mtu: Int? = nil,
-                numVfs: Int, nicSelector: NICSelector, deviceType: DeviceType = .netdevice, isRdma: Bool = false,
-                linkType: String? = nil, needVhostNet: Bool = false, excludeTopology: Bool = false) {
+    public init(
+        resourceName: String, nodeSelector: [String: String] = [:], priority: Int = 99, mtu: Int? = nil,
+        numVfs: Int, nicSelector: NICSelector, deviceType: DeviceType = .netdevice, isRdma: Bool = false,
+        linkType: String? = nil, needVhostNet: Bool = false, excludeTopology: Bool = false
+    ) {
         self.resourceName = resourceName
         self.nodeSelector = nodeSelector
         self.priority = priority

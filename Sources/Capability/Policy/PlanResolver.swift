@@ -51,7 +51,9 @@ public enum PlanResolver {
         var lastPriority: Int?
         for policy in ordered {
             let spec = policy.spec
-            if let missing = spec.nodeSelector.sorted(by: { $0.key < $1.key }).first(where: { labels[$0.key] != $0.value }) {
+            if let missing = spec.nodeSelector.sorted(by: { $0.key < $1.key }).first(where: {
+                labels[$0.key] != $0.value
+            }) {
                 unmatched.append((policy.name, "nodeSelector \(missing.key)=\(missing.value) does not match this node"))
                 continue
             }
@@ -69,10 +71,12 @@ public enum PlanResolver {
             }
             for pf in selected {
                 let range = spec.nicSelector.pfNames.first { $0.name == pf.name }?.range ?? 0...(spec.numVfs - 1)
-                let group = VFGroup(resourceName: spec.resourceName, deviceType: spec.deviceType, vfRange: range,
-                                    policyName: policy.name, mtu: spec.mtu, isRdma: spec.isRdma, vfOptions: policy.vfOptions)
-                var result = PlannedInterface(pciAddress: pf.address, name: pf.name, numVfs: spec.numVfs, mtu: spec.mtu,
-                                              linkType: spec.linkType, vfGroups: [group], numVfsPolicy: policy.name)
+                let group = VFGroup(
+                    resourceName: spec.resourceName, deviceType: spec.deviceType, vfRange: range,
+                    policyName: policy.name, mtu: spec.mtu, isRdma: spec.isRdma, vfOptions: policy.vfOptions)
+                var result = PlannedInterface(
+                    pciAddress: pf.address, name: pf.name, numVfs: spec.numVfs, mtu: spec.mtu,
+                    linkType: spec.linkType, vfGroups: [group], numVfsPolicy: policy.name)
                 if let index = interfaces.firstIndex(where: { $0.pciAddress == pf.address }) {
                     merge(interfaces[index], into: &result, equalPriority: equalPriority)
                     interfaces[index] = result
@@ -84,7 +88,8 @@ public enum PlanResolver {
         for index in interfaces.indices {
             interfaces[index].vfGroups.sort { $0.vfRange.lowerBound < $1.vfRange.lowerBound }
             if let pf = host.interfaces.first(where: { $0.address == interfaces[index].pciAddress }),
-               interfaces[index].numVfs > pf.totalVFs {
+                interfaces[index].numVfs > pf.totalVFs
+            {
                 interfaces[index].problems.append(tooManyVFs(interfaces[index], totalVFs: pf.totalVFs))
             }
         }

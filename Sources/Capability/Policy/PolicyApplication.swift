@@ -19,13 +19,15 @@ public struct PolicyApplication: Sendable {
     /// apply checks and writes under the state lock, so that the policies it checks
     /// against are the ones it stores beside; a dry run reads without the lock.
     public func apply(_ input: PolicyInput, nodeLabels: [String: String], host: HostInventory?, dryRun: Bool)
-        throws(SRIOVError) -> Report {
+        throws(SRIOVError) -> Report
+    {
         guard input.problems.isEmpty else { throw .invalidPolicies(input.problems) }
         guard !dryRun else {
             let current = try store.writer.read(store.layout.stateFile)
-            let stored = try current.map { bytes throws(SRIOVError) in
-                try DesiredState.decode(bytes, file: store.displayPath)
-            } ?? .empty
+            let stored =
+                try current.map { bytes throws(SRIOVError) in
+                    try DesiredState.decode(bytes, file: store.displayPath)
+                } ?? .empty
             var report = try merge(input, into: stored, nodeLabels: nodeLabels, host: host)
             report.outcome = current == nil ? .created : current == report.state.jsonBytes ? .unchanged : .updated
             return report
@@ -43,8 +45,10 @@ public struct PolicyApplication: Sendable {
 
     /// The stored state with `input`'s policies added or replacing those of the same
     /// name, checked as one set; the outcome is left for the caller.
-    private func merge(_ input: PolicyInput, into stored: DesiredState, nodeLabels: [String: String],
-                       host: HostInventory?) throws(SRIOVError) -> Report {
+    private func merge(
+        _ input: PolicyInput, into stored: DesiredState, nodeLabels: [String: String],
+        host: HostInventory?
+    ) throws(SRIOVError) -> Report {
         var changes: [String] = []
         var merged = Dictionary(stored.policies.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for policy in input.policies.sorted(by: { $0.name < $1.name }) {
@@ -61,7 +65,8 @@ public struct PolicyApplication: Sendable {
         let setProblems = PolicyRules.checkSet(policies, origins: origins)
         guard setProblems.isEmpty else { throw .invalidPolicies(setProblems) }
 
-        var warnings: [PolicyProblem] = [], notes: [String] = []
+        var warnings: [PolicyProblem] = []
+        var notes: [String] = []
         var cards = stored.cards
         let labels = stored.nodeLabels.merging(nodeLabels) { _, given in given }
         if let host {
@@ -73,23 +78,29 @@ public struct PolicyApplication: Sendable {
                 host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init)
             }
         } else {
-            notes.append("\(store.writer.root.path) is not this host: the checks against its NICs (numVfs <= sriov_totalvfs, IOMMU for vfio-pci, selectors that match nothing) run when the node restores its VFs")
+            notes.append(
+                "\(store.writer.root.path) is not this host: the checks against its NICs (numVfs <= sriov_totalvfs, IOMMU for vfio-pci, selectors that match nothing) run when the node restores its VFs"
+            )
         }
         let state = DesiredState(policies: policies, nodeLabels: labels, cards: cards)
-        return Report(changes: changes, warnings: warnings, notes: notes, outcome: .unchanged,
-                      statePath: store.displayPath, state: state)
+        return Report(
+            changes: changes, warnings: warnings, notes: notes, outcome: .unchanged,
+            statePath: store.displayPath, state: state)
     }
 
     /// `policy remove`: removes the named policies, under the state lock; naming one that
     /// is not stored is an error and changes nothing. It is the way out of a stored policy
     /// that breaks a rule, so the rules are checked on what is left, not on what is removed.
     public func remove(_ names: [String])
-        throws(SRIOVError) -> (outcome: WriteOutcome, state: DesiredState, waitNote: String?) {
+        throws(SRIOVError) -> (outcome: WriteOutcome, state: DesiredState, waitNote: String?)
+    {
         let update = try store.update(checkingRules: false) { (state: inout DesiredState) throws(SRIOVError) in
             let known = Set(state.policies.map(\.name))
             let unknown = names.filter { !known.contains($0) }
             guard unknown.isEmpty else {
-                throw .usage("no policy named \(unknown.joined(separator: ", ")) is stored in \(store.displayPath); `harvester-sriov policy list` shows the stored ones")
+                throw .usage(
+                    "no policy named \(unknown.joined(separator: ", ")) is stored in \(store.displayPath); `harvester-sriov policy list` shows the stored ones"
+                )
             }
             state.policies.removeAll { names.contains($0.name) }
             let problems = state.problems(file: store.displayPath)

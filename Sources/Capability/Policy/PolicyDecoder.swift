@@ -10,7 +10,9 @@ public enum PolicyDecoder {
 
     public static func decode(_ text: String, file: String) -> (policies: [NodePolicy], problems: [PolicyProblem]) {
         guard text.utf8.count <= maximumFileSize else {
-            return ([], [PolicyProblem(file: file, message: "is larger than 1 MiB; a policy file is a few KiB of YAML")])
+            return (
+                [], [PolicyProblem(file: file, message: "is larger than 1 MiB; a policy file is a few KiB of YAML")]
+            )
         }
         let documents: [YAMLNode]
         do {
@@ -37,13 +39,15 @@ public enum PolicyDecoder {
         init(file: String) { self.file = file }
 
         mutating func problem(_ node: YAMLNode?, _ field: String?, _ message: String) {
-            problems.append(PolicyProblem(file: file, line: node?.line, policy: policyName, field: field, message: message))
+            problems.append(
+                PolicyProblem(file: file, line: node?.line, policy: policyName, field: field, message: message))
         }
 
         mutating func document(_ node: YAMLNode) {
-            if case .scalar(.null, _) = node { return } // an empty document between two `---`
+            if case .scalar(.null, _) = node { return }  // an empty document between two `---`
             guard case let .mapping(pairs, _) = node else {
-                return problem(node, nil, "expected a Kubernetes object (a map with apiVersion and kind), found \(node.kindName)")
+                return problem(
+                    node, nil, "expected a Kubernetes object (a map with apiVersion and kind), found \(node.kindName)")
             }
             let kind = pairs.first { $0.key == "kind" }?.value
             if case .scalar(.string("List"), _)? = kind {
@@ -58,7 +62,8 @@ public enum PolicyDecoder {
                 case "apiVersion", "kind", "metadata": continue
                 case "items":
                     guard case let .sequence(items, _) = value else {
-                        problem(value, "items", "must be a list of SriovNetworkNodePolicy objects, found \(value.kindName)")
+                        problem(
+                            value, "items", "must be a list of SriovNetworkNodePolicy objects, found \(value.kindName)")
                         continue
                     }
                     for item in items { policy(item) }
@@ -89,12 +94,14 @@ public enum PolicyDecoder {
             }
             switch fields["apiVersion"] {
             case .scalar(.string(PolicyDecoder.apiVersion), _)?: break
-            case let value?: problem(value, "apiVersion", "must be \"\(PolicyDecoder.apiVersion)\", found \(value.kindName)")
+            case let value?:
+                problem(value, "apiVersion", "must be \"\(PolicyDecoder.apiVersion)\", found \(value.kindName)")
             case nil: problem(node, "apiVersion", "is missing; set apiVersion: \(PolicyDecoder.apiVersion)")
             }
             switch fields["kind"] {
             case .scalar(.string(PolicyDecoder.kind), _)?: break
-            case let value?: problem(value, "kind", "must be \"\(PolicyDecoder.kind)\" (or a List of them), found \(value.kindName)")
+            case let value?:
+                problem(value, "kind", "must be \"\(PolicyDecoder.kind)\" (or a List of them), found \(value.kindName)")
             case nil: problem(node, "kind", "is missing; set kind: \(PolicyDecoder.kind)")
             }
             guard let specNode = fields["spec"] else { return problem(node, "spec", "is missing") }
@@ -111,9 +118,11 @@ public enum PolicyDecoder {
                 return (nil, options)
             }
             // ObjectMeta's fields, as `kubectl get -o yaml` prints them; only the name matters here.
-            let objectMeta: Set = ["name", "namespace", "labels", "annotations", "uid", "resourceVersion", "generation",
-                                   "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "finalizers",
-                                   "ownerReferences", "managedFields", "generateName", "selfLink"]
+            let objectMeta: Set = [
+                "name", "namespace", "labels", "annotations", "uid", "resourceVersion", "generation",
+                "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "finalizers",
+                "ownerReferences", "managedFields", "generateName", "selfLink",
+            ]
             var name: String?
             // The name first, so that every other message can say which policy it is about.
             for (key, value) in pairs.filter({ $0.key == "name" }) + pairs.filter({ $0.key != "name" }) {
@@ -155,11 +164,16 @@ public enum PolicyDecoder {
                 switch (key.dropFirst(VFOptions.annotationPrefix.count), text) {
                 case ("vf-mac", "derived"): options.stableMAC = true
                 case ("vf-mac", "kernel"): options.stableMAC = false
-                case ("vf-mac", _): problem(value, field, "must be \"derived\" (stable MACs from the PF and VF index) or \"kernel\", found \"\(text)\"")
+                case ("vf-mac", _):
+                    problem(
+                        value, field,
+                        "must be \"derived\" (stable MACs from the PF and VF index) or \"kernel\", found \"\(text)\"")
                 case ("vf-trust", "on"), ("vf-trust", "off"): options.trust = text == "on"
                 case ("vf-spoof-check", "on"), ("vf-spoof-check", "off"): options.spoofCheck = text == "on"
-                case ("vf-trust", _), ("vf-spoof-check", _): problem(value, field, "must be \"on\" or \"off\", found \"\(text)\"")
-                default: problem(value, field, "unknown harvester-sriov annotation; known: vf-mac, vf-trust, vf-spoof-check")
+                case ("vf-trust", _), ("vf-spoof-check", _):
+                    problem(value, field, "must be \"on\" or \"off\", found \"\(text)\"")
+                default:
+                    problem(value, field, "unknown harvester-sriov annotation; known: vf-mac, vf-trust, vf-spoof-check")
                 }
             }
             return options
@@ -201,7 +215,9 @@ public enum PolicyDecoder {
                 switch key {
                 case "resourceName":
                     guard let text = string(value, field) else { continue }
-                    if let message = PolicyRules.resourceNameProblem(text) { problem(value, field, message) } else {
+                    if let message = PolicyRules.resourceNameProblem(text) {
+                        problem(value, field, message)
+                    } else {
                         resourceName = text
                     }
                 case "nodeSelector":
@@ -220,12 +236,16 @@ public enum PolicyDecoder {
                     nodeSelector = selector
                 case "priority":
                     guard let number = integer(value, field) else { continue }
-                    if let message = PolicyRules.priorityProblem(number) { problem(value, field, message) } else {
+                    if let message = PolicyRules.priorityProblem(number) {
+                        problem(value, field, message)
+                    } else {
                         priority = number
                     }
                 case "mtu":
                     guard let number = integer(value, field) else { continue }
-                    if let message = PolicyRules.mtuProblem(number) { problem(value, field, message) } else {
+                    if let message = PolicyRules.mtuProblem(number) {
+                        problem(value, field, message)
+                    } else {
                         mtu = number
                     }
                 case "numVfs":
@@ -239,7 +259,9 @@ public enum PolicyDecoder {
                     nicSelector = self.nicSelector(value)
                 case "deviceType":
                     guard let text = string(value, field) else { continue }
-                    if let type = DeviceType(rawValue: text) { deviceType = type } else {
+                    if let type = DeviceType(rawValue: text) {
+                        deviceType = type
+                    } else {
                         problem(value, field, "must be \"netdevice\" or \"vfio-pci\", found \"\(text)\"")
                     }
                 case "isRdma": if let flag = bool(value, field) { isRdma = flag }
@@ -247,48 +269,70 @@ public enum PolicyDecoder {
                 case "excludeTopology": if let flag = bool(value, field) { excludeTopology = flag }
                 case "linkType":
                     guard let text = string(value, field) else { continue }
-                    if let message = PolicyRules.linkTypeProblem(text) { problem(value, field, message) } else {
+                    if let message = PolicyRules.linkTypeProblem(text) {
+                        problem(value, field, message)
+                    } else {
                         linkType = text.uppercased()
                     }
                 case "eSwitchMode":
                     guard let text = string(value, field) else { continue }
                     if text == "switchdev" {
-                        problem(value, field, "switchdev is not supported by harvester-sriov: it needs OVS hardware offload, which Harvester does not run; use legacy or leave it out")
+                        problem(
+                            value, field,
+                            "switchdev is not supported by harvester-sriov: it needs OVS hardware offload, which Harvester does not run; use legacy or leave it out"
+                        )
                     } else if text != "legacy" {
                         problem(value, field, "must be \"legacy\" or \"switchdev\", found \"\(text)\"")
                     }
                 case "externallyManaged":
                     guard let flag = bool(value, field) else { continue }
                     if flag {
-                        problem(value, field, "true is not supported: harvester-sriov creates the VFs itself; set it to false or leave it out")
+                        problem(
+                            value, field,
+                            "true is not supported: harvester-sriov creates the VFs itself; set it to false or leave it out"
+                        )
                     }
                 case "vdpaType":
-                    problem(value, field, "vDPA is not supported by harvester-sriov (it needs switchdev mode); remove vdpaType")
+                    problem(
+                        value, field,
+                        "vDPA is not supported by harvester-sriov (it needs switchdev mode); remove vdpaType")
                 case "bridge":
-                    problem(value, field, "software bridge management is not supported by harvester-sriov (it needs switchdev mode); remove bridge")
+                    problem(
+                        value, field,
+                        "software bridge management is not supported by harvester-sriov (it needs switchdev mode); remove bridge"
+                    )
                 default:
-                    problem(value, field, "unknown field; see the SriovNetworkNodePolicy spec (resourceName, nodeSelector, priority, mtu, numVfs, nicSelector, deviceType, isRdma, linkType, eSwitchMode, needVhostNet, excludeTopology, externallyManaged)")
+                    problem(
+                        value, field,
+                        "unknown field; see the SriovNetworkNodePolicy spec (resourceName, nodeSelector, priority, mtu, numVfs, nicSelector, deviceType, isRdma, linkType, eSwitchMode, needVhostNet, excludeTopology, externallyManaged)"
+                    )
                 }
             }
             if resourceName == nil, !pairs.contains(where: { $0.key == "resourceName" }) {
-                problem(node, "spec.resourceName", "is missing; every policy needs the resource name its VFs are advertised as")
+                problem(
+                    node, "spec.resourceName",
+                    "is missing; every policy needs the resource name its VFs are advertised as")
             }
             if nodeSelector == nil, !pairs.contains(where: { $0.key == "nodeSelector" }) {
-                problem(node, "spec.nodeSelector", "is missing; the CRD requires it: "
+                problem(
+                    node, "spec.nodeSelector",
+                    "is missing; the CRD requires it: "
                         + "write nodeSelector: {} for every node, or e.g. network-sriov.capable: \"true\"")
             }
             if numVfs == nil, !pairs.contains(where: { $0.key == "numVfs" }) {
                 problem(node, "spec.numVfs", "is missing; set how many VFs each selected PF gets")
             }
             if nicSelector == nil, !pairs.contains(where: { $0.key == "nicSelector" }) {
-                problem(node, "spec.nicSelector", "is missing; select the PFs by vendor, deviceID, rootDevices or pfNames")
+                problem(
+                    node, "spec.nicSelector", "is missing; select the PFs by vendor, deviceID, rootDevices or pfNames")
             }
             guard let resourceName, let nodeSelector, let numVfs, let nicSelector else { return nil }
             // The mutating webhook turns RDMA on for InfiniBand netdevice VFs.
             if linkType == "IB", deviceType != .vfioPCI { isRdma = true }
-            let spec = PolicySpec(resourceName: resourceName, nodeSelector: nodeSelector, priority: priority, mtu: mtu,
-                                  numVfs: numVfs, nicSelector: nicSelector, deviceType: deviceType, isRdma: isRdma,
-                                  linkType: linkType, needVhostNet: needVhostNet, excludeTopology: excludeTopology)
+            let spec = PolicySpec(
+                resourceName: resourceName, nodeSelector: nodeSelector, priority: priority, mtu: mtu,
+                numVfs: numVfs, nicSelector: nicSelector, deviceType: deviceType, isRdma: isRdma,
+                linkType: linkType, needVhostNet: needVhostNet, excludeTopology: excludeTopology)
             for issue in PolicyRules.check(spec) {
                 problem(node, issue.field, issue.message)
             }
@@ -306,7 +350,10 @@ public enum PolicyDecoder {
                 let field = "spec.nicSelector.\(key)"
                 switch key {
                 case "vendor", "deviceID":
-                    guard let text = string(value, field) else { valid = false; continue }
+                    guard let text = string(value, field) else {
+                        valid = false
+                        continue
+                    }
                     if let message = PolicyRules.hexIDProblem(text, field: key) {
                         problem(value, field, message)
                         valid = false
@@ -314,7 +361,10 @@ public enum PolicyDecoder {
                     }
                     if key == "vendor" { selector.vendor = text } else { selector.deviceID = text }
                 case "rootDevices":
-                    guard let items = strings(value, field) else { valid = false; continue }
+                    guard let items = strings(value, field) else {
+                        valid = false
+                        continue
+                    }
                     var seen = Set<String>()
                     for (index, item) in items.enumerated() {
                         if let message = PolicyRules.rootDeviceProblem(item.text) {
@@ -329,7 +379,10 @@ public enum PolicyDecoder {
                         selector.rootDevices.append(item.text)
                     }
                 case "pfNames":
-                    guard let items = strings(value, field) else { valid = false; continue }
+                    guard let items = strings(value, field) else {
+                        valid = false
+                        continue
+                    }
                     var seen = Set<String>()
                     for (index, item) in items.enumerated() {
                         switch PFName.parse(item.text) {
@@ -345,10 +398,15 @@ public enum PolicyDecoder {
                         }
                     }
                 case "netFilter":
-                    problem(value, field, "is for cloud platforms (OpenStack) and is not supported by harvester-sriov; select by vendor, deviceID, rootDevices or pfNames")
+                    problem(
+                        value, field,
+                        "is for cloud platforms (OpenStack) and is not supported by harvester-sriov; select by vendor, deviceID, rootDevices or pfNames"
+                    )
                     valid = false
                 default:
-                    problem(value, field, "unknown field; a nicSelector has vendor, deviceID, rootDevices, pfNames (and netFilter)")
+                    problem(
+                        value, field,
+                        "unknown field; a nicSelector has vendor, deviceID, rootDevices, pfNames (and netFilter)")
                     valid = false
                 }
             }

@@ -15,7 +15,9 @@ public struct PolicyInput: Sendable {
             do {
                 text = try readText(path)
             } catch let error as Errno {
-                input.problems.append(PolicyProblem(file: path, message: "cannot read: \(error.description) (\(SRIOVError.symbol(error)))"))
+                input.problems.append(
+                    PolicyProblem(
+                        file: path, message: "cannot read: \(error.description) (\(SRIOVError.symbol(error)))"))
                 continue
             } catch {
                 input.problems.append(PolicyProblem(file: path, message: "cannot read: \(error)"))
@@ -25,8 +27,10 @@ public struct PolicyInput: Sendable {
             input.problems += decoded.problems
             for policy in decoded.policies {
                 if let first = input.origins[policy.name] {
-                    input.problems.append(PolicyProblem(file: path, policy: policy.name, field: "metadata.name",
-                                                        message: "is defined twice (also in \(first)); policy names must be unique"))
+                    input.problems.append(
+                        PolicyProblem(
+                            file: path, policy: policy.name, field: "metadata.name",
+                            message: "is defined twice (also in \(first)); policy names must be unique"))
                     continue
                 }
                 input.origins[policy.name] = path
@@ -58,9 +62,13 @@ public struct PolicyInput: Sendable {
 public enum NodeLabels {
     public static let capabilityKey = "network-sriov.capable"
 
-    public static func of(_ host: HostInventory, capabilityKey: String = capabilityKey, extra: [String: String]) -> [String: String] {
-        var labels = ["kubernetes.io/hostname": host.node, "kubernetes.io/os": "linux", "kubernetes.io/arch": architecture,
-                      capabilityKey: String(host.capable)]
+    public static func of(_ host: HostInventory, capabilityKey: String = capabilityKey, extra: [String: String])
+        -> [String: String]
+    {
+        var labels = [
+            "kubernetes.io/hostname": host.node, "kubernetes.io/os": "linux", "kubernetes.io/arch": architecture,
+            capabilityKey: String(host.capable),
+        ]
         labels.merge(extra) { _, given in given }
         return labels
     }
@@ -68,11 +76,11 @@ public enum NodeLabels {
     /// Kubernetes' GOARCH name for this machine.
     static var architecture: String {
         #if arch(x86_64)
-        "amd64"
+            "amd64"
         #elseif arch(arm64)
-        "arm64"
+            "arm64"
         #else
-        "unknown"
+            "unknown"
         #endif
     }
 
@@ -83,7 +91,8 @@ public enum NodeLabels {
             guard let equals = flag.firstIndex(of: "=") else {
                 throw .usage("--node-label \(flag): write it as key=value")
             }
-            let key = String(flag[..<equals]), value = String(flag[flag.index(after: equals)...])
+            let key = String(flag[..<equals])
+            let value = String(flag[flag.index(after: equals)...])
             if let problem = LabelSyntax.keyProblem(key) { throw .usage("--node-label \(flag): \(problem)") }
             if let problem = LabelSyntax.valueProblem(value) { throw .usage("--node-label \(flag): \(problem)") }
             labels[key] = value
@@ -100,10 +109,13 @@ public enum LabelSyntax {
         let parts = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         if parts.count == 2 {
             let prefix = String(parts[0])
-            guard (1...253).contains(prefix.count), prefix.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ label in
-                (1...63).contains(label.count) && label.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
-                    && label.first != "-" && label.last != "-"
-            }) else {
+            guard (1...253).contains(prefix.count),
+                prefix.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ label in
+                    (1...63).contains(label.count)
+                        && label.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
+                        && label.first != "-" && label.last != "-"
+                })
+            else {
                 return "the key prefix \"\(prefix)\" must be a DNS subdomain (lowercase letters, digits, '-' and '.')"
             }
         }
@@ -116,10 +128,11 @@ public enum LabelSyntax {
 
     private static func nameProblem(_ name: String, what: String) -> String? {
         guard (1...63).contains(name.count),
-              name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }),
-              name.first!.isLetter || name.first!.isNumber, name.last!.isLetter || name.last!.isNumber
+            name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }),
+            name.first!.isLetter || name.first!.isNumber, name.last!.isLetter || name.last!.isNumber
         else {
-            return "\(what) \"\(name)\" must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+            return
+                "\(what) \"\(name)\" must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
         }
         return nil
     }

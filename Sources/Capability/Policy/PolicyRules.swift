@@ -12,13 +12,21 @@ public enum PolicyRules {
         // Below 1 VF, numVfs is a problem of its own (and numVfs - 1 could overflow).
         for pfName in spec.nicSelector.pfNames where spec.numVfs >= 1 {
             if let range = pfName.range, range.upperBound >= spec.numVfs {
-                issues.append(Issue(field: "spec.nicSelector.pfNames", message:
-                    "the VF range of \"\(pfName)\" ends at index \(range.upperBound), but numVfs is \(spec.numVfs), so the last VF index is \(spec.numVfs &- 1)"))
+                issues.append(
+                    Issue(
+                        field: "spec.nicSelector.pfNames",
+                        message:
+                            "the VF range of \"\(pfName)\" ends at index \(range.upperBound), but numVfs is \(spec.numVfs), so the last VF index is \(spec.numVfs &- 1)"
+                    ))
             }
         }
         if spec.deviceType == .vfioPCI && spec.isRdma {
-            issues.append(Issue(field: "spec.deviceType", message:
-                "'deviceType: vfio-pci' conflicts with 'isRdma: true'; set deviceType to netdevice, or isRdma to false"))
+            issues.append(
+                Issue(
+                    field: "spec.deviceType",
+                    message:
+                        "'deviceType: vfio-pci' conflicts with 'isRdma: true'; set deviceType to netdevice, or isRdma to false"
+                ))
         }
         return issues
     }
@@ -31,7 +39,8 @@ public enum PolicyRules {
         func add(_ field: String, _ message: String?) {
             if let message { issues.append(Issue(field: field, message: message)) }
         }
-        let spec = policy.spec, selector = spec.nicSelector
+        let spec = policy.spec
+        let selector = spec.nicSelector
         add("metadata.name", nameProblem(policy.name))
         add("spec.resourceName", resourceNameProblem(spec.resourceName))
         for (key, value) in spec.nodeSelector.sorted(by: { $0.key < $1.key }) {
@@ -49,7 +58,8 @@ public enum PolicyRules {
         }
         var devices = Set<String>()
         for (index, device) in selector.rootDevices.enumerated() {
-            add("spec.nicSelector.rootDevices[\(index)]",
+            add(
+                "spec.nicSelector.rootDevices[\(index)]",
                 rootDeviceProblem(device) ?? (devices.insert(device).inserted ? nil : listedTwice(device)))
         }
         var names = Set<String>()
@@ -74,25 +84,32 @@ public enum PolicyRules {
     /// `metadata.name`: the API server's DNS subdomain (RFC 1123) rule.
     static func nameProblem(_ name: String) -> String? {
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        let valid = (1...253).contains(name.utf8.count) && labels.allSatisfy { label in
-            let bytes = Array(label.utf8)
-            guard let first = bytes.first, let last = bytes.last else { return false }
-            return isLowerAlphanumeric(first) && isLowerAlphanumeric(last)
-                && bytes.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }
-        }
-        return valid ? nil : "\"\(name)\" is not a valid name: use lowercase letters, digits, '-' and '.', "
-            + "starting and ending with a letter or digit, at most 253 characters"
+        let valid =
+            (1...253).contains(name.utf8.count)
+            && labels.allSatisfy { label in
+                let bytes = Array(label.utf8)
+                guard let first = bytes.first, let last = bytes.last else { return false }
+                return isLowerAlphanumeric(first) && isLowerAlphanumeric(last)
+                    && bytes.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+            }
+        return valid
+            ? nil
+            : "\"\(name)\" is not a valid name: use lowercase letters, digits, '-' and '.', "
+                + "starting and ending with a letter or digit, at most 253 characters"
     }
 
     /// The webhook's `validateResourceName` (pkg/webhook/validate.go); the CRD has no pattern.
     static func resourceNameProblem(_ text: String) -> String? {
         let bytes = Array(text.utf8)
-        let valid = (1...63).contains(bytes.count)
+        let valid =
+            (1...63).contains(bytes.count)
             && bytes.first.map(isAlphanumeric) == true && bytes.last.map(isAlphanumeric) == true
             && bytes.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
-        return valid ? nil : "\"\(text)\" is not a valid resource name: use 1 to 63 letters, digits, '-' and '_', "
-            + "starting and ending with a letter or digit "
-            + "(the operator's webhook: ^[a-zA-Z0-9]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$, at most 63 characters)"
+        return valid
+            ? nil
+            : "\"\(text)\" is not a valid resource name: use 1 to 63 letters, digits, '-' and '_', "
+                + "starting and ending with a letter or digit "
+                + "(the operator's webhook: ^[a-zA-Z0-9]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$, at most 63 characters)"
     }
 
     static func priorityProblem(_ value: Int) -> String? {
@@ -175,8 +192,9 @@ public enum PolicyRules {
         var problems: [PolicyProblem] = []
         var reported = Set<String>()
         func problem(_ policy: NodePolicy, _ field: String, _ message: String) {
-            let found = PolicyProblem(file: origins[policy.name] ?? "stored state", policy: policy.name, field: field,
-                                      message: message)
+            let found = PolicyProblem(
+                file: origins[policy.name] ?? "stored state", policy: policy.name, field: field,
+                message: message)
             if reported.insert(found.description).inserted { problems.append(found) }
         }
         let sorted = policies.sorted { $0.name < $1.name }
@@ -192,25 +210,29 @@ public enum PolicyRules {
             let whole = entries.filter { $0.pfName.range == nil }
             if let first = whole.first {
                 for entry in whole.dropFirst() where entry.policy.name != first.policy.name {
-                    problem(entry.policy, "spec.nicSelector.pfNames",
-                            "\"\(name)\" selects every VF of \(name), as does \"\(name)\" of policy "
+                    problem(
+                        entry.policy, "spec.nicSelector.pfNames",
+                        "\"\(name)\" selects every VF of \(name), as does \"\(name)\" of policy "
                             + "\"\(first.policy.name)\"; give each policy its own VF range of \(name), "
                             + "e.g. \"\(name)#0-3\" and \"\(name)#4-7\"")
                 }
             }
             typealias Ranged = (policy: NodePolicy, pfName: PFName, range: ClosedRange<Int>)
-            let ranged = entries
+            let ranged =
+                entries
                 .compactMap { entry -> Ranged? in entry.pfName.range.map { (entry.policy, entry.pfName, $0) } }
                 .sorted { ($0.range.lowerBound, $0.policy.name) < ($1.range.lowerBound, $1.policy.name) }
             // Sweep by first index; the range reaching furthest so far is the one a new range can overlap.
             var furthest: Ranged?
             for entry in ranged {
                 if let reach = furthest, entry.range.lowerBound <= reach.range.upperBound,
-                   reach.policy.name != entry.policy.name {
+                    reach.policy.name != entry.policy.name
+                {
                     // Said of the later name, as a pair is reported everywhere else.
                     let (earlier, later) = reach.policy.name < entry.policy.name ? (reach, entry) : (entry, reach)
-                    problem(later.policy, "spec.nicSelector.pfNames",
-                            "the VF range of \"\(later.pfName)\" overlaps \"\(earlier.pfName)\" of policy "
+                    problem(
+                        later.policy, "spec.nicSelector.pfNames",
+                        "the VF range of \"\(later.pfName)\" overlaps \"\(earlier.pfName)\" of policy "
                             + "\"\(earlier.policy.name)\"; give each policy its own VFs of \(name)")
                 }
                 if furthest.map({ entry.range.upperBound > $0.range.upperBound }) ?? true { furthest = entry }
@@ -227,7 +249,9 @@ public enum PolicyRules {
         for (device, owners) in byDevice.sorted(by: { $0.key < $1.key }) {
             guard let first = owners.first else { continue }
             for other in owners.dropFirst() where other.name != first.name {
-                problem(other, "spec.nicSelector.rootDevices", "root device \(device) is also selected by policy "
+                problem(
+                    other, "spec.nicSelector.rootDevices",
+                    "root device \(device) is also selected by policy "
                         + "\"\(first.name)\"; a PF can be a root device of one policy only")
             }
         }
@@ -238,8 +262,9 @@ public enum PolicyRules {
             let spec = policy.spec
             if let first = firstByResource[spec.resourceName] {
                 if first.spec.excludeTopology != spec.excludeTopology {
-                    problem(policy, "spec.excludeTopology",
-                            "is \(spec.excludeTopology) but policy \"\(first.name)\" sets "
+                    problem(
+                        policy, "spec.excludeTopology",
+                        "is \(spec.excludeTopology) but policy \"\(first.name)\" sets "
                             + "\(first.spec.excludeTopology) for the same resource \(spec.resourceName); "
                             + "make them equal")
                 }
@@ -247,7 +272,8 @@ public enum PolicyRules {
                 firstByResource[spec.resourceName] = policy
             }
             guard let link = spec.linkType else { continue }
-            let pfs = spec.nicSelector.pfNames.map { "name " + $0.name }
+            let pfs =
+                spec.nicSelector.pfNames.map { "name " + $0.name }
                 + spec.nicSelector.rootDevices.map { "device " + $0 }
             for pf in pfs {
                 guard let first = firstLinkByPF[pf] else {
@@ -255,8 +281,9 @@ public enum PolicyRules {
                     continue
                 }
                 if let firstLink = first.spec.linkType, firstLink != link, first.name != policy.name {
-                    problem(policy, "spec.linkType",
-                            "is \(link) but policy \"\(first.name)\" sets \(firstLink) on the same PF; "
+                    problem(
+                        policy, "spec.linkType",
+                        "is \(link) but policy \"\(first.name)\" sets \(firstLink) on the same PF; "
                             + "a PF has one link type")
                 }
             }
@@ -268,8 +295,10 @@ public enum PolicyRules {
     /// Returns errors and warnings (a selector that matches nothing is a warning:
     /// the card may be added later).
     public static func checkHost(_ policies: [NodePolicy], host: HostInventory, origins: [String: String])
-        -> (errors: [PolicyProblem], warnings: [PolicyProblem]) {
-        var errors: [PolicyProblem] = [], warnings: [PolicyProblem] = []
+        -> (errors: [PolicyProblem], warnings: [PolicyProblem])
+    {
+        var errors: [PolicyProblem] = []
+        var warnings: [PolicyProblem] = []
         for policy in policies.sorted(by: { $0.name < $1.name }) {
             let spec = policy.spec
             let file = origins[policy.name] ?? "stored state"
@@ -279,25 +308,40 @@ public enum PolicyRules {
             for pf in host.interfaces where spec.nicSelector.selects(pf) {
                 let label = "\(pf.name ?? "PF") (\(pf.address))"
                 if spec.numVfs > pf.totalVFs {
-                    error("spec.numVfs", "asks for \(spec.numVfs) VFs on \(label), which allows at most \(pf.totalVFs) (sriov_totalvfs)")
+                    error(
+                        "spec.numVfs",
+                        "asks for \(spec.numVfs) VFs on \(label), which allows at most \(pf.totalVFs) (sriov_totalvfs)")
                 }
                 if pf.function.vendor == "15b3", spec.numVfs > 128 {
-                    error("spec.numVfs", "asks for \(spec.numVfs) VFs on Mellanox \(label); the operator allows at most 128")
+                    error(
+                        "spec.numVfs",
+                        "asks for \(spec.numVfs) VFs on Mellanox \(label); the operator allows at most 128")
                 }
                 if spec.deviceType == .vfioPCI, pf.iommuGroup == nil {
-                    error("spec.deviceType", "vfio-pci needs an IOMMU, but \(label) has no iommu_group: enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (or amd_iommu=on)")
+                    error(
+                        "spec.deviceType",
+                        "vfio-pci needs an IOMMU, but \(label) has no iommu_group: enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (or amd_iommu=on)"
+                    )
                 }
                 if let wanted = spec.linkType, let actual = pf.function.primaryNetdev?.linkType, wanted != actual {
-                    error("spec.linkType", "is \(wanted) but \(label) is \(actual); harvester-sriov does not change a port's link type (use the vendor's tool, e.g. mlxconfig LINK_TYPE_P1)")
+                    error(
+                        "spec.linkType",
+                        "is \(wanted) but \(label) is \(actual); harvester-sriov does not change a port's link type (use the vendor's tool, e.g. mlxconfig LINK_TYPE_P1)"
+                    )
                 }
             }
             for pfName in spec.nicSelector.pfNames where !host.interfaces.contains(where: { $0.name == pfName.name }) {
-                warnings.append(PolicyProblem(file: file, policy: policy.name, field: "spec.nicSelector.pfNames",
-                                              message: "no SR-IOV PF named \(pfName.name) on this node (harvester-sriov detect lists them)"))
+                warnings.append(
+                    PolicyProblem(
+                        file: file, policy: policy.name, field: "spec.nicSelector.pfNames",
+                        message: "no SR-IOV PF named \(pfName.name) on this node (harvester-sriov detect lists them)"))
             }
-            for device in spec.nicSelector.rootDevices where !host.interfaces.contains(where: { $0.address.description == device }) {
-                warnings.append(PolicyProblem(file: file, policy: policy.name, field: "spec.nicSelector.rootDevices",
-                                              message: "no SR-IOV PF at \(device) on this node (harvester-sriov detect lists them)"))
+            for device in spec.nicSelector.rootDevices
+            where !host.interfaces.contains(where: { $0.address.description == device }) {
+                warnings.append(
+                    PolicyProblem(
+                        file: file, policy: policy.name, field: "spec.nicSelector.rootDevices",
+                        message: "no SR-IOV PF at \(device) on this node (harvester-sriov detect lists them)"))
             }
         }
         return (errors, warnings)

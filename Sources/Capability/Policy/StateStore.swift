@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reads and writes the desired state under a root. Every change is a read-modify-write
 /// under one lock, the file `state.lock` beside the state: `policy apply`, `policy
@@ -29,8 +30,9 @@ public struct StateStore: Sendable {
     /// skips the manifest rules (not the form), for `policy remove` to mend a bad state.
     public func load(checkingRules: Bool = true) throws(SRIOVError) -> DesiredState {
         guard let bytes = try writer.read(layout.stateFile) else { return .empty }
-        return checkingRules ? try DesiredState.decode(bytes, file: displayPath)
-                             : try DesiredState.decodeUnchecked(bytes, file: displayPath)
+        return checkingRules
+            ? try DesiredState.decode(bytes, file: displayPath)
+            : try DesiredState.decodeUnchecked(bytes, file: displayPath)
     }
 
     /// What an update did: `body`'s result, the state now stored, whether the file
@@ -45,9 +47,12 @@ public struct StateStore: Sendable {
 
     /// Reads the state, lets `body` change it, and stores the result, all under the
     /// state lock. When `body` throws, nothing is written. `checkingRules` as for `load`.
-    public func update<Value>(wait: Duration = lockWait, checkingRules: Bool = true,
-                              _ body: (inout DesiredState) throws(SRIOVError) -> Value)
-        throws(SRIOVError) -> Update<Value> {
+    public func update<Value>(
+        wait: Duration = lockWait, checkingRules: Bool = true,
+        _ body: (inout DesiredState) throws(SRIOVError) -> Value
+    )
+        throws(SRIOVError) -> Update<Value>
+    {
         let lock = try self.lock(wait: wait)
         defer { withExtendedLifetime(lock) {} }
         var state = try load(checkingRules: checkingRules)
@@ -90,9 +95,10 @@ public struct StateStore: Sendable {
         case let .held(lock):
             return lock
         case let .busy(holder):
-            throw .io(path: lockDisplayPath, operation: "lock", errno: .resourceTemporarilyUnavailable,
-                      hint: "\(holder ?? "another process") held the state lock for all of \(seconds(wait)) s; "
-                        + "let that command finish, then run this again")
+            throw .io(
+                path: lockDisplayPath, operation: "lock", errno: .resourceTemporarilyUnavailable,
+                hint: "\(holder ?? "another process") held the state lock for all of \(seconds(wait)) s; "
+                    + "let that command finish, then run this again")
         }
     }
 

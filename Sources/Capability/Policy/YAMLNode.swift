@@ -171,10 +171,19 @@ enum GoInteger {
         var octal = false
         if first == UInt8(ascii: "0"), rest.count >= 2 {
             switch rest[rest.startIndex + 1] | 0x20 {
-            case UInt8(ascii: "x") where rest.count >= 3: radix = 16; rest = rest.dropFirst(2)
-            case UInt8(ascii: "o") where rest.count >= 3: radix = 8; rest = rest.dropFirst(2)
-            case UInt8(ascii: "b") where rest.count >= 3: radix = 2; rest = rest.dropFirst(2)
-            default: radix = 8; octal = true; rest = rest.dropFirst()
+            case UInt8(ascii: "x") where rest.count >= 3:
+                radix = 16
+                rest = rest.dropFirst(2)
+            case UInt8(ascii: "o") where rest.count >= 3:
+                radix = 8
+                rest = rest.dropFirst(2)
+            case UInt8(ascii: "b") where rest.count >= 3:
+                radix = 2
+                rest = rest.dropFirst(2)
+            default:
+                radix = 8
+                octal = true
+                rest = rest.dropFirst()
             }
         }
         switch digits(rest, radix: radix, allowSign: false) {
@@ -320,7 +329,8 @@ private struct TreeBuilder {
             let tag = Self.string(data.tag)
             try enter(line: line, height: 0)
             if stack.last.map({ $0.isMapping && $0.pendingKey == nil }) ?? false,
-               text == "<<", data.plain_implicit == 1 || tag == Self.coreTagPrefix + "merge" {
+                text == "<<", data.plain_implicit == 1 || tag == Self.coreTagPrefix + "merge"
+            {
                 throw Self.failure(line, "merge keys (<<) are not supported; write the merged fields out")
             }
             let scalar = try Self.resolve(text, tag: tag, plain: data.plain_implicit == 1, line: line)
@@ -343,8 +353,10 @@ private struct TreeBuilder {
             stack.append(Open(isMapping: isMapping, line: line, anchor: anchor))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let open = stack.popLast() else { return }
-            let node: YAMLNode = open.isMapping ? .mapping(open.pairs, line: open.line)
-                                                : .sequence(open.items, line: open.line)
+            let node: YAMLNode =
+                open.isMapping
+                ? .mapping(open.pairs, line: open.line)
+                : .sequence(open.items, line: open.line)
             let built = Built(node: node, nodes: open.nodes, height: open.height)
             if let anchor = open.anchor { anchors[anchor] = .built(built) }
             try add(built)

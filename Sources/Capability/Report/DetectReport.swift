@@ -35,8 +35,10 @@ public enum DetectReport {
             out += "\nNot usable for SR-IOV:\n"
             var rows = [["PCI ADDRESS", "NAME", "ID", "REASON", "DETAIL"]]
             for nic in host.unusable {
-                rows.append([nic.function.address.description, nic.function.primaryNetdev?.name ?? "-",
-                             "\(nic.function.vendor):\(nic.function.deviceID)", nic.reason.rawValue, nic.detail])
+                rows.append([
+                    nic.function.address.description, nic.function.primaryNetdev?.name ?? "-",
+                    "\(nic.function.vendor):\(nic.function.deviceID)", nic.reason.rawValue, nic.detail,
+                ])
             }
             out += alignedColumns(rows)
         }
@@ -65,9 +67,13 @@ private struct InterfaceDocument: Encodable {
     let pf: PhysicalFunction
 
     enum Keys: String, CodingKey {
-        case name, mac, permanentMac, driver, pciAddress, vendor, deviceID, vendorName, deviceName, mtu, numVfs, totalvfs
+        case name, mac, permanentMac, driver, pciAddress, vendor, deviceID, vendorName, deviceName, mtu, numVfs,
+            totalvfs
         case linkSpeed, linkType, linkAdminState, vfDeviceID, numaNode, iommuGroup, serialNumber, netdevs
-        case sriovCapability, Vfs
+        case sriovCapability
+        // The operator's SriovNetworkNodeState spells it so.
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        case Vfs
     }
 
     func encode(to encoder: any Encoder) throws {

@@ -17,7 +17,8 @@ public enum PlanReport {
                     rows.append([
                         first ? interface.name ?? "-" : "", first ? interface.pciAddress.description : "",
                         first ? String(interface.numVfs) : "", first ? interface.mtu.map(String.init) ?? "-" : "",
-                        first ? interface.linkType ?? "-" : "", "\(group.vfRange.lowerBound)-\(group.vfRange.upperBound)",
+                        first ? interface.linkType ?? "-" : "",
+                        "\(group.vfRange.lowerBound)-\(group.vfRange.upperBound)",
                         group.resourceName, group.deviceType.rawValue + (group.isRdma ? " rdma" : ""), group.policyName,
                     ])
                 }

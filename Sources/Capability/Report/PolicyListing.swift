@@ -10,11 +10,15 @@ public enum PolicyListing {
             if let vendor = nic.vendor { selector.append("vendor=\(vendor)") }
             if let device = nic.deviceID { selector.append("deviceID=\(device)") }
             if !nic.rootDevices.isEmpty { selector.append("rootDevices=\(nic.rootDevices.joined(separator: ","))") }
-            if !nic.pfNames.isEmpty { selector.append("pfNames=\(nic.pfNames.map(\.description).joined(separator: ","))") }
-            rows.append([policy.name, String(spec.priority), String(spec.numVfs), spec.resourceName,
-                         spec.deviceType.rawValue + (spec.isRdma ? " rdma" : ""), spec.mtu.map(String.init) ?? "-",
-                         selector.joined(separator: " "),
-                         spec.nodeSelector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")])
+            if !nic.pfNames.isEmpty {
+                selector.append("pfNames=\(nic.pfNames.map(\.description).joined(separator: ","))")
+            }
+            rows.append([
+                policy.name, String(spec.priority), String(spec.numVfs), spec.resourceName,
+                spec.deviceType.rawValue + (spec.isRdma ? " rdma" : ""), spec.mtu.map(String.init) ?? "-",
+                selector.joined(separator: " "),
+                spec.nodeSelector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+            ])
         }
         return alignedColumns(rows)
     }

@@ -24,7 +24,8 @@ func alignedColumns(_ rows: [[String]]) -> String {
 func encodeJSON(_ value: some Encodable) -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    // Encoding these plain value types cannot fail.
-    let data = try! encoder.encode(value)
+    // Encoding these plain value types cannot fail (no floats, no custom encoders that
+    // throw); were it to, `null` is valid JSON and says nothing was there.
+    guard let data = try? encoder.encode(value) else { return "null\n" }
     return String(decoding: data, as: UTF8.self) + "\n"
 }

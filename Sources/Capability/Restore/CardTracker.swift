@@ -21,7 +21,9 @@ public struct CardTracker: Sendable {
         for card in stored {
             let here = host.interfaces.first { $0.address == card.pciAddress }
             if let here, Self.same(card, here) { continue }
-            if let elsewhere = host.interfaces.first(where: { $0.address != card.pciAddress && Self.identifiable(card) && Self.same(card, $0) }) {
+            if let elsewhere = host.interfaces.first(where: {
+                $0.address != card.pciAddress && Self.identifiable(card) && Self.same(card, $0)
+            }) {
                 moves.append(Move(card: card, to: elsewhere))
             } else if here == nil {
                 missing.append(card)
@@ -54,7 +56,8 @@ public struct CardTracker: Sendable {
         policies.map { policy in
             var policy = policy
             for move in moves {
-                let old = move.card.pciAddress.description, new = move.to.address.description
+                let old = move.card.pciAddress.description
+                let new = move.to.address.description
                 policy.spec.nicSelector.rootDevices = policy.spec.nicSelector.rootDevices.map { $0 == old ? new : $0 }
                 if let oldName = move.card.name, let newName = move.to.name {
                     policy.spec.nicSelector.pfNames = policy.spec.nicSelector.pfNames.map {

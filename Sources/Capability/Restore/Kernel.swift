@@ -17,8 +17,10 @@ public struct PFState: Equatable, Sendable {
     /// By index; as many as `virtfnN` links exist.
     public var vfs: [VFState]
 
-    public init(address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, totalVFs: Int?, numVFs: Int?,
-                vfs: [VFState]) {
+    public init(
+        address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, totalVFs: Int?, numVFs: Int?,
+        vfs: [VFState]
+    ) {
         self.address = address
         self.driver = driver
         self.netdev = netdev
@@ -62,7 +64,9 @@ public struct VFState: Equatable, Sendable {
     public var mac: String?
     public var iommuGroup: Int?
 
-    public init(index: Int, address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, mac: String?, iommuGroup: Int?) {
+    public init(
+        index: Int, address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, mac: String?, iommuGroup: Int?
+    ) {
         self.index = index
         self.address = address
         self.driver = driver
@@ -83,7 +87,9 @@ public struct KernelError: Error, Equatable, Sendable {
     /// A library's own words, where there is no errno (libnl).
     public var detail: String?
 
-    public init(target: String, operation: String, errno: Errno? = nil, timedOut: Duration? = nil, detail: String? = nil) {
+    public init(
+        target: String, operation: String, errno: Errno? = nil, timedOut: Duration? = nil, detail: String? = nil
+    ) {
         self.target = target
         self.operation = operation
         self.errno = errno

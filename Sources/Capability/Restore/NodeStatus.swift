@@ -52,22 +52,33 @@ public struct NodeStatus: Encodable, Sendable {
         let state = try engine.store.load()
         let host = try engine.kernel.inventory()
         let tracker = CardTracker(stored: state.cards, host: host)
-        let plan = PlanResolver.resolve(tracker.follow(state.policies), host: host, labels: NodeLabels.of(host, extra: state.nodeLabels))
+        let plan = PlanResolver.resolve(
+            tracker.follow(state.policies), host: host, labels: NodeLabels.of(host, extra: state.nodeLabels))
         interfaces = plan.interfaces.map { planned in
             let card = host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init)
             guard let pf = engine.kernel.pf(planned.pciAddress) else {
-                return PF(pciAddress: planned.pciAddress.description, name: planned.name, desiredVfs: planned.numVfs,
-                          actualVfs: nil, vfs: [], differences: ["the PF is not present"])
+                return PF(
+                    pciAddress: planned.pciAddress.description, name: planned.name, desiredVfs: planned.numVfs,
+                    actualVfs: nil, vfs: [], differences: ["the PF is not present"])
             }
-            return PF(pciAddress: planned.pciAddress.description, name: planned.name, desiredVfs: planned.numVfs,
-                      actualVfs: pf.numVFs,
-                      vfs: pf.vfs.map { VF(vfID: $0.index, pciAddress: $0.address.description, driver: $0.driver, name: $0.netdev, mtu: $0.mtu, mac: $0.mac) },
-                      // A plan the PF cannot take is said first: it is why restore failed.
-                      differences: planned.problems + RestoreEngine.differences(planned, pf, card: card))
+            return PF(
+                pciAddress: planned.pciAddress.description, name: planned.name, desiredVfs: planned.numVfs,
+                actualVfs: pf.numVFs,
+                vfs: pf.vfs.map {
+                    VF(
+                        vfID: $0.index, pciAddress: $0.address.description, driver: $0.driver, name: $0.netdev,
+                        mtu: $0.mtu, mac: $0.mac)
+                },
+                // A plan the PF cannot take is said first: it is why restore failed.
+                differences: planned.problems + RestoreEngine.differences(planned, pf, card: card))
         }
         interfaces += tracker.foreign.map { foreign in
-            PF(pciAddress: foreign.found.address.description, name: foreign.found.name, desiredVfs: 0, actualVfs: foreign.found.numVFs, vfs: [],
-               differences: ["holds a different card (\(CardTracker.describe(CardIdentity(foreign.found)))) than the policies were applied to"])
+            PF(
+                pciAddress: foreign.found.address.description, name: foreign.found.name, desiredVfs: 0,
+                actualVfs: foreign.found.numVFs, vfs: [],
+                differences: [
+                    "holds a different card (\(CardTracker.describe(CardIdentity(foreign.found)))) than the policies were applied to"
+                ])
         }
         lastRestore = engine.runtime.readStatus()
         inSync = interfaces.allSatisfy(\.differences.isEmpty)
@@ -82,15 +93,18 @@ public struct NodeStatus: Encodable, Sendable {
         } else {
             var rows = [["PF", "PCI ADDRESS", "VFS", "STATE"]]
             for pf in interfaces {
-                rows.append([pf.name ?? "-", pf.pciAddress, "\(pf.actualVfs.map(String.init) ?? "-")/\(pf.desiredVfs)",
-                             pf.differences.isEmpty ? "in sync" : pf.differences.joined(separator: "; ")])
+                rows.append([
+                    pf.name ?? "-", pf.pciAddress, "\(pf.actualVfs.map(String.init) ?? "-")/\(pf.desiredVfs)",
+                    pf.differences.isEmpty ? "in sync" : pf.differences.joined(separator: "; "),
+                ])
             }
             out += alignedColumns(rows)
         }
         if let last = lastRestore {
             out += "\nLast restore (finished at \(last.finishedAt), seconds since the epoch):\n"
             for pf in last.pfs {
-                out += "  \(pf.pciAddress) \(pf.name ?? "-"): \(pf.status.rawValue)\(pf.message.map { " - \($0)" } ?? "")\n"
+                out +=
+                    "  \(pf.pciAddress) \(pf.name ?? "-"): \(pf.status.rawValue)\(pf.message.map { " - \($0)" } ?? "")\n"
             }
         } else {
             out += "\nNo restore has run since boot.\n"

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs blocking jobs on threads of their own and returns their results in order.
@@ -12,10 +12,12 @@ func runInParallel<T: Sendable>(_ jobs: [@Sendable () -> T]) -> [T] {
     for slot in slots {
         var thread = pthread_t()
         let context = Unmanaged.passRetained(slot as AnyJob).toOpaque()
-        let status = pthread_create(&thread, nil, { raw in
-            Unmanaged<AnyJob>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, context)
+        let status = pthread_create(
+            &thread, nil,
+            { raw in
+                Unmanaged<AnyJob>.fromOpaque(raw!).takeRetainedValue().run()
+                return nil
+            }, context)
         if status == 0 {
             threads.append(thread)
         } else {

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 public struct RestoreOptions: Sendable {
     /// PF names or PCI addresses; empty means every configured PF.
@@ -70,13 +71,15 @@ public struct RestoreEngine: Sendable {
             guard !waiting.isEmpty, ContinuousClock.now < appearDeadline else {
                 for name in waiting {
                     let waited = seconds(options.appearTimeout)
-                    let message = if let missing = PCIAddress(name).flatMap({ kernel.pf($0)?.notReady }) {
-                        "\(name): waited \(waited) s, and the PF \(missing)"
-                    } else {
-                        "\(name): did not appear with a driver and a netdev within \(waited) s; check that the card is seated and its driver loads (dmesg)"
-                    }
+                    let message =
+                        if let missing = PCIAddress(name).flatMap({ kernel.pf($0)?.notReady }) {
+                            "\(name): waited \(waited) s, and the PF \(missing)"
+                        } else {
+                            "\(name): did not appear with a driver and a netdev within \(waited) s; check that the card is seated and its driver loads (dmesg)"
+                        }
                     logger.error("\(message)")
-                    outcomes.append(PFOutcome(pciAddress: name, name: nil, status: .failed, numVfs: 0, message: message))
+                    outcomes.append(
+                        PFOutcome(pciAddress: name, name: nil, status: .failed, numVfs: 0, message: message))
                 }
                 break
             }
@@ -86,21 +89,31 @@ public struct RestoreEngine: Sendable {
         }
 
         for move in tracker.moves {
-            logger.notice("the card with \(CardTracker.describe(move.card)) moved from \(move.card.pciAddress) to \(move.to.address) (\(move.to.name ?? "no netdev")); following it")
+            logger.notice(
+                "the card with \(CardTracker.describe(move.card)) moved from \(move.card.pciAddress) to \(move.to.address) (\(move.to.name ?? "no netdev")); following it"
+            )
         }
         var usable = host
         for foreign in tracker.foreign {
             usable.interfaces.removeAll { $0.address == foreign.found.address }
-            let message = "\(foreign.found.address): holds a different card (\(CardTracker.describe(CardIdentity(foreign.found)))) than the policies were applied to (\(CardTracker.describe(foreign.expected))); not configuring it: apply the policies again to adopt this card"
+            let message =
+                "\(foreign.found.address): holds a different card (\(CardTracker.describe(CardIdentity(foreign.found)))) than the policies were applied to (\(CardTracker.describe(foreign.expected))); not configuring it: apply the policies again to adopt this card"
             logger.error("\(message)")
-            outcomes.append(PFOutcome(pciAddress: foreign.found.address.description, name: foreign.found.name, status: .failed, numVfs: 0, message: message))
+            outcomes.append(
+                PFOutcome(
+                    pciAddress: foreign.found.address.description, name: foreign.found.name, status: .failed, numVfs: 0,
+                    message: message))
         }
 
         let labels = NodeLabels.of(host, extra: state.nodeLabels)
         var plan = PlanResolver.resolve(tracker.follow(state.policies), host: usable, labels: labels).interfaces
         if !options.selection.isEmpty {
-            plan = plan.filter { options.selection.contains($0.pciAddress.description) || options.selection.contains($0.name ?? "") }
-            let unknown = options.selection.filter { wanted in !plan.contains { $0.pciAddress.description == wanted || $0.name == wanted } }
+            plan = plan.filter {
+                options.selection.contains($0.pciAddress.description) || options.selection.contains($0.name ?? "")
+            }
+            let unknown = options.selection.filter { wanted in
+                !plan.contains { $0.pciAddress.description == wanted || $0.name == wanted }
+            }
             for name in unknown { logger.info("\(name): no stored policy configures it; nothing to do") }
         }
 
@@ -121,8 +134,11 @@ public struct RestoreEngine: Sendable {
     /// another's. The VFs are restored by now, so a failure here is only a warning.
     private func recordCards(tracker: CardTracker, plan: [PlannedInterface], host: HostInventory) {
         let movedFrom = Set(tracker.moves.map(\.card.pciAddress))
-        let found = tracker.moves.map { CardIdentity($0.to) }
-            + plan.compactMap { planned in host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init) }
+        let found =
+            tracker.moves.map { CardIdentity($0.to) }
+            + plan.compactMap { planned in
+                host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init)
+            }
         guard !found.isEmpty || !movedFrom.isEmpty else { return }
         do {
             let update = try store.update { state in
@@ -147,21 +163,28 @@ public struct RestoreEngine: Sendable {
         var recorded = result
         if !all, let previous = runtime.readStatus() {
             let mine = Set(outcomes.map(\.pciAddress))
-            recorded.pfs = (previous.pfs.filter { !mine.contains($0.pciAddress) } + outcomes).sorted { $0.pciAddress < $1.pciAddress }
+            recorded.pfs = (previous.pfs.filter { !mine.contains($0.pciAddress) } + outcomes).sorted {
+                $0.pciAddress < $1.pciAddress
+            }
         }
         try runtime.writeStatus(recorded)
         return result
     }
 
     /// Names of configured PFs that are absent or not ready yet.
-    private func expectedButNotReady(_ state: DesiredState, tracker: CardTracker, host: HostInventory, selection: [String]) -> [String] {
+    private func expectedButNotReady(
+        _ state: DesiredState, tracker: CardTracker, host: HostInventory, selection: [String]
+    ) -> [String] {
         var expected = Set(tracker.missing.map(\.pciAddress.description))
         for policy in tracker.follow(state.policies) {
-            for device in policy.spec.nicSelector.rootDevices where PCIAddress(device).map({ kernel.pf($0)?.ready != true }) ?? false {
+            for device in policy.spec.nicSelector.rootDevices
+            where PCIAddress(device).map({ kernel.pf($0)?.ready != true }) ?? false {
                 expected.insert(device)
             }
             for pfName in policy.spec.nicSelector.pfNames
-            where !host.interfaces.contains(where: { $0.name == pfName.name }) && !state.cards.contains(where: { $0.name == pfName.name }) {
+            where !host.interfaces.contains(where: { $0.name == pfName.name })
+                && !state.cards.contains(where: { $0.name == pfName.name })
+            {
                 expected.insert(pfName.name)
             }
         }
@@ -171,7 +194,12 @@ public struct RestoreEngine: Sendable {
             }
         }
         let names = expected.sorted()
-        return selection.isEmpty ? names : names.filter { name in selection.contains(name) || state.cards.contains { $0.pciAddress.description == name && selection.contains($0.name ?? "") } }
+        return selection.isEmpty
+            ? names
+            : names.filter { name in
+                selection.contains(name)
+                    || state.cards.contains { $0.pciAddress.description == name && selection.contains($0.name ?? "") }
+            }
     }
 
     // MARK: - One PF
@@ -182,13 +210,17 @@ public struct RestoreEngine: Sendable {
         let label = "\(planned.pciAddress) (\(planned.name ?? "no netdev"))"
         var kernelTime = Duration.zero
         func outcome(_ status: PFOutcome.Status, _ message: String? = nil) -> PFOutcome {
-            PFOutcome(pciAddress: planned.pciAddress.description, name: planned.name, status: status, numVfs: planned.numVfs,
-                      message: message, kernelMilliseconds: milliseconds(kernelTime), totalMilliseconds: milliseconds(ContinuousClock.now - start))
+            PFOutcome(
+                pciAddress: planned.pciAddress.description, name: planned.name, status: status, numVfs: planned.numVfs,
+                message: message, kernelMilliseconds: milliseconds(kernelTime),
+                totalMilliseconds: milliseconds(ContinuousClock.now - start))
         }
         do {
             let lock = try runtime.lock(planned.pciAddress, until: deadline)
             defer { withExtendedLifetime(lock) {} }
-            var pf = try waitFor(planned.pciAddress, label: label, until: deadline, what: "a driver and a netdev") { $0.ready }
+            var pf = try waitFor(planned.pciAddress, label: label, until: deadline, what: "a driver and a netdev") {
+                $0.ready
+            }
 
             // Checked here, before any write, so that the message names the policy to fix
             // rather than quoting the kernel's ERANGE.
@@ -200,8 +232,10 @@ public struct RestoreEngine: Sendable {
             // without one is left alone until its driver is reloaded.
             guard let current = pf.numVFs else {
                 let file = "/sys/bus/pci/devices/\(planned.pciAddress)/sriov_numvfs"
-                return fail(label, "\(file) holds no VF count, so how many VFs exist is unknown; nothing was written: "
-                            + "check dmesg, reload the NIC's driver or reboot, then run restore again", outcome)
+                return fail(
+                    label,
+                    "\(file) holds no VF count, so how many VFs exist is unknown; nothing was written: "
+                        + "check dmesg, reload the NIC's driver or reboot, then run restore again", outcome)
             }
             if Self.differences(planned, pf, card: card).isEmpty {
                 logger.info("\(label): \(planned.numVfs) VFs as planned; nothing to do")
@@ -210,7 +244,9 @@ public struct RestoreEngine: Sendable {
             if current != planned.numVfs {
                 // New VFs wait for us to probe them, so their MACs are set before any
                 // driver reads them; autoprobe is back on whatever happens.
-                try kernelCall(label) { () throws(KernelError) in try kernel.setDriversAutoprobe(false, pf: planned.pciAddress) }
+                try kernelCall(label) { () throws(KernelError) in
+                    try kernel.setDriversAutoprobe(false, pf: planned.pciAddress)
+                }
                 defer { try? kernel.setDriversAutoprobe(true, pf: planned.pciAddress) }
                 // The kernel refuses N to M directly (EBUSY): go through 0.
                 for count in (current > 0 ? [0] : []) + [planned.numVfs] {
@@ -226,7 +262,8 @@ public struct RestoreEngine: Sendable {
             try configureVFs(planned, pf: pf, card: card, label: label, deadline: deadline)
             let left = Self.differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card)
             guard left.isEmpty else {
-                return fail(label, "still differs from the plan after restoring: \(left.joined(separator: "; "))", outcome)
+                return fail(
+                    label, "still differs from the plan after restoring: \(left.joined(separator: "; "))", outcome)
             }
             return outcome(.configured)
         } catch {
@@ -234,48 +271,66 @@ public struct RestoreEngine: Sendable {
         }
     }
 
-    private func fail(_ label: String, _ message: String, _ outcome: (PFOutcome.Status, String?) -> PFOutcome) -> PFOutcome {
+    private func fail(_ label: String, _ message: String, _ outcome: (PFOutcome.Status, String?) -> PFOutcome)
+        -> PFOutcome
+    {
         let text = message.hasPrefix(label) ? message : "\(label): \(message)"
         logger.error("\(text)")
         return outcome(.failed, text)
     }
 
-    private func write(_ count: Int, _ planned: PlannedInterface, label: String, deadline: ContinuousClock.Instant) throws(SRIOVError) {
+    private func write(_ count: Int, _ planned: PlannedInterface, label: String, deadline: ContinuousClock.Instant)
+        throws(SRIOVError)
+    {
         do {
             try kernel.setNumVFs(count, pf: planned.pciAddress, timeout: remaining(until: deadline))
         } catch {
             let file = "/sys/bus/pci/devices/\(planned.pciAddress)/sriov_numvfs"
             if let timedOut = error.timedOut {
-                throw .restore("\(label): writing \(count) to \(file) did not return within \(seconds(timedOut)) s; the driver is stuck: check dmesg, then reload the driver or reboot")
+                throw .restore(
+                    "\(label): writing \(count) to \(file) did not return within \(seconds(timedOut)) s; the driver is stuck: check dmesg, then reload the driver or reboot"
+                )
             }
             let errno = error.errno ?? .ioError
-            let hint: String = switch errno {
-            case .noMemory: "the firmware left no address space for the VFs' BARs: boot with pci=realloc, or enable SR-IOV/IOV BAR space in the BIOS"
-            case .noSuchFileOrDirectory: "the PF has no driver, or its driver cannot create VFs: load the NIC's driver"
-            case .outOfRange: "the PF allows at most \(kernel.pf(planned.pciAddress)?.totalVFs.map(String.init) ?? "fewer") VFs (sriov_totalvfs): lower numVfs in the policy"
-            case .resourceBusy: "VFs still exist and are in use: stop what uses them (VMs, pods) and run restore again"
-            default: "see dmesg"
-            }
-            throw .restore("\(label): writing \(count) to \(file) failed: \(errno.description) (\(SRIOVError.symbol(errno))); \(hint)")
+            let hint: String =
+                switch errno {
+                case .noMemory:
+                    "the firmware left no address space for the VFs' BARs: boot with pci=realloc, or enable SR-IOV/IOV BAR space in the BIOS"
+                case .noSuchFileOrDirectory:
+                    "the PF has no driver, or its driver cannot create VFs: load the NIC's driver"
+                case .outOfRange:
+                    "the PF allows at most \(kernel.pf(planned.pciAddress)?.totalVFs.map(String.init) ?? "fewer") VFs (sriov_totalvfs): lower numVfs in the policy"
+                case .resourceBusy:
+                    "VFs still exist and are in use: stop what uses them (VMs, pods) and run restore again"
+                default: "see dmesg"
+                }
+            throw .restore(
+                "\(label): writing \(count) to \(file) failed: \(errno.description) (\(SRIOVError.symbol(errno))); \(hint)"
+            )
         }
     }
 
     /// Re-reads the PF on every device event until `condition` holds, or fails at the deadline.
-    private func waitFor(_ address: PCIAddress, label: String, until deadline: ContinuousClock.Instant, what: String,
-                         _ condition: (PFState) -> Bool) throws(SRIOVError) -> PFState {
+    private func waitFor(
+        _ address: PCIAddress, label: String, until deadline: ContinuousClock.Instant, what: String,
+        _ condition: (PFState) -> Bool
+    ) throws(SRIOVError) -> PFState {
         try waitFor(address, label: label, until: deadline, what: { _ in what }, condition)
     }
 
     /// `what` names, from the last state read, what was still missing at the deadline.
-    private func waitFor(_ address: PCIAddress, label: String, until deadline: ContinuousClock.Instant,
-                         what: (PFState) -> String, _ condition: (PFState) -> Bool) throws(SRIOVError) -> PFState {
+    private func waitFor(
+        _ address: PCIAddress, label: String, until deadline: ContinuousClock.Instant,
+        what: (PFState) -> String, _ condition: (PFState) -> Bool
+    ) throws(SRIOVError) -> PFState {
         let start = ContinuousClock.now
         while true {
             let pf = kernel.pf(address)
             if let pf, condition(pf) { return pf }
             guard ContinuousClock.now < deadline else {
                 let missing = pf.map(what) ?? "the PF"
-                throw .restore("\(label): timed out after \(seconds(ContinuousClock.now - start)) s waiting for \(missing)")
+                throw .restore(
+                    "\(label): timed out after \(seconds(ContinuousClock.now - start)) s waiting for \(missing)")
             }
             kernel.waitForEvent(until: deadline)
         }
@@ -284,9 +339,13 @@ public struct RestoreEngine: Sendable {
     /// MACs and trust first (the PF driver resets a VF to apply them), then drivers,
     /// then one wait for every VF to be bound as planned, then MTUs. The PF is re-read a
     /// handful of times, not once per VF: on a real PF each read is a few hundred sysfs reads.
-    private func configureVFs(_ planned: PlannedInterface, pf: PFState, card: CardIdentity?, label: String,
-                              deadline: ContinuousClock.Instant) throws(SRIOVError) {
-        guard let pfNetdev = pf.netdev else { throw .restore("\(label): the PF has no netdev to configure its VFs through") }
+    private func configureVFs(
+        _ planned: PlannedInterface, pf: PFState, card: CardIdentity?, label: String,
+        deadline: ContinuousClock.Instant
+    ) throws(SRIOVError) {
+        guard let pfNetdev = pf.netdev else {
+            throw .restore("\(label): the PF has no netdev to configure its VFs through")
+        }
         if let mtu = planned.mtu, (pf.mtu ?? 0) < mtu {
             // A VF's MTU cannot exceed its PF's.
             try kernelCall(label) { () throws(KernelError) in try kernel.setMTU(mtu, netdev: pfNetdev) }
@@ -301,7 +360,9 @@ public struct RestoreEngine: Sendable {
             macs[vf.index] = mac
             if mac != nil || group.vfOptions.trust != nil || group.vfOptions.spoofCheck != nil {
                 try kernelCall(label) { () throws(KernelError) in
-                    try kernel.setVF(vf.index, pfNetdev: pfNetdev, mac: mac, trust: group.vfOptions.trust, spoofCheck: group.vfOptions.spoofCheck)
+                    try kernel.setVF(
+                        vf.index, pfNetdev: pfNetdev, mac: mac, trust: group.vfOptions.trust,
+                        spoofCheck: group.vfOptions.spoofCheck)
                 }
             }
         }
@@ -314,17 +375,23 @@ public struct RestoreEngine: Sendable {
             switch group.deviceType {
             case .vfioPCI:
                 guard vf.iommuGroup != nil else {
-                    throw .restore("\(label): VF \(vf.index) (\(vf.address)) has no iommu_group, so vfio-pci cannot take it: enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (or amd_iommu=on)")
+                    throw .restore(
+                        "\(label): VF \(vf.index) (\(vf.address)) has no iommu_group, so vfio-pci cannot take it: enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (or amd_iommu=on)"
+                    )
                 }
                 if !kernel.driverLoaded("vfio-pci") {
                     do {
                         try kernel.loadDriver("vfio-pci", timeout: remaining(until: deadline))
                     } catch {
-                        throw .restore("\(label): the vfio-pci driver is not loaded and modprobe vfio-pci failed (\(error.errno.map { SRIOVError.symbol($0) } ?? error.detail ?? "it timed out")): install the kernel's vfio-pci module")
+                        throw .restore(
+                            "\(label): the vfio-pci driver is not loaded and modprobe vfio-pci failed (\(error.errno.map { SRIOVError.symbol($0) } ?? error.detail ?? "it timed out")): install the kernel's vfio-pci module"
+                        )
                     }
                 }
                 if vf.driver != "vfio-pci" {
-                    try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: "vfio-pci", timeout: remaining(until: deadline)) }
+                    try kernelCall(label) { () throws(KernelError) in
+                        try kernel.bind(vf.address, to: "vfio-pci", timeout: remaining(until: deadline))
+                    }
                 }
             case .netdevice:
                 // New VFs (autoprobe was off) and VFs left without a driver are probed; a
@@ -332,15 +399,22 @@ public struct RestoreEngine: Sendable {
                 // VF drivers (igbvf) read the MAC only when they probe.
                 let staleMAC = macs[vf.index].map { vf.netdev != nil && vf.mac != StableMAC.text($0) } ?? false
                 if vf.driver == "vfio-pci" || vf.driver == nil || staleMAC {
-                    try kernelCall(label) { () throws(KernelError) in try kernel.bind(vf.address, to: nil, timeout: remaining(until: deadline)) }
+                    try kernelCall(label) { () throws(KernelError) in
+                        try kernel.bind(vf.address, to: nil, timeout: remaining(until: deadline))
+                    }
                 }
             }
         }
-        let bound = try waitFor(planned.pciAddress, label: label, until: deadline, what: { pf in
-            guard let vf = assignments.first(where: { !Self.boundAsPlanned(pf, $0.vf.index, $0.group.deviceType) }) else { return "" }
+        let unbound = { (pf: PFState) -> String in
+            guard let vf = assignments.first(where: { !Self.boundAsPlanned(pf, $0.vf.index, $0.group.deviceType) })
+            else { return "" }
             let driver = vf.group.deviceType == .vfioPCI ? "vfio-pci" : "its network driver with a netdev"
             return "VF \(vf.vf.index) (\(vf.vf.address)) to be bound to \(driver)"
-        }) { pf in assignments.allSatisfy { Self.boundAsPlanned(pf, $0.vf.index, $0.group.deviceType) } }
+        }
+        let allBound = { (pf: PFState) in
+            assignments.allSatisfy { Self.boundAsPlanned(pf, $0.vf.index, $0.group.deviceType) }
+        }
+        let bound = try waitFor(planned.pciAddress, label: label, until: deadline, what: unbound, allBound)
         for (vf, group) in assignments where group.deviceType == .netdevice {
             if let mtu = group.mtu ?? planned.mtu, bound.vf(vf.index)?.mtu != mtu {
                 try setVFMTU(mtu, vf: vf.index, planned: planned, label: label, deadline: deadline)
@@ -351,8 +425,10 @@ public struct RestoreEngine: Sendable {
     /// Sets a VF netdev's MTU by its current name. udev may rename the netdev between
     /// our read and our write (seen on a real kernel: ENOENT for ethN); then the name is
     /// read again and the write retried, until the deadline.
-    private func setVFMTU(_ mtu: Int, vf index: Int, planned: PlannedInterface, label: String,
-                          deadline: ContinuousClock.Instant) throws(SRIOVError) {
+    private func setVFMTU(
+        _ mtu: Int, vf index: Int, planned: PlannedInterface, label: String,
+        deadline: ContinuousClock.Instant
+    ) throws(SRIOVError) {
         while true {
             guard let netdev = kernel.pf(planned.pciAddress)?.vfs.first(where: { $0.index == index })?.netdev else {
                 throw .restore("\(label): VF \(index) lost its netdev while its MTU was being set")
@@ -383,13 +459,16 @@ public struct RestoreEngine: Sendable {
             try body()
         } catch {
             if let timedOut = error.timedOut {
-                throw .restore("\(label): \(error.operation) \(error.target) did not return within \(seconds(timedOut)) s")
+                throw .restore(
+                    "\(label): \(error.operation) \(error.target) did not return within \(seconds(timedOut)) s")
             }
             if let detail = error.detail, error.errno == nil {
                 throw .restore("\(label): \(error.operation) \(error.target) failed: \(detail)")
             }
             let errno = error.errno ?? .ioError
-            throw .restore("\(label): \(error.operation) \(error.target) failed: \(errno.description) (\(SRIOVError.symbol(errno)))")
+            throw .restore(
+                "\(label): \(error.operation) \(error.target) failed: \(errno.description) (\(SRIOVError.symbol(errno)))"
+            )
         }
     }
 
@@ -400,7 +479,9 @@ public struct RestoreEngine: Sendable {
             return ["sriov_numvfs holds no VF count; \(planned.numVfs) VFs are planned"]
         }
         if numVFs != planned.numVfs { found.append("\(numVFs) VFs instead of \(planned.numVfs)") }
-        if pf.vfs.count != planned.numVfs { return found.isEmpty ? ["\(pf.vfs.count) VFs present instead of \(planned.numVfs)"] : found }
+        if pf.vfs.count != planned.numVfs {
+            return found.isEmpty ? ["\(pf.vfs.count) VFs present instead of \(planned.numVfs)"] : found
+        }
         for group in planned.vfGroups {
             for vf in pf.vfs where group.vfRange.contains(vf.index) {
                 let index = vf.index

@@ -31,8 +31,10 @@ public struct PFOutcome: Codable, Equatable, Sendable {
     public var kernelMilliseconds: Int
     public var totalMilliseconds: Int
 
-    public init(pciAddress: String, name: String?, status: Status, numVfs: Int, message: String? = nil,
-                kernelMilliseconds: Int = 0, totalMilliseconds: Int = 0) {
+    public init(
+        pciAddress: String, name: String?, status: Status, numVfs: Int, message: String? = nil,
+        kernelMilliseconds: Int = 0, totalMilliseconds: Int = 0
+    ) {
         self.pciAddress = pciAddress
         self.name = name
         self.status = status

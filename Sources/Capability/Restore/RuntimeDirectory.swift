@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `/run/harvester-sriov`: per-PF locks and the last restore's result. /run is a tmpfs,
 /// so both start empty at every boot, as they should.
@@ -56,5 +57,5 @@ public struct RuntimeDirectory: Sendable {
 public final class PFLock: Sendable {
     let fd: Int32
     init(fd: Int32) { self.fd = fd }
-    deinit { close(fd) } // closing the descriptor releases the flock
+    deinit { close(fd) }  // closing the descriptor releases the flock
 }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLibNL
 import CLibUdev
 import Dispatch
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The real kernel: sysfs for SR-IOV and drivers, rtnetlink (libnl-route) for VF
 /// settings, a libudev monitor for device events.
@@ -55,20 +56,22 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
             let vfPath = Sysfs.pciDevices.appending(link.address.description)
             let vfNetdev = Self.netdev(of: vfPath)
             let vfNet = vfNetdev.map { vfPath.appending("net").appending($0) }
-            var vf = VFState(index: link.index, address: link.address,
-                             driver: Sysfs.linkName(vfPath.appending("driver")), netdev: vfNetdev,
-                             mtu: vfNet.flatMap { Sysfs.nonNegative($0.appending("mtu")) },
-                             mac: vfNet.flatMap { Sysfs.attribute($0.appending("address")) }
-                                 .flatMap(SysfsValue.linkAddress),
-                             iommuGroup: Sysfs.iommuGroup(vfPath))
+            var vf = VFState(
+                index: link.index, address: link.address,
+                driver: Sysfs.linkName(vfPath.appending("driver")), netdev: vfNetdev,
+                mtu: vfNet.flatMap { Sysfs.nonNegative($0.appending("mtu")) },
+                mac: vfNet.flatMap { Sysfs.attribute($0.appending("address")) }
+                    .flatMap(SysfsValue.linkAddress),
+                iommuGroup: Sysfs.iommuGroup(vfPath))
             vf.netdevSettled = vfNetdev.map(settled) ?? true
             return vf
         }
         let net = netdev.map { path.appending("net").appending($0) }
-        var state = PFState(address: address, driver: Sysfs.linkName(path.appending("driver")), netdev: netdev,
-                            mtu: net.flatMap { Sysfs.nonNegative($0.appending("mtu")) },
-                            totalVFs: Sysfs.attribute(path.appending("sriov_totalvfs")).flatMap(SysfsValue.count),
-                            numVFs: Sysfs.attribute(path.appending("sriov_numvfs")).flatMap(SysfsValue.count), vfs: vfs)
+        var state = PFState(
+            address: address, driver: Sysfs.linkName(path.appending("driver")), netdev: netdev,
+            mtu: net.flatMap { Sysfs.nonNegative($0.appending("mtu")) },
+            totalVFs: Sysfs.attribute(path.appending("sriov_totalvfs")).flatMap(SysfsValue.count),
+            numVFs: Sysfs.attribute(path.appending("sriov_numvfs")).flatMap(SysfsValue.count), vfs: vfs)
         state.netdevSettled = netdev.map(settled) ?? true
         state.up = net.flatMap { Sysfs.integer($0.appending("flags")) }.map { $0 & 1 != 0 } ?? false
         return state
@@ -87,7 +90,8 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
     /// The function's netdev: not a switchdev representor, lowest name first.
     private static func netdev(of function: FilePath) -> String? {
         Sysfs.entries(function.appending("net")).filter { name in
-            !NetDevice.isRepresentor(portName: Sysfs.attribute(function.appending("net").appending(name).appending("phys_port_name")))
+            !NetDevice.isRepresentor(
+                portName: Sysfs.attribute(function.appending("net").appending(name).appending("phys_port_name")))
         }.sorted().first
     }
 
@@ -122,9 +126,13 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         }
     }
 
-    public func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?) throws(KernelError) {
+    public func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?)
+        throws(KernelError)
+    {
         try changeLink(pfNetdev, target: "\(pfNetdev) vf \(index)") { changes throws(KernelError) in
-            guard let vf = rtnl_link_vf_alloc() else { throw KernelError(target: pfNetdev, operation: "RTM_SETLINK", errno: .noMemory) }
+            guard let vf = rtnl_link_vf_alloc() else {
+                throw KernelError(target: pfNetdev, operation: "RTM_SETLINK", errno: .noMemory)
+            }
             defer { rtnl_link_vf_put(vf) }
             guard let vfIndex = UInt32(exactly: index) else {
                 throw KernelError(target: "\(pfNetdev) vf \(index)", operation: "RTM_SETLINK", errno: .invalidArgument)
@@ -142,17 +150,24 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
             if let spoofCheck { rtnl_link_vf_set_spoofchk(vf, spoofCheck ? 1 : 0) }
             let status = rtnl_link_vf_add(changes, vf)
             guard status == 0 else {
-                throw KernelError(target: pfNetdev, operation: "RTM_SETLINK", detail: String(cString: nl_geterror(status)) + " (libnl)")
+                throw KernelError(
+                    target: pfNetdev, operation: "RTM_SETLINK",
+                    detail: String(cString: nl_geterror(status)) + " (libnl)")
             }
         }
     }
 
     /// One RTM_SETLINK on `netdev` with the changes `fill` makes.
-    private func changeLink(_ netdev: String, target: String, _ fill: (OpaquePointer) throws(KernelError) -> Void) throws(KernelError) {
+    private func changeLink(_ netdev: String, target: String, _ fill: (OpaquePointer) throws(KernelError) -> Void)
+        throws(KernelError)
+    {
         func failure(_ status: Int32) -> KernelError {
-            KernelError(target: target, operation: "RTM_SETLINK", detail: String(cString: nl_geterror(status)) + " (libnl)")
+            KernelError(
+                target: target, operation: "RTM_SETLINK", detail: String(cString: nl_geterror(status)) + " (libnl)")
         }
-        guard let socket = nl_socket_alloc() else { throw KernelError(target: target, operation: "RTM_SETLINK", errno: .noMemory) }
+        guard let socket = nl_socket_alloc() else {
+            throw KernelError(target: target, operation: "RTM_SETLINK", errno: .noMemory)
+        }
         defer { nl_socket_free(socket) }
         var status = nl_connect(socket, NETLINK_ROUTE)
         guard status == 0 else { throw failure(status) }
@@ -204,7 +219,8 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         do {
             try Self.write(path, value)
         } catch {
-            throw KernelError(target: path, operation: "write \(value.trimmingSpaces.isEmpty ? "\\n" : value) to", errno: error)
+            throw KernelError(
+                target: path, operation: "write \(value.trimmingSpaces.isEmpty ? "\\n" : value) to", errno: error)
         }
     }
 
@@ -219,16 +235,20 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
     }
 
     private func writeInChild(_ path: String, _ value: String, timeout: Duration) throws(KernelError) {
-        try spawn([executable, "sysfs-write", path, value], target: path, operation: "write \(value) to", timeout: timeout, statusIsErrno: true)
+        try spawn(
+            [executable, "sysfs-write", path, value], target: path, operation: "write \(value) to", timeout: timeout,
+            statusIsErrno: true)
     }
 
     /// Runs `arguments` in a child and waits for it until `timeout`. `sysfs-write` exits
     /// with an errno; other programs (modprobe) with their own codes.
-    private func spawn(_ arguments: [String], target: String, operation: String, timeout: Duration,
-                       statusIsErrno: Bool) throws(KernelError) {
+    private func spawn(
+        _ arguments: [String], target: String, operation: String, timeout: Duration,
+        statusIsErrno: Bool
+    ) throws(KernelError) {
         var pid = pid_t()
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         let spawned = posix_spawn(&pid, arguments[0], nil, nil, &argv, environ)
         guard spawned == 0 else {
             throw KernelError(target: target, operation: operation, errno: Errno(rawValue: spawned))
@@ -250,11 +270,14 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         }
         let code = (status.value >> 8) & 0xff
         guard status.value & 0x7f == 0 else {
-            throw KernelError(target: target, operation: operation, detail: "the child process died by signal \(status.value & 0x7f)")
+            throw KernelError(
+                target: target, operation: operation, detail: "the child process died by signal \(status.value & 0x7f)")
         }
         guard code == 0 else {
-            throw statusIsErrno ? KernelError(target: target, operation: operation, errno: Errno(rawValue: code))
-                : KernelError(target: target, operation: operation, detail: "\(arguments[0]) exited with status \(code)")
+            throw statusIsErrno
+                ? KernelError(target: target, operation: operation, errno: Errno(rawValue: code))
+                : KernelError(
+                    target: target, operation: operation, detail: "\(arguments[0]) exited with status \(code)")
         }
     }
 }

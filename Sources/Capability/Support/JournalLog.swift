@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One event per line on stderr, with the `<N>` priority prefix that journald reads
 /// from a service's output (sd-daemon(3)); without a journal, the level in words.

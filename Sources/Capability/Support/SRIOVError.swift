@@ -31,11 +31,11 @@ public enum SRIOVError: Error, Equatable, CustomStringConvertible, Sendable {
     /// The process exit status for this error, after sysexits.h.
     public var exitCode: Int32 {
         switch self {
-        case .usage: 64           // EX_USAGE
-        case .invalidPolicies: 65 // EX_DATAERR
-        case .discovery: 69       // EX_UNAVAILABLE
-        case .io: 74              // EX_IOERR
-        case .unsafePath: 77      // EX_NOPERM
+        case .usage: 64  // EX_USAGE
+        case .invalidPolicies: 65  // EX_DATAERR
+        case .discovery: 69  // EX_UNAVAILABLE
+        case .io: 74  // EX_IOERR
+        case .unsafePath: 77  // EX_NOPERM
         case .restore: 1
         }
     }

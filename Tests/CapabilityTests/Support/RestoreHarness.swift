@@ -13,11 +13,15 @@ final class RestoreHarness: @unchecked Sendable {
     let runtime: RuntimeDirectory
     let logs = LogLines()
 
-    static func x710(_ address: String = "0000:3b:00.0", netdev: String = "enp59s0f0", mac: String = "3c:fd:fe:9e:a1:00") -> SimulatedKernel.PF {
+    static func x710(
+        _ address: String = "0000:3b:00.0", netdev: String = "enp59s0f0", mac: String = "3c:fd:fe:9e:a1:00"
+    ) -> SimulatedKernel.PF {
         SimulatedKernel.PF(address: address, netdev: netdev, permanentMAC: mac)
     }
 
-    static func x82576(_ address: String = "0000:01:00.0", netdev: String = "enp1s0", mac: String = "52:54:00:12:34:57") -> SimulatedKernel.PF {
+    static func x82576(_ address: String = "0000:01:00.0", netdev: String = "enp1s0", mac: String = "52:54:00:12:34:57")
+        -> SimulatedKernel.PF
+    {
         var pf = SimulatedKernel.PF(address: address, netdev: netdev, permanentMAC: mac)
         pf.deviceID = "10c9"
         pf.vfDeviceID = "10ca"
@@ -39,17 +43,21 @@ final class RestoreHarness: @unchecked Sendable {
     func apply(_ yaml: String, live: Bool = true) throws -> PolicyApplication.Report {
         try folder.write("p.yaml", yaml)
         let input = PolicyInput.load([folder.path("p.yaml")])
-        return try PolicyApplication(store: store).apply(input, nodeLabels: [:], host: live ? try kernel.inventory() : nil, dryRun: false)
+        return try PolicyApplication(store: store).apply(
+            input, nodeLabels: [:], host: live ? try kernel.inventory() : nil, dryRun: false)
     }
 
     func engine(kernel: SimulatedKernel? = nil) -> RestoreEngine {
         let lines = logs
-        return RestoreEngine(kernel: kernel ?? self.kernel, store: store, runtime: runtime,
-                             logger: Logger(label: "test") { _ in CapturingLogHandler(lines: lines) })
+        return RestoreEngine(
+            kernel: kernel ?? self.kernel, store: store, runtime: runtime,
+            logger: Logger(label: "test") { _ in CapturingLogHandler(lines: lines) })
     }
 
-    func restore(_ selection: [String] = [], timeout: Duration = .seconds(5), appear: Duration = .seconds(1),
-                 kernel: SimulatedKernel? = nil) throws -> RestoreResult {
+    func restore(
+        _ selection: [String] = [], timeout: Duration = .seconds(5), appear: Duration = .seconds(1),
+        kernel: SimulatedKernel? = nil
+    ) throws -> RestoreResult {
         try engine(kernel: kernel).run(RestoreOptions(selection: selection, timeout: timeout, appearTimeout: appear))
     }
 
@@ -60,8 +68,10 @@ final class RestoreHarness: @unchecked Sendable {
     /// One policy document; `spec` is a flow map, given `nodeSelector: {}` (every node)
     /// unless it sets one, since the CRD requires the field.
     static func policy(_ name: String, _ spec: String, annotations: String = "") -> String {
-        let body = spec.contains("nodeSelector") || !spec.hasPrefix("{") ? spec
-                                                                           : "{nodeSelector: {}, " + spec.dropFirst()
+        let body =
+            spec.contains("nodeSelector") || !spec.hasPrefix("{")
+            ? spec
+            : "{nodeSelector: {}, " + spec.dropFirst()
         return """
             apiVersion: sriovnetwork.openshift.io/v1
             kind: SriovNetworkNodePolicy

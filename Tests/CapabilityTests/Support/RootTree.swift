@@ -28,8 +28,9 @@ struct RootTree: Equatable, CustomStringConvertible {
                 entries[path] = .folder
                 try walk(root, relative: path)
             case .typeRegular?:
-                entries[path] = .file(try Data(contentsOf: URL(fileURLWithPath: root + "/" + path)),
-                                      permissions: (attributes[.posixPermissions] as? Int) ?? -1)
+                entries[path] = .file(
+                    try Data(contentsOf: URL(fileURLWithPath: root + "/" + path)),
+                    permissions: (attributes[.posixPermissions] as? Int) ?? -1)
             case .typeSymbolicLink?:
                 entries[path] = .link(try FileManager.default.destinationOfSymbolicLink(atPath: root + "/" + path))
             default:

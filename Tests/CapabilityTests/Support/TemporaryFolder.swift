@@ -23,7 +23,8 @@ final class TemporaryFolder {
 
     func write(_ relative: String, _ text: String) throws {
         let target = url.appendingPathComponent(relative)
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         try text.write(to: target, atomically: false, encoding: .utf8)
     }
 
