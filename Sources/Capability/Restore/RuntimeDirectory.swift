@@ -25,12 +25,12 @@ public struct RuntimeDirectory: Sendable {
 
     /// Holds an exclusive lock on one PF until `release`; another restore of the same PF
     /// (the udev-started instance and the boot-wide unit race at boot) waits for it.
-    public func lock(_ pf: PCIAddress, until deadline: ContinuousClock.Instant) throws(SRIOVError) -> PFLock {
+    public func lock(_ pf: PCIAddress, until deadline: ContinuousClock.Instant) throws(SRIOVError) -> RuntimeLock {
         try lock(name: pf.description, until: deadline)
     }
 
     /// An exclusive lock named `name` (a PCI address, or "status" for the status file).
-    public func lock(name: String, until deadline: ContinuousClock.Instant) throws(SRIOVError) -> PFLock {
+    public func lock(name: String, until deadline: ContinuousClock.Instant) throws(SRIOVError) -> RuntimeLock {
         let file = path.appending("lock-\(name)").string
         let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw .io(path: file, operation: "open", errno: Errno(rawValue: errno)) }
@@ -41,7 +41,7 @@ public struct RuntimeDirectory: Sendable {
             }
             usleep(20_000)
         }
-        return PFLock(fd: fd)
+        return RuntimeLock(fd: fd)
     }
 
     public func writeStatus(_ result: RestoreResult) throws(SRIOVError) {
@@ -54,7 +54,8 @@ public struct RuntimeDirectory: Sendable {
     }
 }
 
-public final class PFLock: Sendable {
+/// An exclusive lock on a file in the runtime folder: one PF's restore, or the status file.
+public final class RuntimeLock: Sendable {
     let fd: Int32
     init(fd: Int32) { self.fd = fd }
     deinit { close(fd) }  // closing the descriptor releases the flock
