@@ -7,10 +7,10 @@ struct InstallFlags: ParsableArguments {
     var key = NodeLabels.capabilityKey
 
     @Option(help: "Seconds the boot unit waits for configured PFs that have not appeared.")
-    var wait = 60
+    var wait = RestoreOptions.defaultAppearWaitSeconds
 
     @Option(help: "Seconds restore gives one PF.")
-    var timeout = 120
+    var timeout = RestoreOptions.defaultTimeoutSeconds
 
     @Flag(help: "Print a unified diff of what would change, and write nothing.")
     var dryRun = false

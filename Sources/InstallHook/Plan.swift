@@ -17,11 +17,9 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let state = try target.store().load()
-            let host = try HostDiscovery.discover()
-            let labels = NodeLabels.of(
-                host, extra: state.nodeLabels.merging(try NodeLabels.parse(nodeLabels)) { _, given in given })
-            let plan = PlanResolver.resolve(state.policies, host: host, labels: labels)
+            let plan = try CurrentPlan.load(
+                store: target.store(), inventory: HostDiscovery.discover, nodeLabels: nodeLabels
+            ).plan
             output(json ? PlanReport.json(plan) : PlanReport.table(plan), terminator: "")
         }
     }

@@ -16,10 +16,10 @@ struct Restore: ParsableCommand {
     var all = false
 
     @Option(help: "Seconds one PF may take, all steps together.")
-    var timeout: Int = 120
+    var timeout = RestoreOptions.defaultTimeoutSeconds
 
     @Option(help: "Seconds to wait for configured PFs that have not appeared yet (drivers still loading at boot).")
-    var wait: Int = 60
+    var wait = RestoreOptions.defaultAppearWaitSeconds
 
     @OptionGroup var target: RootOptions
 
@@ -78,7 +78,7 @@ struct Status: ParsableCommand {
                 logger: Logger(label: "harvester-sriov"))
             return try NodeStatus(engine: engine)
         }
-        output(json ? status.json : status.table, terminator: "")
+        output(json ? StatusReport.json(status) : StatusReport.table(status), terminator: "")
         if !status.inSync { throw ExitCode(NodeStatus.driftExitCode) }
     }
 }

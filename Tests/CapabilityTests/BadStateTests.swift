@@ -124,7 +124,7 @@ import Testing
         let planned = PlannedInterface(
             pciAddress: pf.address, name: "enp59s0f0", numVfs: 4, mtu: nil, linkType: nil,
             vfGroups: [group], numVfsPolicy: "wide")
-        #expect(RestoreEngine.differences(planned, pf, card: nil).count == 2, "VFs 2 and 3 are not on vfio-pci")
+        #expect(Drift.differences(planned, pf, card: nil).count == 2, "VFs 2 and 3 are not on vfio-pci")
     }
 
     /// VFs are found by the kernel's index, not by their position in the list.

@@ -91,7 +91,7 @@ import Testing
         #expect(status.interfaces.map(\.actualVfs) == [nil])
         #expect(status.interfaces.map(\.differences) == [["sriov_numvfs holds no VF count; 4 VFs are planned"]])
         #expect(
-            status.table.hasPrefix(
+            StatusReport.table(status).hasPrefix(
                 "PF         PCI ADDRESS   VFS  STATE\nenp59s0f0  0000:3b:00.0  -/4  sriov_numvfs holds no VF count"))
     }
 

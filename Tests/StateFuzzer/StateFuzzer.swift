@@ -81,8 +81,8 @@ public func fuzzState(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let followed = PlanResolver.resolve(tracker.follow(state.policies), host: host, labels: labels)
     for planned in followed.interfaces {
         let card = host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init)
-        _ = RestoreEngine.differences(planned, kernelView(planned, count: planned.numVfs), card: card)
-        _ = RestoreEngine.differences(planned, kernelView(planned, count: 4), card: card)
+        _ = Drift.differences(planned, kernelView(planned, count: planned.numVfs), card: card)
+        _ = Drift.differences(planned, kernelView(planned, count: 4), card: card)
     }
     for card in state.cards {
         _ = StableMAC.text(StableMAC.address(vf: 0, of: card))

@@ -433,7 +433,7 @@ public func fuzzSysfs(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         if let state = kernel.pf(address) {
             states[address] = state
             for planned in plan.interfaces where planned.pciAddress == address {
-                _ = RestoreEngine.differences(planned, state, card: nil)
+                _ = Drift.differences(planned, state, card: nil)
             }
         }
     }

@@ -53,7 +53,10 @@ public struct InstallOptions: Equatable, Sendable {
     /// Seconds one PF may take.
     public var timeout: Int
 
-    public init(layout: Layout, wait: Int = 60, timeout: Int = 120) {
+    public init(
+        layout: Layout, wait: Int = RestoreOptions.defaultAppearWaitSeconds,
+        timeout: Int = RestoreOptions.defaultTimeoutSeconds
+    ) {
         self.layout = layout
         self.wait = wait
         self.timeout = timeout

@@ -15,6 +15,11 @@ public struct HostInventory: Equatable, Sendable {
 
     /// True when at least one interface can create VFs now.
     public var capable: Bool { !interfaces.isEmpty }
+
+    /// The identity of the card whose PF answers at `address`, if one does.
+    public func card(at address: PCIAddress) -> CardIdentity? {
+        interfaces.first { $0.address == address }.map(CardIdentity.init)
+    }
 }
 
 /// The SR-IOV extended capability (ID 0x0010) as read from PCI config space.

@@ -74,9 +74,7 @@ public struct PolicyApplication: Sendable {
             guard checked.errors.isEmpty else { throw .invalidPolicies(checked.errors) }
             warnings = checked.warnings
             let plan = PlanResolver.resolve(policies, host: host, labels: NodeLabels.of(host, extra: labels))
-            cards = plan.interfaces.compactMap { planned in
-                host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init)
-            }
+            cards = plan.interfaces.compactMap { host.card(at: $0.pciAddress) }
         } else {
             notes.append(
                 "\(store.writer.root.path) is not this host: the checks against its NICs (numVfs <= sriov_totalvfs, IOMMU for vfio-pci, selectors that match nothing) run when the node restores its VFs"

@@ -48,14 +48,10 @@ public struct NodeStatus: Encodable, Sendable {
     /// Exit status of `status`: 0 in sync, 3 when any PF differs from the plan.
     public static let driftExitCode: Int32 = 3
 
+    /// Reads the stored plan, the node and the last restore's result.
     public init(engine: RestoreEngine) throws(SRIOVError) {
-        let state = try engine.store.load()
-        let host = try engine.kernel.inventory()
-        let tracker = CardTracker(stored: state.cards, host: host)
-        let plan = PlanResolver.resolve(
-            tracker.follow(state.policies), host: host, labels: NodeLabels.of(host, extra: state.nodeLabels))
-        interfaces = plan.interfaces.map { planned in
-            let card = host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init)
+        let current = try CurrentPlan.load(store: engine.store, inventory: engine.kernel.inventory)
+        interfaces = current.plan.interfaces.map { planned in
             guard let pf = engine.kernel.pf(planned.pciAddress) else {
                 return PF(
                     pciAddress: planned.pciAddress.description, name: planned.name, desiredVfs: planned.numVfs,
@@ -70,45 +66,15 @@ public struct NodeStatus: Encodable, Sendable {
                         mtu: $0.mtu, mac: $0.mac)
                 },
                 // A plan the PF cannot take is said first: it is why restore failed.
-                differences: planned.problems + RestoreEngine.differences(planned, pf, card: card))
+                differences: planned.problems
+                    + Drift.differences(planned, pf, card: current.host.card(at: planned.pciAddress)))
         }
-        interfaces += tracker.foreign.map { foreign in
+        interfaces += current.tracker.foreign.map { foreign in
             PF(
                 pciAddress: foreign.found.address.description, name: foreign.found.name, desiredVfs: 0,
-                actualVfs: foreign.found.numVFs, vfs: [],
-                differences: [
-                    "holds a different card (\(CardTracker.describe(CardIdentity(foreign.found)))) than the policies were applied to"
-                ])
+                actualVfs: foreign.found.numVFs, vfs: [], differences: [CurrentPlan.differentCard(foreign)])
         }
         lastRestore = engine.runtime.readStatus()
         inSync = interfaces.allSatisfy(\.differences.isEmpty)
-    }
-
-    public var json: String { encodeJSON(self) }
-
-    public var table: String {
-        var out = ""
-        if interfaces.isEmpty {
-            out += "No PF of this node is configured by the stored policies.\n"
-        } else {
-            var rows = [["PF", "PCI ADDRESS", "VFS", "STATE"]]
-            for pf in interfaces {
-                rows.append([
-                    pf.name ?? "-", pf.pciAddress, "\(pf.actualVfs.map(String.init) ?? "-")/\(pf.desiredVfs)",
-                    pf.differences.isEmpty ? "in sync" : pf.differences.joined(separator: "; "),
-                ])
-            }
-            out += alignedColumns(rows)
-        }
-        if let last = lastRestore {
-            out += "\nLast restore (finished at \(last.finishedAt), seconds since the epoch):\n"
-            for pf in last.pfs {
-                out +=
-                    "  \(pf.pciAddress) \(pf.name ?? "-"): \(pf.status.rawValue)\(pf.message.map { " - \($0)" } ?? "")\n"
-            }
-        } else {
-            out += "\nNo restore has run since boot.\n"
-        }
-        return out
     }
 }

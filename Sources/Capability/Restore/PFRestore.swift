@@ -1,210 +1,10 @@
 import Logging
 import SystemPackage
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-public struct RestoreOptions: Sendable {
-    /// PF names or PCI addresses; empty means every configured PF.
-    public var selection: [String]
-    /// How long one PF may take, all steps together (the operator uses 2 minutes for the write).
-    public var timeout: Duration
-    /// How long to wait for configured PFs that have not appeared (boot: drivers still loading).
-    public var appearTimeout: Duration
-
-    public init(selection: [String] = [], timeout: Duration = .seconds(120), appearTimeout: Duration = .seconds(60)) {
-        self.selection = selection
-        self.timeout = timeout
-        self.appearTimeout = appearTimeout
-    }
-}
-
-/// Makes the stored desired state real: for each PF the policies resolve to, the
-/// right number of VFs, each on the planned driver, with the planned MTU and a stable
-/// MAC. Safe to run any number of times; PFs are restored in parallel and each fails
-/// alone.
-public struct RestoreEngine: Sendable {
-    public let kernel: any SRIOVKernel
-    public let store: StateStore
-    public let runtime: RuntimeDirectory
-    public let logger: Logger
-
-    public init(kernel: any SRIOVKernel, store: StateStore, runtime: RuntimeDirectory, logger: Logger) {
-        self.kernel = kernel
-        self.store = store
-        self.runtime = runtime
-        self.logger = logger
-    }
-
-    /// Restores the PFs. Whatever stops the whole restore is logged too (the boot unit's
-    /// only witness is the journal); an invalid state stops it before any VF is touched.
-    public func run(_ options: RestoreOptions) throws(SRIOVError) -> RestoreResult {
-        do {
-            return try restoreAll(options)
-        } catch {
-            if case let .invalidPolicies(problems) = error {
-                for problem in problems { logger.error("\(problem)") }
-                let advice = "fix the file, or remove it and apply the policies again"
-                logger.error("the stored state \(store.displayPath) is invalid, so no VF was changed: \(advice)")
-            } else {
-                logger.error("\(error)")
-            }
-            throw error
-        }
-    }
-
-    private func restoreAll(_ options: RestoreOptions) throws(SRIOVError) -> RestoreResult {
-        let state = try store.load()
-        guard !state.policies.isEmpty else {
-            logger.info("no policies are stored in \(store.displayPath); nothing to restore")
-            return try finish([], all: options.selection.isEmpty)
-        }
-        var host = try kernel.inventory()
-        var tracker = CardTracker(stored: state.cards, host: host)
-
-        // At boot the PFs' drivers may still be loading: wait, bounded, for the ones we expect.
-        let appearDeadline = ContinuousClock.now + options.appearTimeout
-        var outcomes: [PFOutcome] = []
-        while true {
-            let waiting = expectedButNotReady(state, tracker: tracker, host: host, selection: options.selection)
-            guard !waiting.isEmpty, ContinuousClock.now < appearDeadline else {
-                for name in waiting {
-                    let waited = seconds(options.appearTimeout)
-                    let message =
-                        if let missing = PCIAddress(name).flatMap({ kernel.pf($0)?.notReady }) {
-                            "\(name): waited \(waited) s, and the PF \(missing)"
-                        } else {
-                            "\(name): did not appear with a driver and a netdev within \(waited) s; check that the card is seated and its driver loads (dmesg)"
-                        }
-                    logger.error("\(message)")
-                    outcomes.append(
-                        PFOutcome(pciAddress: name, name: nil, status: .failed, numVfs: 0, message: message))
-                }
-                break
-            }
-            kernel.waitForEvent(until: appearDeadline)
-            host = try kernel.inventory()
-            tracker = CardTracker(stored: state.cards, host: host)
-        }
-
-        for move in tracker.moves {
-            logger.notice(
-                "the card with \(CardTracker.describe(move.card)) moved from \(move.card.pciAddress) to \(move.to.address) (\(move.to.name ?? "no netdev")); following it"
-            )
-        }
-        var usable = host
-        for foreign in tracker.foreign {
-            usable.interfaces.removeAll { $0.address == foreign.found.address }
-            let message =
-                "\(foreign.found.address): holds a different card (\(CardTracker.describe(CardIdentity(foreign.found)))) than the policies were applied to (\(CardTracker.describe(foreign.expected))); not configuring it: apply the policies again to adopt this card"
-            logger.error("\(message)")
-            outcomes.append(
-                PFOutcome(
-                    pciAddress: foreign.found.address.description, name: foreign.found.name, status: .failed, numVfs: 0,
-                    message: message))
-        }
-
-        let labels = NodeLabels.of(host, extra: state.nodeLabels)
-        var plan = PlanResolver.resolve(tracker.follow(state.policies), host: usable, labels: labels).interfaces
-        if !options.selection.isEmpty {
-            plan = plan.filter {
-                options.selection.contains($0.pciAddress.description) || options.selection.contains($0.name ?? "")
-            }
-            let unknown = options.selection.filter { wanted in
-                !plan.contains { $0.pciAddress.description == wanted || $0.name == wanted }
-            }
-            for name in unknown { logger.info("\(name): no stored policy configures it; nothing to do") }
-        }
-
-        let jobs: [@Sendable () -> PFOutcome] = plan.map { planned in
-            let card = host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init)
-            return { self.restore(planned, card: card, timeout: options.timeout) }
-        }
-        outcomes += runInParallel(jobs)
-
-        recordCards(tracker: tracker, plan: plan, host: host)
-        return try finish(outcomes, all: options.selection.isEmpty)
-    }
-
-    /// Remembers where moved cards are now, and adopts the cards of policies applied at
-    /// install time, which carry no identities yet. Restores of different PFs run at
-    /// the same time (one per udev event), and `policy apply` may too, so the state is
-    /// re-read and written under the state lock: each adds its cards, none loses
-    /// another's. The VFs are restored by now, so a failure here is only a warning.
-    private func recordCards(tracker: CardTracker, plan: [PlannedInterface], host: HostInventory) {
-        let movedFrom = Set(tracker.moves.map(\.card.pciAddress))
-        let found =
-            tracker.moves.map { CardIdentity($0.to) }
-            + plan.compactMap { planned in
-                host.interfaces.first { $0.address == planned.pciAddress }.map(CardIdentity.init)
-            }
-        guard !found.isEmpty || !movedFrom.isEmpty else { return }
-        do {
-            let update = try store.update { state in
-                var cards = state.cards.filter { !movedFrom.contains($0.pciAddress) }
-                for card in found where !cards.contains(where: { $0.pciAddress == card.pciAddress }) {
-                    cards.append(card)
-                }
-                state = DesiredState(policies: state.policies, nodeLabels: state.nodeLabels, cards: cards)
-            }
-            if let note = update.waitNote { logger.notice("\(note)") }
-        } catch {
-            logger.warning("could not record the cards' identities in \(store.displayPath): \(error)")
-        }
-    }
-
-    /// Writes the result to the status file. A restore of some PFs (udev starts one per
-    /// PF) keeps the other PFs' last results, so that status shows every PF's.
-    private func finish(_ outcomes: [PFOutcome], all: Bool) throws(SRIOVError) -> RestoreResult {
-        let result = RestoreResult(finishedAt: Int(time(nil)), pfs: outcomes.sorted { $0.pciAddress < $1.pciAddress })
-        let lock = try runtime.lock(name: "status", until: .now + .seconds(30))
-        defer { withExtendedLifetime(lock) {} }
-        var recorded = result
-        if !all, let previous = runtime.readStatus() {
-            let mine = Set(outcomes.map(\.pciAddress))
-            recorded.pfs = (previous.pfs.filter { !mine.contains($0.pciAddress) } + outcomes).sorted {
-                $0.pciAddress < $1.pciAddress
-            }
-        }
-        try runtime.writeStatus(recorded)
-        return result
-    }
-
-    /// Names of configured PFs that are absent or not ready yet.
-    private func expectedButNotReady(
-        _ state: DesiredState, tracker: CardTracker, host: HostInventory, selection: [String]
-    ) -> [String] {
-        var expected = Set(tracker.missing.map(\.pciAddress.description))
-        for policy in tracker.follow(state.policies) {
-            for device in policy.spec.nicSelector.rootDevices
-            where PCIAddress(device).map({ kernel.pf($0)?.ready != true }) ?? false {
-                expected.insert(device)
-            }
-            for pfName in policy.spec.nicSelector.pfNames
-            where !host.interfaces.contains(where: { $0.name == pfName.name })
-                && !state.cards.contains(where: { $0.name == pfName.name })
-            {
-                expected.insert(pfName.name)
-            }
-        }
-        for card in state.cards where !tracker.missing.contains(card) {
-            if let pf = kernel.pf(card.pciAddress), !pf.ready, !tracker.moves.contains(where: { $0.card == card }) {
-                expected.insert(card.pciAddress.description)
-            }
-        }
-        let names = expected.sorted()
-        return selection.isEmpty
-            ? names
-            : names.filter { name in
-                selection.contains(name)
-                    || state.cards.contains { $0.pciAddress.description == name && selection.contains($0.name ?? "") }
-            }
-    }
-
-    // MARK: - One PF
-
-    private func restore(_ planned: PlannedInterface, card: CardIdentity?, timeout: Duration) -> PFOutcome {
+/// One PF's restore: its VF count, then each VF's MAC, trust, driver and MTU, as planned.
+extension RestoreEngine {
+    /// Restores one PF under its lock, within `timeout`; a failure is this PF's alone.
+    func restore(_ planned: PlannedInterface, card: CardIdentity?, timeout: Duration) -> PFOutcome {
         let start = ContinuousClock.now
         let deadline = start + timeout
         let label = "\(planned.pciAddress) (\(planned.name ?? "no netdev"))"
@@ -237,7 +37,7 @@ public struct RestoreEngine: Sendable {
                     "\(file) holds no VF count, so how many VFs exist is unknown; nothing was written: "
                         + "check dmesg, reload the NIC's driver or reboot, then run restore again", outcome)
             }
-            if Self.differences(planned, pf, card: card).isEmpty {
+            if Drift.differences(planned, pf, card: card).isEmpty {
                 logger.info("\(label): \(planned.numVfs) VFs as planned; nothing to do")
                 return outcome(.unchanged)
             }
@@ -260,7 +60,7 @@ public struct RestoreEngine: Sendable {
                 $0.vfs.count == planned.numVfs
             }
             try configureVFs(planned, pf: pf, card: card, label: label, deadline: deadline)
-            let left = Self.differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card)
+            let left = Drift.differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card)
             guard left.isEmpty else {
                 return fail(
                     label, "still differs from the plan after restoring: \(left.joined(separator: "; "))", outcome)
@@ -471,59 +271,4 @@ public struct RestoreEngine: Sendable {
             )
         }
     }
-
-    /// How the PF differs from the plan; empty when it is as planned.
-    public static func differences(_ planned: PlannedInterface, _ pf: PFState, card: CardIdentity?) -> [String] {
-        var found: [String] = []
-        guard let numVFs = pf.numVFs else {
-            return ["sriov_numvfs holds no VF count; \(planned.numVfs) VFs are planned"]
-        }
-        if numVFs != planned.numVfs { found.append("\(numVFs) VFs instead of \(planned.numVfs)") }
-        if pf.vfs.count != planned.numVfs {
-            return found.isEmpty ? ["\(pf.vfs.count) VFs present instead of \(planned.numVfs)"] : found
-        }
-        for group in planned.vfGroups {
-            for vf in pf.vfs where group.vfRange.contains(vf.index) {
-                let index = vf.index
-                switch group.deviceType {
-                case .vfioPCI where vf.driver != "vfio-pci":
-                    found.append("VF \(index) on \(vf.driver ?? "no driver") instead of vfio-pci")
-                case .netdevice where vf.driver == nil || vf.driver == "vfio-pci":
-                    found.append("VF \(index) on \(vf.driver ?? "no driver") instead of its network driver")
-                case .netdevice:
-                    if let mtu = group.mtu ?? planned.mtu, let actual = vf.mtu, actual != mtu {
-                        found.append("VF \(index) MTU \(actual) instead of \(mtu)")
-                    }
-                    if group.vfOptions.stableMAC, let card, let mac = vf.mac {
-                        let wanted = StableMAC.text(StableMAC.address(vf: index, of: card))
-                        if mac != wanted { found.append("VF \(index) MAC \(mac) instead of \(wanted)") }
-                    }
-                default:
-                    break
-                }
-            }
-        }
-        return found
-    }
-}
-
-/// Whole milliseconds, saturating rather than trapping for durations beyond Int's range.
-func milliseconds(_ duration: Duration) -> Int {
-    let (seconds, attoseconds) = (Int(duration.components.seconds), duration.components.attoseconds)
-    let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-    guard !overflow else { return seconds < 0 ? .min : .max }
-    let (sum, carry) = whole.addingReportingOverflow(Int(attoseconds / 1_000_000_000_000_000))
-    return carry ? (seconds < 0 ? .min : .max) : sum
-}
-
-/// The time left before `deadline`, never negative.
-func remaining(until deadline: ContinuousClock.Instant) -> Duration {
-    max(.zero, deadline - .now)
-}
-
-/// Seconds for messages, to a tenth: "60", "0.5".
-func seconds(_ duration: Duration) -> String {
-    let total = milliseconds(duration)
-    let tenths = total / 100 + (total % 100 >= 50 ? 1 : 0)
-    return tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
 }

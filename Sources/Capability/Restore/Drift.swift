@@ -1,0 +1,37 @@
+/// The pure comparison of a PF, as the kernel has it now, with its plan: restore uses it
+/// to skip a PF already as planned and to check its work, status to list what differs.
+public enum Drift {
+    /// How the PF differs from the plan; empty when it is as planned.
+    public static func differences(_ planned: PlannedInterface, _ pf: PFState, card: CardIdentity?) -> [String] {
+        var found: [String] = []
+        guard let numVFs = pf.numVFs else {
+            return ["sriov_numvfs holds no VF count; \(planned.numVfs) VFs are planned"]
+        }
+        if numVFs != planned.numVfs { found.append("\(numVFs) VFs instead of \(planned.numVfs)") }
+        if pf.vfs.count != planned.numVfs {
+            return found.isEmpty ? ["\(pf.vfs.count) VFs present instead of \(planned.numVfs)"] : found
+        }
+        for group in planned.vfGroups {
+            for vf in pf.vfs where group.vfRange.contains(vf.index) {
+                let index = vf.index
+                switch group.deviceType {
+                case .vfioPCI where vf.driver != "vfio-pci":
+                    found.append("VF \(index) on \(vf.driver ?? "no driver") instead of vfio-pci")
+                case .netdevice where vf.driver == nil || vf.driver == "vfio-pci":
+                    found.append("VF \(index) on \(vf.driver ?? "no driver") instead of its network driver")
+                case .netdevice:
+                    if let mtu = group.mtu ?? planned.mtu, let actual = vf.mtu, actual != mtu {
+                        found.append("VF \(index) MTU \(actual) instead of \(mtu)")
+                    }
+                    if group.vfOptions.stableMAC, let card, let mac = vf.mac {
+                        let wanted = StableMAC.text(StableMAC.address(vf: index, of: card))
+                        if mac != wanted { found.append("VF \(index) MAC \(mac) instead of \(wanted)") }
+                    }
+                default:
+                    break
+                }
+            }
+        }
+        return found
+    }
+}

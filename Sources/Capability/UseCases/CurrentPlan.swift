@@ -1,0 +1,45 @@
+/// The plan for this node now, as restore, status and `plan` all see it: the stored
+/// policies with moved cards followed, resolved against the PFs present (less any
+/// different card found in a remembered slot) and the node's labels.
+public struct CurrentPlan: Sendable {
+    public let state: DesiredState
+    public let host: HostInventory
+    public let tracker: CardTracker
+    public let plan: NodePlan
+
+    /// Pure: from a state and a host already read. `labels` (from the command line) win
+    /// over the stored ones, which win over the node's own.
+    public init(state: DesiredState, host: HostInventory, labels: [String: String] = [:]) {
+        self.state = state
+        self.host = host
+        tracker = CardTracker(stored: state.cards, host: host)
+        var usable = host
+        for foreign in tracker.foreign {
+            usable.interfaces.removeAll { $0.address == foreign.found.address }
+        }
+        let extra = state.nodeLabels.merging(labels) { _, given in given }
+        plan = PlanResolver.resolve(
+            tracker.follow(state.policies), host: usable, labels: NodeLabels.of(host, extra: extra))
+    }
+
+    /// Reads the stored state, then the node; `nodeLabels` are `key=value` flags, checked
+    /// last, as the commands always have.
+    public static func load(
+        store: StateStore, inventory: () throws(SRIOVError) -> HostInventory, nodeLabels: [String] = []
+    ) throws(SRIOVError) -> CurrentPlan {
+        let state = try store.load()
+        let host = try inventory()
+        return CurrentPlan(state: state, host: host, labels: try NodeLabels.parse(nodeLabels))
+    }
+
+    /// What status lists for a slot that holds a different card than the policies were applied to.
+    public static func differentCard(_ foreign: CardTracker.Foreign) -> String {
+        "holds a different card (\(CardTracker.describe(CardIdentity(foreign.found)))) than the policies were applied to"
+    }
+
+    /// What restore says when it leaves such a slot alone: the slot, both cards, and what to do.
+    public static func refusal(_ foreign: CardTracker.Foreign) -> String {
+        "\(foreign.found.address): \(differentCard(foreign)) (\(CardTracker.describe(foreign.expected))); "
+            + "not configuring it: apply the policies again to adopt this card"
+    }
+}
