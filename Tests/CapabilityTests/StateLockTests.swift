@@ -78,20 +78,18 @@ import Testing
 
     /// flock belongs to the open file: when its process dies, however it dies, the
     /// kernel releases it, and the file it leaves behind blocks no one.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/flock")))
+    @Test(.enabled(if: Tool.available("flock"), "needs flock(1) (util-linux) to take the lock in a shell"))
     func aLockLeftByAKilledProcessDoesNotBlock() throws {
         let folder = try TemporaryFolder()
         let root = try folder.folder("root")
         let store = StateStore(root: try TargetRoot(root), layout: .fhs)
         let lockFile = folder.path("root/etc/harvester-sriov/state.lock")
         try folder.write("root/etc/harvester-sriov/.keep", "")
-        let killed = Process()
-        killed.executableURL = URL(fileURLWithPath: "/bin/sh")
-        let script = #"exec 9>>"$0" && /usr/bin/flock -x 9 && echo "pid $$ (harvester-sriov policy apply)" >&9"#
-        killed.arguments = ["-c", script + " && kill -KILL $$", lockFile]
-        try killed.run()
-        killed.waitUntilExit()
-        #expect(killed.terminationReason == .uncaughtSignal && killed.terminationStatus == SIGKILL)
+        let flock = try Tool.url("flock").path
+        let script = #"exec 9>>"$0" && "$1" -x 9 && echo "pid $$ (harvester-sriov policy apply)" >&9"#
+        let killed = try Program.run(
+            URL(fileURLWithPath: "/bin/sh"), ["-c", script + " && kill -KILL $$", lockFile, flock])
+        #expect(killed.signaled && killed.status == SIGKILL, "\(killed.stderr)")
         #expect(try folder.read("root/etc/harvester-sriov/state.lock").hasSuffix("(harvester-sriov policy apply)\n"))
 
         let update = try store.update(wait: .zero) { state in state.nodeLabels["zone"] = "a" }
