@@ -13,7 +13,8 @@ import Testing
     /// States that are invalid whatever else the decoder checks: not JSON, and a schema
     /// version from the future.
     static func badStates() throws -> [(label: String, text: String, says: String)] {
-        let yaml = H.policy("x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
+        let yaml = PolicyManifest.policy(
+            "x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
         let policy = try #require(PolicyDecoder.decode(yaml, file: "p.yaml").policies.first)
         let valid = Data(DesiredState(policies: [policy]).jsonBytes)
         var json = try #require(try JSONSerialization.jsonObject(with: valid) as? [String: Any])
@@ -29,7 +30,8 @@ import Testing
     func restoreLogsAnInvalidStateAndLeavesTheVFsAlone(_ which: Int) throws {
         let bad = try Self.badStates()[which]
         let node = try H([H.x710()])
-        try node.apply(H.policy("x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        try node.apply(
+            PolicyManifest.policy("x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
         _ = try node.restore()
         let before = node.kernel.changeLog
         #expect(!before.isEmpty, "the first restore created the VFs")

@@ -335,7 +335,7 @@ import Testing
         let root = try folder.folder("target")
         try folder.write(
             "bad.yaml",
-            RestoreHarness.policy("bad", #"{resourceName: r, numVfs: 99, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+            PolicyManifest.policy("bad", #"{resourceName: r, numVfs: 99, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
         let testbed = try Testbed(Fixtures.server)
         let result = try Umockdev.run(
             ["hook", "--mode", "create", "--root", root, "--policy", folder.path("bad.yaml")], in: testbed.root)

@@ -7,7 +7,7 @@ import Testing
 /// whatever process makes it, so nothing one command stored is lost to another.
 @Suite struct StateLockTests {
     static func policy(_ name: String) -> String {
-        RestoreHarness.policy(name, "{resourceName: \(name), numVfs: 2, nicSelector: {vendor: \"8086\"}}")
+        PolicyManifest.policy(name, "{resourceName: \(name), numVfs: 2, nicSelector: {vendor: \"8086\"}}")
     }
 
     /// 25 `policy apply` of new policies and 25 `policy remove` of stored ones, all at
