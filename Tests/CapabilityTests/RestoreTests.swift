@@ -330,9 +330,11 @@ import Testing
         try node.apply(Self.x710Four + Self.igbThree, live: false)
         let engines = [["0000:3b:00.0"], ["0000:01:00.0"]].map { selection in
             let engine = node.engine()
-            return { @Sendable in try? engine.run(RestoreOptions(selection: selection, timeout: .seconds(5))) }
+            return { @Sendable in
+                Result { try engine.run(RestoreOptions(selection: selection, timeout: .seconds(5))) }
+            }
         }
-        _ = runConcurrently(engines)
+        for outcome in runConcurrently(engines) { _ = try outcome.get() }
         #expect(try node.store.load().cards.map(\.pciAddress.description) == ["0000:01:00.0", "0000:3b:00.0"])
     }
 
@@ -445,11 +447,13 @@ import Testing
         try node.apply(Self.x710Four)
         node.kernel.update("0000:3b:00.0") { $0.enableLatency = .milliseconds(300) }
         let results = [0, 1].map { _ in node.engine() }.map { engine in
-            { @Sendable in try? engine.run(RestoreOptions(selection: ["0000:3b:00.0"], timeout: .seconds(5))) }
+            { @Sendable in
+                Result { try engine.run(RestoreOptions(selection: ["0000:3b:00.0"], timeout: .seconds(5))) }
+            }
         }
-        let outcomes = runConcurrently(results)
+        let outcomes = try runConcurrently(results).map { try $0.get() }
         #expect(
-            outcomes.compactMap { $0?.pfs.first?.status }.sorted { $0.rawValue < $1.rawValue } == [
+            outcomes.compactMap { $0.pfs.first?.status }.sorted { $0.rawValue < $1.rawValue } == [
                 .configured, .unchanged,
             ])
         #expect(

@@ -124,6 +124,8 @@ import Testing
     static func waitUntil(_ pid: Int32, opens path: String) throws {
         let fds = "/proc/\(pid)/fd"
         for _ in 0..<3000 {
+            // Polled while the process starts and runs: an fd folder not there yet, or an fd closed between
+            // listing and reading it, is one more round; the throw below reports a process that never opened it.
             let open = (try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? []
             let targets = open.map { try? FileManager.default.destinationOfSymbolicLink(atPath: fds + "/" + $0) }
             if targets.contains(path) { return }
