@@ -13,7 +13,8 @@ import Testing
     /// States that are invalid whatever else the decoder checks: not JSON, and a schema
     /// version from the future.
     static func badStates() throws -> [(label: String, text: String, says: String)] {
-        let yaml = H.policy("x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
+        let yaml = PolicyManifest.policy(
+            "x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
         let policy = try #require(PolicyDecoder.decode(yaml, file: "p.yaml").policies.first)
         let valid = Data(DesiredState(policies: [policy]).jsonBytes)
         var json = try #require(try JSONSerialization.jsonObject(with: valid) as? [String: Any])
@@ -29,7 +30,8 @@ import Testing
     func restoreLogsAnInvalidStateAndLeavesTheVFsAlone(_ which: Int) throws {
         let bad = try Self.badStates()[which]
         let node = try H([H.x710()])
-        try node.apply(H.policy("x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        try node.apply(
+            PolicyManifest.policy("x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
         _ = try node.restore()
         let before = node.kernel.changeLog
         #expect(!before.isEmpty, "the first restore created the VFs")
@@ -166,17 +168,15 @@ import Testing
     static let fuzzer = Umockdev.binary.deletingLastPathComponent().appendingPathComponent("state-fuzzer")
     static let regressions = PolicyCommandTests.repository.appendingPathComponent("Tests/StateFuzzer/regressions")
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: fuzzer.path)))
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: fuzzer.path),
+            "needs the state-fuzzer beside harvester-sriov (swift build --build-tests builds it)"))
     func keptInputsDecodeAndResolveWithoutATrap() throws {
         let inputs = try FileManager.default.contentsOfDirectory(atPath: Self.regressions.path).sorted()
             .map { Self.regressions.appendingPathComponent($0).path }
         #expect(inputs.count >= 3)
-        let process = Process()
-        process.executableURL = Self.fuzzer
-        process.arguments = inputs
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        let result = try Program.run(Self.fuzzer, inputs, stdout: "/dev/null")
+        #expect(!result.signaled && result.status == 0, "\(result.stderr)")
     }
 }

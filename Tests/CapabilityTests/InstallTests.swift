@@ -114,12 +114,10 @@ import Testing
         }
     }
 
-    @Test(arguments: Layout.allCases)
+    @Test(
+        .enabled(if: Tool.available("systemd-analyze"), "needs systemd-analyze (systemd) to verify the units"),
+        arguments: Layout.allCases)
     func unitsPassSystemdAnalyzeVerify(_ layout: Layout) throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else {
-            // .ci/run installs systemd; a machine without it cannot run this check.
-            return
-        }
         let folder = try TemporaryFolder()
         let root = try folder.folder("root")
         let options = InstallOptions(layout: .fhs)
@@ -140,21 +138,16 @@ import Testing
         try folder.write(
             "root/etc/systemd/system/harvester-sriov-restore@verify.service",
             try folder.read("root/etc/systemd/system/harvester-sriov-restore@.service"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        process.arguments = [
-            "verify", "--root=\(root)", "/etc/systemd/system/harvester-sriov-restore.service",
-            "/etc/systemd/system/harvester-sriov-restore@verify.service",
-        ]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = errors
-        try process.run()
-        process.waitUntilExit()
-        let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let verify = try Program.run(
+            try Tool.url("systemd-analyze"),
+            [
+                "verify", "--root=\(root)", "/etc/systemd/system/harvester-sriov-restore.service",
+                "/etc/systemd/system/harvester-sriov-restore@verify.service",
+            ], mergingErrors: true)
+        let output = verify.stdout
         // Units named in ordering that this root does not have (rke2, NetworkManager) are fine.
         let complaints = output.split(separator: "\n").filter { !$0.contains("not found") && !$0.isEmpty }
-        #expect(process.terminationStatus == 0 || complaints.isEmpty, "systemd-analyze verify: \(output)")
+        #expect(verify.status == 0 || complaints.isEmpty, "systemd-analyze verify: \(output)")
         #expect(complaints.isEmpty, "systemd-analyze verify: \(output)")
     }
 
@@ -263,18 +256,14 @@ import Testing
         #expect(json["metadata", "labels", "network-sriov.capable"] as? String == "false")
     }
 
-    @Test(arguments: ["0000:3b:00.0", "0000:af:1f.7", "10000:00:02.0"])
+    @Test(
+        .enabled(if: Tool.available("systemd-escape"), "needs systemd-escape (systemd)"),
+        arguments: ["0000:3b:00.0", "0000:af:1f.7", "10000:00:02.0"])
     func pciAddressesNeedNoSystemdEscaping(_ address: String) throws {
         // The udev rule puts %b (the PCI address) into the instance name as it is.
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-escape") else { return }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-escape")
-        process.arguments = [address]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        #expect(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == address + "\n")
+        let escaped = try Program.run(try Tool.url("systemd-escape"), [address])
+        #expect(escaped.status == 0, "\(escaped.stderr)")
+        #expect(escaped.stdout == address + "\n")
     }
 
     @Test func unifiedDiffOfANewFile() {
@@ -346,7 +335,7 @@ import Testing
         let root = try folder.folder("target")
         try folder.write(
             "bad.yaml",
-            RestoreHarness.policy("bad", #"{resourceName: r, numVfs: 99, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+            PolicyManifest.policy("bad", #"{resourceName: r, numVfs: 99, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
         let testbed = try Testbed(Fixtures.server)
         let result = try Umockdev.run(
             ["hook", "--mode", "create", "--root", root, "--policy", folder.path("bad.yaml")], in: testbed.root)

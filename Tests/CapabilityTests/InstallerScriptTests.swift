@@ -11,20 +11,12 @@ import Testing
     func run(_ arguments: [String], environment extra: [String: String], testbed: Testbed) throws -> (
         status: Int32, output: String
     ) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [Self.script] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["UMOCKDEV_DIR"] = testbed.root
         environment.merge(extra) { _, new in new }
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try Program.run(
+            URL(fileURLWithPath: "/bin/sh"), [Self.script] + arguments, environment: environment, mergingErrors: true)
+        return (result.status, result.stdout)
     }
 
     @Test func findsTheBinaryPassesModeTargetPoliciesAndLabelsAndLogs() throws {

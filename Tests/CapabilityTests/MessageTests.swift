@@ -105,7 +105,7 @@ import Testing
 
     /// glibc 2.32 and later name errnos themselves; where this machine's does, the table
     /// must agree with it for every errno Linux defines.
-    @Test(.enabled(if: MessageTests.strerrorname != nil))
+    @Test(.enabled(if: MessageTests.strerrorname != nil, "needs glibc 2.32 or later for strerrorname_np"))
     func theTableAgreesWithGlibc() throws {
         let strerrorname = try #require(Self.strerrorname)
         for code in Int32(1)...133 {

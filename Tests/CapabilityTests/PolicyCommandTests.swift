@@ -24,7 +24,7 @@ import Testing
         let folder = try TemporaryFolder()
         try folder.write(
             "bad.yaml",
-            PolicyRulesTests.policy("a", #"{resourceName: r.1, numVfs: -2, nicSelector: {vendor: 8086}}"#))
+            PolicyManifest.policy("a", #"{resourceName: r.1, numVfs: -2, nicSelector: {vendor: 8086}}"#))
         let result = try Umockdev.runBinary(["policy", "check", folder.path("bad.yaml"), folder.path("missing.yaml")])
         #expect(result.status == 65)
         #expect(result.stdout.isEmpty)

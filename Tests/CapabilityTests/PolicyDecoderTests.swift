@@ -3,19 +3,9 @@ import Testing
 
 /// Every invalid input produces exactly the message a user sees.
 @Suite struct PolicyDecoderTests {
-    /// A policy whose spec body starts on line 6; `spec` lines are indented by two. The
-    /// required nodeSelector comes last (`{}`, every node) unless `spec` sets it.
+    /// Policy "p1" (or `name`) in block layout, whose line numbers the messages below name.
     static func manifest(_ spec: String, name: String = "p1") -> String {
-        let body = spec.contains("nodeSelector") ? spec : spec + "\nnodeSelector: {}"
-        return """
-            apiVersion: sriovnetwork.openshift.io/v1
-            kind: SriovNetworkNodePolicy
-            metadata:
-              name: \(name)
-            spec:
-            \(body.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
-
-            """
+        PolicyManifest.policy(name, spec, layout: .block)
     }
 
     static let resourceNameRule =

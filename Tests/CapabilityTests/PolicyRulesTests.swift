@@ -3,36 +3,32 @@ import Testing
 
 /// Rules between policies, and against the live host's NICs.
 @Suite struct PolicyRulesTests {
-    static func policy(_ name: String, _ body: String) -> String {
-        RestoreHarness.policy(name, body)
-    }
-
     @Test(arguments: [
         (
             "same name twice",
-            policy("a", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "8086"}}"#)
-                + policy("a", #"{resourceName: s, numVfs: 4, nicSelector: {vendor: "8086"}}"#),
+            PolicyManifest.policy("a", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "8086"}}"#)
+                + PolicyManifest.policy("a", #"{resourceName: s, numVfs: 4, nicSelector: {vendor: "8086"}}"#),
             #"one.yaml: policy "a": metadata.name: is defined twice (also in one.yaml); policy names must be unique"#
         ),
         (
             "overlapping VF ranges",
-            policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {pfNames: ["eth1#0-3"]}}"#)
-                + policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1#3-7"]}}"#),
+            PolicyManifest.policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {pfNames: ["eth1#0-3"]}}"#)
+                + PolicyManifest.policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1#3-7"]}}"#),
             #"one.yaml: policy "b": spec.nicSelector.pfNames: the VF range of "eth1#3-7" overlaps "eth1#0-3" of policy "a"; give each policy its own VFs of eth1"#
         ),
         (
             "one PF taken whole by two policies",
-            policy("a", #"{resourceName: r, numVfs: 4, nicSelector: {pfNames: ["eth1"]}}"#)
-                + policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1"]}}"#),
+            PolicyManifest.policy("a", #"{resourceName: r, numVfs: 4, nicSelector: {pfNames: ["eth1"]}}"#)
+                + PolicyManifest.policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1"]}}"#),
             #"one.yaml: policy "b": spec.nicSelector.pfNames: "#
                 + #""eth1" selects every VF of eth1, as does "eth1" of policy "a"; "#
                 + #"give each policy its own VF range of eth1, e.g. "eth1#0-3" and "eth1#4-7""#
         ),
         (
             "a range that overlaps the furthest-reaching one",
-            policy("a", #"{resourceName: r, numVfs: 16, nicSelector: {pfNames: ["eth1#0-9"]}}"#)
-                + policy("b", #"{resourceName: s, numVfs: 16, nicSelector: {pfNames: ["eth1#2-3"]}}"#)
-                + policy("c", #"{resourceName: t, numVfs: 16, nicSelector: {pfNames: ["eth1#9-15"]}}"#),
+            PolicyManifest.policy("a", #"{resourceName: r, numVfs: 16, nicSelector: {pfNames: ["eth1#0-9"]}}"#)
+                + PolicyManifest.policy("b", #"{resourceName: s, numVfs: 16, nicSelector: {pfNames: ["eth1#2-3"]}}"#)
+                + PolicyManifest.policy("c", #"{resourceName: t, numVfs: 16, nicSelector: {pfNames: ["eth1#9-15"]}}"#),
             #"one.yaml: policy "b": spec.nicSelector.pfNames: "#
                 + #"the VF range of "eth1#2-3" overlaps "eth1#0-9" of policy "a"; "#
                 + "give each policy its own VFs of eth1\n"
@@ -42,20 +38,24 @@ import Testing
         ),
         (
             "one root device in two policies",
-            policy("a", #"{resourceName: r, numVfs: 4, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#)
-                + policy("b", #"{resourceName: s, numVfs: 4, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#),
+            PolicyManifest.policy("a", #"{resourceName: r, numVfs: 4, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#)
+                + PolicyManifest.policy(
+                    "b", #"{resourceName: s, numVfs: 4, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#),
             #"one.yaml: policy "b": spec.nicSelector.rootDevices: root device 0000:3b:00.0 is also selected by policy "a"; a PF can be a root device of one policy only"#
         ),
         (
             "excludeTopology differs for one resource",
-            policy("a", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "8086"}, excludeTopology: true}"#)
-                + policy("b", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "15b3"}}"#),
+            PolicyManifest.policy(
+                "a", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "8086"}, excludeTopology: true}"#)
+                + PolicyManifest.policy("b", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "15b3"}}"#),
             #"one.yaml: policy "b": spec.excludeTopology: is false but policy "a" sets true for the same resource r; make them equal"#
         ),
         (
             "two link types on one PF",
-            policy("a", #"{resourceName: r, numVfs: 8, linkType: eth, nicSelector: {pfNames: ["ib0#0-1"]}}"#)
-                + policy("b", #"{resourceName: s, numVfs: 8, linkType: IB, nicSelector: {pfNames: ["ib0#2-3"]}}"#),
+            PolicyManifest.policy(
+                "a", #"{resourceName: r, numVfs: 8, linkType: eth, nicSelector: {pfNames: ["ib0#0-1"]}}"#)
+                + PolicyManifest.policy(
+                    "b", #"{resourceName: s, numVfs: 8, linkType: IB, nicSelector: {pfNames: ["ib0#2-3"]}}"#),
             #"one.yaml: policy "b": spec.linkType: is IB but policy "a" sets ETH on the same PF; a PF has one link type"#
         ),
     ])
@@ -74,7 +74,7 @@ import Testing
         let file = try TemporaryFolder()
         let whole = #"{resourceName: r, numVfs: 8, priority: 10, nicSelector: {pfNames: ["enp59s0f0"]}}"#
         let range = #"{resourceName: s, numVfs: 8, priority: 5, nicSelector: {pfNames: ["enp59s0f0#4-7"]}}"#
-        try file.write("ok.yaml", Self.policy("a", whole) + Self.policy("b", range))
+        try file.write("ok.yaml", PolicyManifest.policy("a", whole) + PolicyManifest.policy("b", range))
         let input = PolicyInput.load([file.path("ok.yaml")])
         #expect(input.problems.isEmpty)
         let plan = PlanResolver.resolve(input.policies, host: try Self.host(), labels: [:])
@@ -85,9 +85,10 @@ import Testing
         let file = try TemporaryFolder()
         try file.write(
             "ok.yaml",
-            Self.policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {pfNames: ["eth1#0-3"]}}"#)
-                + Self.policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1#4-7"]}}"#)
-                + Self.policy("c", #"{resourceName: r, numVfs: 2, nicSelector: {rootDevices: ["0000:af:00.0"]}}"#))
+            PolicyManifest.policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {pfNames: ["eth1#0-3"]}}"#)
+                + PolicyManifest.policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1#4-7"]}}"#)
+                + PolicyManifest.policy(
+                    "c", #"{resourceName: r, numVfs: 2, nicSelector: {rootDevices: ["0000:af:00.0"]}}"#))
         let input = PolicyInput.load([file.path("ok.yaml")])
         #expect(input.problems.isEmpty)
         #expect(input.policies.count == 3)

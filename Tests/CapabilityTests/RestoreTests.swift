@@ -7,8 +7,10 @@ import Testing
 @Suite struct RestoreTests {
     typealias H = RestoreHarness
 
-    static let x710Four = H.policy("x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
-    static let igbThree = H.policy("igb", #"{resourceName: igb, numVfs: 3, nicSelector: {deviceID: "10c9"}}"#)
+    static let x710Four = PolicyManifest.policy(
+        "x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
+    static let igbThree = PolicyManifest.policy(
+        "igb", #"{resourceName: igb, numVfs: 3, nicSelector: {deviceID: "10c9"}}"#)
 
     @Test func createsTheVFsThenChangesNothingOnTheNextRun() throws {
         let node = try H([H.x710()])
@@ -31,7 +33,7 @@ import Testing
         // VFs exist: not even the write of 0 that would precede the new count happens.
         igb.totalVFs = 2
         let node = try H([H.x710(), igb])
-        let igbTwo = H.policy("igb", #"{resourceName: igb, numVfs: 2, nicSelector: {deviceID: "10c9"}}"#)
+        let igbTwo = PolicyManifest.policy("igb", #"{resourceName: igb, numVfs: 2, nicSelector: {deviceID: "10c9"}}"#)
         try node.apply(Self.x710Four + igbTwo)
         _ = try node.restore()
         #expect(node.kernel.snapshot("0000:01:00.0")?.vfs.count == 2)
@@ -99,7 +101,8 @@ import Testing
         let node = try H([H.x710()])
         try node.apply(Self.x710Four)
         _ = try node.restore()
-        try node.apply(H.policy("x710", #"{resourceName: x710, numVfs: 8, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        try node.apply(
+            PolicyManifest.policy("x710", #"{resourceName: x710, numVfs: 8, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
         let result = try node.restore()
         #expect(result.pfs.map(\.status) == [.configured])
         #expect(node.kernel.writeLog == ["0000:3b:00.0=4", "0000:3b:00.0=0", "0000:3b:00.0=8"])
@@ -192,10 +195,10 @@ import Testing
     @Test func vfGroupsGetTheirDriversMTUAndStableMACs() throws {
         let node = try H([H.x710()])
         try node.apply(
-            H.policy(
+            PolicyManifest.policy(
                 "pods", #"{resourceName: pods, numVfs: 6, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0#0-3"]}}"#,
                 annotations: #"harvester-sriov.io/vf-trust: "on", harvester-sriov.io/vf-spoof-check: "off""#)
-                + H.policy(
+                + PolicyManifest.policy(
                     "vms",
                     #"{resourceName: vms, numVfs: 6, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0#4-5"]}}"#)
         )
@@ -246,7 +249,7 @@ import Testing
     @Test func aBoundVFWithAStaleMACIsProbedAgain() throws {
         let node = try H([H.x710()])
         try node.apply(
-            H.policy(
+            PolicyManifest.policy(
                 "x710", #"{resourceName: x710, numVfs: 2, nicSelector: {pfNames: ["enp59s0f0"]}}"#,
                 annotations: "harvester-sriov.io/vf-mac: kernel"))
         _ = try node.restore()
@@ -277,7 +280,8 @@ import Testing
     @Test func vfNetdevsAreConfiguredByTheirNameAfterUdevRenamesThem() throws {
         let node = try H([H.x710()])
         try node.apply(
-            H.policy("jumbo", #"{resourceName: jumbo, numVfs: 3, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+            PolicyManifest.policy(
+                "jumbo", #"{resourceName: jumbo, numVfs: 3, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
         node.kernel.renameDelay = .milliseconds(200)
         let result = try node.restore()
         #expect(result.pfs.map(\.status) == [.configured], "\(result.pfs.compactMap(\.message))")
@@ -289,7 +293,8 @@ import Testing
     @Test func anMTUWriteThatMeetsARenameIsRetriedByTheNewName() throws {
         let node = try H([H.x710()])
         try node.apply(
-            H.policy("jumbo", #"{resourceName: jumbo, numVfs: 2, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+            PolicyManifest.policy(
+                "jumbo", #"{resourceName: jumbo, numVfs: 2, mtu: 9000, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
         node.kernel.update("0000:3b:00.0") { $0.faults.insert(.renameDuringMTUWrite) }
         let result = try node.restore()
         #expect(result.pfs.map(\.status) == [.configured], "\(result.pfs.compactMap(\.message))")
@@ -325,16 +330,18 @@ import Testing
         try node.apply(Self.x710Four + Self.igbThree, live: false)
         let engines = [["0000:3b:00.0"], ["0000:01:00.0"]].map { selection in
             let engine = node.engine()
-            return { @Sendable in try? engine.run(RestoreOptions(selection: selection, timeout: .seconds(5))) }
+            return { @Sendable in
+                Result { try engine.run(RestoreOptions(selection: selection, timeout: .seconds(5))) }
+            }
         }
-        _ = runConcurrently(engines)
+        for outcome in runConcurrently(engines) { _ = try outcome.get() }
         #expect(try node.store.load().cards.map(\.pciAddress.description) == ["0000:01:00.0", "0000:3b:00.0"])
     }
 
     @Test func kernelMACsWhenThePolicyAsksForThem() throws {
         let node = try H([H.x710()])
         try node.apply(
-            H.policy(
+            PolicyManifest.policy(
                 "x710", #"{resourceName: x710, numVfs: 2, nicSelector: {pfNames: ["enp59s0f0"]}}"#,
                 annotations: "harvester-sriov.io/vf-mac: kernel"))
         _ = try node.restore()
@@ -345,7 +352,7 @@ import Testing
     }
 
     @Test func vfioPCINeedsAnIOMMUAndTheDriver() throws {
-        let vms = H.policy(
+        let vms = PolicyManifest.policy(
             "vms", #"{resourceName: vms, numVfs: 2, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
         let node = try H([H.x710()])
         try node.apply(vms)
@@ -377,7 +384,8 @@ import Testing
     @Test func aMovedCardIsFollowed() throws {
         let node = try H([H.x710()])
         try node.apply(
-            H.policy("slot", #"{resourceName: slot, numVfs: 2, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#))
+            PolicyManifest.policy(
+                "slot", #"{resourceName: slot, numVfs: 2, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#))
         // A new card in an earlier slot shifted the bus numbers: same card, new address and name.
         let moved = SimulatedKernel([H.x710("0000:5e:00.0", netdev: "enp94s0f0")])
         let result = try node.restore(kernel: moved)
@@ -395,7 +403,8 @@ import Testing
     @Test func aDifferentCardInTheSlotIsRefused() throws {
         let node = try H([H.x710()])
         try node.apply(
-            H.policy("slot", #"{resourceName: slot, numVfs: 2, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#))
+            PolicyManifest.policy(
+                "slot", #"{resourceName: slot, numVfs: 2, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#))
         let swapped = SimulatedKernel([H.x710(mac: "3c:fd:fe:00:00:99")])
         let result = try node.restore(kernel: swapped)
         #expect(result.failed)
@@ -438,11 +447,13 @@ import Testing
         try node.apply(Self.x710Four)
         node.kernel.update("0000:3b:00.0") { $0.enableLatency = .milliseconds(300) }
         let results = [0, 1].map { _ in node.engine() }.map { engine in
-            { @Sendable in try? engine.run(RestoreOptions(selection: ["0000:3b:00.0"], timeout: .seconds(5))) }
+            { @Sendable in
+                Result { try engine.run(RestoreOptions(selection: ["0000:3b:00.0"], timeout: .seconds(5))) }
+            }
         }
-        let outcomes = runConcurrently(results)
+        let outcomes = try runConcurrently(results).map { try $0.get() }
         #expect(
-            outcomes.compactMap { $0?.pfs.first?.status }.sorted { $0.rawValue < $1.rawValue } == [
+            outcomes.compactMap { $0.pfs.first?.status }.sorted { $0.rawValue < $1.rawValue } == [
                 .configured, .unchanged,
             ])
         #expect(
@@ -471,7 +482,8 @@ import Testing
             return pf
         }
         let node = try H(pfs)
-        try node.apply(H.policy("all", #"{resourceName: all, numVfs: 8, nicSelector: {deviceID: "1572"}}"#))
+        try node.apply(
+            PolicyManifest.policy("all", #"{resourceName: all, numVfs: 8, nicSelector: {deviceID: "1572"}}"#))
         let result = try node.restore()
         #expect(result.pfs.map(\.status) == Array(repeating: .configured, count: 4))
         #expect(node.kernel.mostWritesInFlight == 4, "the 4 PFs' 400 ms writes overlapped")

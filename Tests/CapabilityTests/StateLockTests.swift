@@ -7,7 +7,7 @@ import Testing
 /// whatever process makes it, so nothing one command stored is lost to another.
 @Suite struct StateLockTests {
     static func policy(_ name: String) -> String {
-        RestoreHarness.policy(name, "{resourceName: \(name), numVfs: 2, nicSelector: {vendor: \"8086\"}}")
+        PolicyManifest.policy(name, "{resourceName: \(name), numVfs: 2, nicSelector: {vendor: \"8086\"}}")
     }
 
     /// 25 `policy apply` of new policies and 25 `policy remove` of stored ones, all at
@@ -78,20 +78,18 @@ import Testing
 
     /// flock belongs to the open file: when its process dies, however it dies, the
     /// kernel releases it, and the file it leaves behind blocks no one.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/flock")))
+    @Test(.enabled(if: Tool.available("flock"), "needs flock(1) (util-linux) to take the lock in a shell"))
     func aLockLeftByAKilledProcessDoesNotBlock() throws {
         let folder = try TemporaryFolder()
         let root = try folder.folder("root")
         let store = StateStore(root: try TargetRoot(root), layout: .fhs)
         let lockFile = folder.path("root/etc/harvester-sriov/state.lock")
         try folder.write("root/etc/harvester-sriov/.keep", "")
-        let killed = Process()
-        killed.executableURL = URL(fileURLWithPath: "/bin/sh")
-        let script = #"exec 9>>"$0" && /usr/bin/flock -x 9 && echo "pid $$ (harvester-sriov policy apply)" >&9"#
-        killed.arguments = ["-c", script + " && kill -KILL $$", lockFile]
-        try killed.run()
-        killed.waitUntilExit()
-        #expect(killed.terminationReason == .uncaughtSignal && killed.terminationStatus == SIGKILL)
+        let flock = try Tool.url("flock").path
+        let script = #"exec 9>>"$0" && "$1" -x 9 && echo "pid $$ (harvester-sriov policy apply)" >&9"#
+        let killed = try Program.run(
+            URL(fileURLWithPath: "/bin/sh"), ["-c", script + " && kill -KILL $$", lockFile, flock])
+        #expect(killed.signaled && killed.status == SIGKILL, "\(killed.stderr)")
         #expect(try folder.read("root/etc/harvester-sriov/state.lock").hasSuffix("(harvester-sriov policy apply)\n"))
 
         let update = try store.update(wait: .zero) { state in state.nodeLabels["zone"] = "a" }
@@ -126,6 +124,8 @@ import Testing
     static func waitUntil(_ pid: Int32, opens path: String) throws {
         let fds = "/proc/\(pid)/fd"
         for _ in 0..<3000 {
+            // Polled while the process starts and runs: an fd folder not there yet, or an fd closed between
+            // listing and reading it, is one more round; the throw below reports a process that never opened it.
             let open = (try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? []
             let targets = open.map { try? FileManager.default.destinationOfSymbolicLink(atPath: fds + "/" + $0) }
             if targets.contains(path) { return }

@@ -4,7 +4,7 @@ import Testing
 
 /// Storing policies: atomic, idempotent, symlink-safe writes under a target root.
 @Suite struct StateStoreTests {
-    static let policyText = PolicyRulesTests.policy(
+    static let policyText = PolicyManifest.policy(
         "a", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "8086"}}"#)
 
     func input(_ text: String = policyText, in folder: TemporaryFolder) throws -> PolicyInput {
@@ -48,8 +48,8 @@ import Testing
         let before = try folder.read("root/etc/harvester-sriov/state.json")
 
         let changed =
-            PolicyRulesTests.policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {vendor: "8086"}}"#)
-            + PolicyRulesTests.policy("b", #"{resourceName: s, numVfs: 2, nicSelector: {vendor: "15b3"}}"#)
+            PolicyManifest.policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {vendor: "8086"}}"#)
+            + PolicyManifest.policy("b", #"{resourceName: s, numVfs: 2, nicSelector: {vendor: "15b3"}}"#)
         let dry = try application.apply(try input(changed, in: folder), nodeLabels: [:], host: nil, dryRun: true)
         #expect(dry.outcome == .updated)
         #expect(dry.changes == ["policy a: replaced", "policy b: added"])
@@ -75,7 +75,7 @@ import Testing
         let folder = try TemporaryFolder()
         let store = StateStore(root: try TargetRoot(try folder.folder("root")), layout: .fhs)
         let bad = try input(
-            PolicyRulesTests.policy("a", #"{resourceName: r, numVfs: -1, nicSelector: {vendor: "8086"}}"#), in: folder)
+            PolicyManifest.policy("a", #"{resourceName: r, numVfs: -1, nicSelector: {vendor: "8086"}}"#), in: folder)
         #expect(throws: SRIOVError.self) {
             try PolicyApplication(store: store).apply(bad, nodeLabels: [:], host: nil, dryRun: false)
         }
@@ -88,11 +88,11 @@ import Testing
         let application = PolicyApplication(store: store)
         _ = try application.apply(
             try input(
-                PolicyRulesTests.policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {pfNames: ["eth1#0-3"]}}"#),
+                PolicyManifest.policy("a", #"{resourceName: r, numVfs: 8, nicSelector: {pfNames: ["eth1#0-3"]}}"#),
                 in: folder),
             nodeLabels: [:], host: nil, dryRun: false)
         let clash = try input(
-            PolicyRulesTests.policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1#2-5"]}}"#),
+            PolicyManifest.policy("b", #"{resourceName: s, numVfs: 8, nicSelector: {pfNames: ["eth1#2-5"]}}"#),
             in: folder)
         #expect(
             throws: SRIOVError.invalidPolicies([
@@ -113,7 +113,7 @@ import Testing
         let host = try Umockdev.discover(Fixtures.server)
         let report = try PolicyApplication(store: store).apply(
             try input(
-                PolicyRulesTests.policy("cx5", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "15b3"}}"#),
+                PolicyManifest.policy("cx5", #"{resourceName: r, numVfs: 4, nicSelector: {vendor: "15b3"}}"#),
                 in: folder),
             nodeLabels: [:], host: host, dryRun: false)
         #expect(report.notes.isEmpty)
@@ -122,7 +122,7 @@ import Testing
         #expect(report.state.cards.map(\.permanentMAC) == ["98:03:9b:7f:00:a0", "98:03:9b:7f:00:a1"])
 
         let tooMany = try input(
-            PolicyRulesTests.policy("cx5", #"{resourceName: r, numVfs: 9, nicSelector: {vendor: "15b3"}}"#), in: folder)
+            PolicyManifest.policy("cx5", #"{resourceName: r, numVfs: 9, nicSelector: {vendor: "15b3"}}"#), in: folder)
         #expect(throws: SRIOVError.self) {
             try PolicyApplication(store: store).apply(tooMany, nodeLabels: [:], host: host, dryRun: false)
         }

@@ -96,10 +96,10 @@ import Testing
         let testbed = try Testbed([Fixtures.x710WithVFs])
         try folder.write(
             "p.yaml",
-            RestoreHarness.policy(
+            PolicyManifest.policy(
                 "x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0#0-2"]}}"#,
                 annotations: "harvester-sriov.io/vf-mac: kernel")
-                + RestoreHarness.policy(
+                + PolicyManifest.policy(
                     "vm",
                     #"{resourceName: vm, numVfs: 4, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0#3-3"]}}"#))
         #expect(
@@ -112,7 +112,7 @@ import Testing
 
         try folder.write(
             "p.yaml",
-            RestoreHarness.policy("x710", #"{resourceName: x710, numVfs: 8, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+            PolicyManifest.policy("x710", #"{resourceName: x710, numVfs: 8, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
         #expect(
             try Umockdev.run(["policy", "apply", "--root", root, folder.path("p.yaml")], in: testbed.root).status == 0)
         let drift = try Umockdev.run(

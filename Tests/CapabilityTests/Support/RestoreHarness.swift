@@ -64,23 +64,6 @@ final class RestoreHarness: @unchecked Sendable {
     func outcome(_ result: RestoreResult, _ address: String) -> PFOutcome? {
         result.pfs.first { $0.pciAddress == address }
     }
-
-    /// One policy document; `spec` is a flow map, given `nodeSelector: {}` (every node)
-    /// unless it sets one, since the CRD requires the field.
-    static func policy(_ name: String, _ spec: String, annotations: String = "") -> String {
-        let body =
-            spec.contains("nodeSelector") || !spec.hasPrefix("{")
-            ? spec
-            : "{nodeSelector: {}, " + spec.dropFirst()
-        return """
-            apiVersion: sriovnetwork.openshift.io/v1
-            kind: SriovNetworkNodePolicy
-            metadata: {name: \(name)\(annotations.isEmpty ? "" : ", annotations: {\(annotations)}")}
-            spec: \(body)
-            ---
-
-            """
-    }
 }
 
 final class LogLines: Sendable {

@@ -47,10 +47,6 @@ enum Processes {
     /// The PID of a child that has exited and been reaped: no process has it now (a PID is
     /// reused only after the kernel has cycled through pid_max others).
     static func deadPID() throws -> pid_t {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/bin/true")
-        try child.run()
-        child.waitUntilExit()
-        return child.processIdentifier
+        try Program.run(URL(fileURLWithPath: "/bin/true"), []).pid
     }
 }

@@ -43,15 +43,9 @@ enum Umockdev {
         }
     }
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
     /// The built `harvester-sriov` binary, run against the testbed at `root`; its stdout
     /// goes to the file `stdout` when given (e.g. /dev/full), and is then not read back.
-    static func run(_ arguments: [String], in root: String, stdout: String? = nil) throws -> Result {
+    static func run(_ arguments: [String], in root: String, stdout: String? = nil) throws -> Program.Result {
         try requirePreload()
         var environment = ProcessInfo.processInfo.environment
         environment["UMOCKDEV_DIR"] = root
@@ -61,66 +55,25 @@ enum Umockdev {
     static func runBinary(
         _ arguments: [String], environment: [String: String]? = nil,
         stdout: String? = nil
-    ) throws -> Result {
-        try start(arguments, environment: environment, stdout: stdout).wait()
+    ) throws -> Program.Result {
+        try Program.run(binary, arguments, environment: environment, stdout: stdout)
     }
 
     /// Runs several instances of the binary at once, all started before any is waited for.
-    static func runAtOnce(_ argumentLists: [[String]]) throws -> [Result] {
+    static func runAtOnce(_ argumentLists: [[String]]) throws -> [Program.Result] {
         let running = try argumentLists.map { try start($0) }
         return try running.map { try $0.wait() }
     }
 
-    /// The binary, started; its output goes to files, not pipes, so that a large output
-    /// cannot fill a pipe and stall the child.
-    final class Running {
-        let process = Process()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)")
-        var outURL: URL { folder.appendingPathComponent("out") }
-        var errURL: URL { folder.appendingPathComponent("err") }
-
-        func wait() throws -> Result {
-            process.waitUntilExit()
-            defer { try? FileManager.default.removeItem(at: folder) }
-            return Result(
-                status: process.terminationStatus,
-                stdout: try String(contentsOf: outURL, encoding: .utf8),
-                stderr: try String(contentsOf: errURL, encoding: .utf8))
-        }
-    }
-
-    static func start(
-        _ arguments: [String], environment: [String: String]? = nil,
-        stdout: String? = nil
-    ) throws -> Running {
-        let running = Running()
-        let process = running.process
-        process.executableURL = binary
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        try FileManager.default.createDirectory(at: running.folder, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: running.outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: running.errURL.path, contents: nil)
-        if let stdout {
-            guard let handle = FileHandle(forWritingAtPath: stdout) else { throw TestbedError("cannot open \(stdout)") }
-            process.standardOutput = handle
-        } else {
-            process.standardOutput = try FileHandle(forWritingTo: running.outURL)
-        }
-        process.standardError = try FileHandle(forWritingTo: running.errURL)
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            try? FileManager.default.removeItem(at: running.folder)
-            throw error
-        }
-        return running
+    /// The binary, started and not waited for.
+    static func start(_ arguments: [String]) throws -> Program.Running {
+        try Program.start(binary, arguments)
     }
 
     /// `harvester-sriov` beside the test bundle in the build folder.
     static var binary: URL {
-        // The test runner is in the build folder, so /proc/self/exe always resolves.
+        // The test runner is in the build folder, so /proc/self/exe always resolves; were /proc missing,
+        // running the path below would fail and name it, so the fallback hides nothing.
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
         return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("harvester-sriov")
     }
