@@ -7,7 +7,7 @@ import Testing
 @Suite struct CurrentPlanTests {
     typealias H = RestoreHarness
 
-    static let slot = H.policy(
+    static let slot = PolicyManifest.policy(
         "slot", #"{resourceName: slot, numVfs: 2, nicSelector: {rootDevices: ["0000:3b:00.0"]}}"#)
 
     @Test func aMovedCardIsPlannedInItsNewSlot() throws {
@@ -43,7 +43,7 @@ import Testing
     @Test func labelsGivenNowWinOverTheStoredOnes() throws {
         let node = try H([H.x710()])
         try node.apply(
-            H.policy(
+            PolicyManifest.policy(
                 "rack",
                 #"{resourceName: rack, numVfs: 2, nodeSelector: {rack: a}, nicSelector: {pfNames: [enp59s0f0]}}"#))
         _ = try node.store.update { state in
