@@ -89,13 +89,8 @@ public struct NodeInstallation: Sendable {
         do {
             let fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
             defer { try? fd.close() }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            while true {
-                let count = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
-                if count == 0 { return bytes }
-                bytes += buffer[..<count]
-            }
+            // Larger reads for a file of tens of MB.
+            return try fd.readToEnd(chunk: 1 << 20)
         } catch {
             throw .io(path: path.string, operation: "read", errno: error as? Errno ?? .ioError)
         }

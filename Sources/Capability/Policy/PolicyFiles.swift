@@ -44,16 +44,8 @@ public struct PolicyInput: Sendable {
     static func readText(_ path: String) throws -> String {
         let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
         defer { try? fd.close() }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
-            if count == 0 { break }
-            bytes += buffer[..<count]
-            // Beyond the decoder's limit the content does not matter.
-            if bytes.count > PolicyDecoder.maximumFileSize { break }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        // Beyond the decoder's limit the content does not matter.
+        return String(decoding: try fd.readToEnd(limit: PolicyDecoder.maximumFileSize), as: UTF8.self)
     }
 }
 
