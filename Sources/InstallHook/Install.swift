@@ -13,7 +13,7 @@ struct Install: ParsableCommand {
     func run() throws {
         try runReporting {
             let (root, layout) = try target.resolve()
-            let label = try NodeLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
+            let label = try CapabilityLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
             let installation = NodeInstallation(root: root, options: flags.options(layout))
             report(
                 try installation.install(

@@ -4,7 +4,7 @@ import Capability
 /// Options shared by install, label and hook.
 struct InstallFlags: ParsableArguments {
     @Option(help: "The node label key (Kubernetes syntax), e.g. feature.node.kubernetes.io/network-sriov.capable.")
-    var key = NodeLabels.capabilityKey
+    var key = CapabilityLabel.defaultKey
 
     @Option(help: "Seconds the boot unit waits for configured PFs that have not appeared.")
     var wait = 60

@@ -52,14 +52,10 @@ public struct PolicyInput: Sendable {
 /// The labels a node's policies are matched against: what kubelet sets on every node,
 /// the capability label harvester-sriov sets, and those given with --node-label.
 public enum NodeLabels {
-    public static let capabilityKey = "network-sriov.capable"
-
-    public static func of(_ host: HostInventory, capabilityKey: String = capabilityKey, extra: [String: String])
-        -> [String: String]
-    {
+    public static func of(_ host: HostInventory, extra: [String: String]) -> [String: String] {
         var labels = [
             "kubernetes.io/hostname": host.node, "kubernetes.io/os": "linux", "kubernetes.io/arch": architecture,
-            capabilityKey: String(host.capable),
+            CapabilityLabel.defaultKey: String(host.capable),
         ]
         labels.merge(extra) { _, given in given }
         return labels
