@@ -5,7 +5,7 @@ import SystemPackage
 #endif
 
 /// The node label harvester-sriov sets: `network-sriov.capable=true|false` by default.
-public struct CapabilityLabel: Equatable, Sendable {
+public struct CapabilityLabel: Sendable {
     public static let defaultKey = "network-sriov.capable"
 
     public var key: String
@@ -28,8 +28,8 @@ public struct CapabilityLabel: Equatable, Sendable {
 }
 
 /// One file harvester-sriov puts under a root.
-public struct GeneratedFile: Equatable, Sendable {
-    public enum Content: Equatable, Sendable {
+public struct GeneratedFile: Sendable {
+    public enum Content: Sendable {
         case text(String)
         case bytes([UInt8])
         /// A symbolic link, as `systemctl enable` makes them.
@@ -48,7 +48,7 @@ public struct GeneratedFile: Equatable, Sendable {
 }
 
 /// Options that shape the generated files.
-public struct InstallOptions: Equatable, Sendable {
+public struct InstallOptions: Sendable {
     public var layout: Layout
     /// Seconds the boot unit waits for configured PFs that have not appeared.
     public var wait: Int
