@@ -19,6 +19,7 @@ struct Install: ParsableCommand {
                 try installation.install(
                     label: label, binary: try NodeInstallation.runningExecutable(), dryRun: flags.dryRun),
                 dryRun: flags.dryRun)
+            noteIfDevelopmentBuild()
         }
     }
 }

@@ -24,6 +24,12 @@ struct InstallFlags: ParsableArguments {
     }
 }
 
+/// `install` and `hook` copy the running binary onto the node: one line on stderr when it
+/// is not the binary scripts/build-release makes.
+func noteIfDevelopmentBuild() {
+    if !Build.isRelease { printError("note: \(Build.developmentNote)") }
+}
+
 /// One line per file; with --dry-run the diffs too.
 func report(_ changes: [FileInstaller.Change], dryRun: Bool) {
     for change in changes {

@@ -383,6 +383,23 @@ import Testing
         #expect(result.stderr.split(separator: "\n").count == 1)
     }
 
+    /// Tests run the debug build, not the one scripts/build-release links against the
+    /// nodes' glibc: the commands that copy it onto a node say so, `label` does not copy it.
+    @Test(arguments: [
+        (["install", "--layout", "fhs"], true), (["hook", "--mode", "install", "--layout", "fhs"], true),
+        (["label", "--layout", "fhs"], false),
+    ])
+    func aDevelopmentBuildSaysSoWhenItInstallsItself(command: [String], copiesTheBinary: Bool) throws {
+        #expect(!Build.isRelease)
+        let folder = try TemporaryFolder()
+        let root = try folder.folder("root")
+        let testbed = try Testbed([Fixtures.x710])
+        let result = try Umockdev.run(command + ["--root", root], in: testbed.root)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr == (copiesTheBinary ? "note: \(Build.developmentNote)\n" : ""))
+        #expect(FileManager.default.fileExists(atPath: root + "/usr/local/bin/harvester-sriov") == copiesTheBinary)
+    }
+
     @Test func installDryRunOnTheCommandLine() throws {
         let folder = try TemporaryFolder()
         let root = try folder.folder("root")
