@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "Testbed", dependencies: ["Capability", .product(name: "SystemPackage", package: "swift-system")],
             path: "Tests/Testbed"),
-        .executableTarget(name: "make-testbed", dependencies: ["Testbed"], path: "Tests/TestbedTool"),
+        .executableTarget(name: "make-testbed", dependencies: ["Testbed", "Capability"], path: "Tests/TestbedTool"),
         .executableTarget(
             name: "restore-benchmark",
             dependencies: ["Testbed", "Capability", .product(name: "Logging", package: "swift-log")],

@@ -57,6 +57,7 @@ struct Hook: ParsableCommand {
                 }
             }
             report(result.files, dryRun: flags.dryRun)
+            noteIfDevelopmentBuild()
         }
     }
 }

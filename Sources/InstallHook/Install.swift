@@ -13,12 +13,13 @@ struct Install: ParsableCommand {
     func run() throws {
         try runReporting {
             let (root, layout) = try target.resolve()
-            let label = try NodeLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
+            let label = try CapabilityLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
             let installation = NodeInstallation(root: root, options: flags.options(layout))
             report(
                 try installation.install(
                     label: label, binary: try NodeInstallation.runningExecutable(), dryRun: flags.dryRun),
                 dryRun: flags.dryRun)
+            noteIfDevelopmentBuild()
         }
     }
 }

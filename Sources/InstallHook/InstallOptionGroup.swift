@@ -4,7 +4,7 @@ import Capability
 /// Options shared by install, label and hook.
 struct InstallFlags: ParsableArguments {
     @Option(help: "The node label key (Kubernetes syntax), e.g. feature.node.kubernetes.io/network-sriov.capable.")
-    var key = NodeLabels.capabilityKey
+    var key = CapabilityLabel.defaultKey
 
     @Option(help: "Seconds the boot unit waits for configured PFs that have not appeared.")
     var wait = RestoreOptions.defaultAppearWaitSeconds
@@ -22,6 +22,12 @@ struct InstallFlags: ParsableArguments {
     func options(_ layout: Layout) -> InstallOptions {
         InstallOptions(layout: layout, wait: wait, timeout: timeout)
     }
+}
+
+/// `install` and `hook` copy the running binary onto the node: one line on stderr when it
+/// is not the binary scripts/build-release makes.
+func noteIfDevelopmentBuild() {
+    if !Build.isRelease { printError("note: \(Build.developmentNote)") }
 }
 
 /// One line per file; with --dry-run the diffs too.

@@ -19,7 +19,7 @@ struct Label: ParsableCommand {
     func run() throws {
         try runReporting {
             let (root, layout) = try target.resolve()
-            let label = try NodeLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
+            let label = try CapabilityLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
             if self.print {
                 output("\(label.key)=\(label.value)\n")
                 output(NodeFiles.rke2DropIn(label))

@@ -39,7 +39,7 @@ import Testing
         do {
             _ = try hook.run(
                 policyFiles: [PolicyCommandTests.examples[2]], nodeLabels: [:],
-                labelKey: NodeLabels.capabilityKey, host: host, binary: Array("binary".utf8),
+                labelKey: CapabilityLabel.defaultKey, host: host, binary: Array("binary".utf8),
                 dryRun: dryRun)
             Issue.record("hook must refuse \(path)")
         } catch {

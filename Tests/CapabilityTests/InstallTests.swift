@@ -13,7 +13,7 @@ import Testing
     @Test(arguments: Layout.allCases)
     func generatedFilesMatchTheirGoldenCopies(_ layout: Layout) throws {
         let files = NodeFiles.installFiles(
-            InstallOptions(layout: layout), label: try NodeLabel(capable: true), binary: [0x7f])
+            InstallOptions(layout: layout), label: try CapabilityLabel(capable: true), binary: [0x7f])
         #expect(files.map(\.path.string) == Self.expectedPaths[layout])
         for file in files {
             guard case let .text(text) = file.content else { continue }
@@ -41,7 +41,7 @@ import Testing
     ]
 
     @Test func theYipFileFollowsYipsSchema() throws {
-        let text = NodeFiles.yip(InstallOptions(layout: .harvester), label: try NodeLabel(capable: true))
+        let text = NodeFiles.yip(InstallOptions(layout: .harvester), label: try CapabilityLabel(capable: true))
         let documents = try YAMLReader.documents(text)
         guard case let .mapping(top, _)? = documents.first else {
             Issue.record("not a map")
@@ -105,7 +105,7 @@ import Testing
     }
 
     @Test func noTextReachesTheYipFileAsATemplateAction() throws {
-        let text = NodeFiles.yip(InstallOptions(layout: .harvester), label: try NodeLabel(capable: true))
+        let text = NodeFiles.yip(InstallOptions(layout: .harvester), label: try CapabilityLabel(capable: true))
         // Every `{{` that is there opens the literal action `{{"{{"}}`.
         var rest = Substring(text)
         while let range = rest.range(of: "{{") {
@@ -123,7 +123,8 @@ import Testing
         let options = InstallOptions(layout: .fhs)
         let writer = FileInstaller(writer: RootWriter(root: try TargetRoot(root)))
         _ = try writer.apply(
-            NodeFiles.installFiles(options, label: try NodeLabel(capable: true), binary: Array("#!/bin/sh\n".utf8)))
+            NodeFiles.installFiles(
+                options, label: try CapabilityLabel(capable: true), binary: Array("#!/bin/sh\n".utf8)))
         if layout == .harvester {
             // The units that the yip file writes are the same text with the harvester paths.
             try folder.write(
@@ -157,7 +158,7 @@ import Testing
         let root = try folder.folder("root")
         try folder.write("root/etc/keep-me", "unrelated\n")
         let installation = NodeInstallation(root: try TargetRoot(root), options: InstallOptions(layout: layout))
-        let label = try NodeLabel(capable: true)
+        let label = try CapabilityLabel(capable: true)
         let first = try installation.install(label: label, binary: Array("binary".utf8), dryRun: false)
         #expect(first.allSatisfy { $0.outcome == .created })
         #expect(first.count == Self.expectedPaths[layout]!.count + 1, "plus the empty state file")
@@ -188,11 +189,12 @@ import Testing
         let folder = try TemporaryFolder()
         let root = try folder.folder("root")
         let installation = NodeInstallation(root: try TargetRoot(root), options: InstallOptions(layout: .fhs))
-        _ = try installation.install(label: try NodeLabel(capable: false), binary: Array("v1".utf8), dryRun: false)
+        _ = try installation.install(
+            label: try CapabilityLabel(capable: false), binary: Array("v1".utf8), dryRun: false)
         let before = try folder.read("root/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml")
 
         let changes = try installation.install(
-            label: try NodeLabel(capable: true), binary: Array("v2".utf8), dryRun: true)
+            label: try CapabilityLabel(capable: true), binary: Array("v2".utf8), dryRun: true)
         let dropIn = try #require(changes.first { $0.path.hasSuffix("91-harvester-sriov.yaml") })
         #expect(dropIn.outcome == .updated)
         #expect(
@@ -222,7 +224,7 @@ import Testing
         let installation = NodeInstallation(
             root: try TargetRoot(folder.path("root")), options: InstallOptions(layout: .fhs))
         #expect(throws: SRIOVError.self) {
-            try installation.install(label: try NodeLabel(capable: true), binary: [1], dryRun: false)
+            try installation.install(label: try CapabilityLabel(capable: true), binary: [1], dryRun: false)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
     }
@@ -242,7 +244,7 @@ import Testing
         ] as [(String, String?)])
     func labelKeysFollowKubernetesSyntax(_ key: String, _ problem: String?) {
         do {
-            let label = try NodeLabel(key: key, capable: true)
+            let label = try CapabilityLabel(key: key, capable: true)
             #expect(problem == nil)
             #expect(NodeFiles.labelPatch(label) == #"{"metadata":{"labels":{"\#(key)":"true"}}}"# + "\n")
         } catch {
@@ -251,7 +253,7 @@ import Testing
     }
 
     @Test func theMergePatchIsJSONAKubernetesClientAccepts() throws {
-        let patch = NodeFiles.labelPatch(try NodeLabel(capable: false))
+        let patch = NodeFiles.labelPatch(try CapabilityLabel(capable: false))
         let json = try JSONDocument(patch)
         #expect(json["metadata", "labels", "network-sriov.capable"] as? String == "false")
     }
@@ -368,6 +370,23 @@ import Testing
         #expect(result.status == 74)
         #expect(result.stderr.hasPrefix("harvester-sriov: "))
         #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    /// Tests run the debug build, not the one scripts/build-release links against the
+    /// nodes' glibc: the commands that copy it onto a node say so, `label` does not copy it.
+    @Test(arguments: [
+        (["install", "--layout", "fhs"], true), (["hook", "--mode", "install", "--layout", "fhs"], true),
+        (["label", "--layout", "fhs"], false),
+    ])
+    func aDevelopmentBuildSaysSoWhenItInstallsItself(command: [String], copiesTheBinary: Bool) throws {
+        #expect(!Build.isRelease)
+        let folder = try TemporaryFolder()
+        let root = try folder.folder("root")
+        let testbed = try Testbed([Fixtures.x710])
+        let result = try Umockdev.run(command + ["--root", root], in: testbed.root)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr == (copiesTheBinary ? "note: \(Build.developmentNote)\n" : ""))
+        #expect(FileManager.default.fileExists(atPath: root + "/usr/local/bin/harvester-sriov") == copiesTheBinary)
     }
 
     @Test func installDryRunOnTheCommandLine() throws {

@@ -476,7 +476,7 @@ import Testing
     @Test func manyPFsAreRestoredInParallel() throws {
         let pfs = (0..<4).map { index -> SimulatedKernel.PF in
             var pf = H.x710(
-                "0000:\(String(0x10 + index, radix: 16)):00.0", netdev: "enp\(16 + index)s0f0",
+                "0000:\(hex(0x10 + index, width: 2)):00.0", netdev: "enp\(16 + index)s0f0",
                 mac: "3c:fd:fe:00:00:0\(index)")
             pf.enableLatency = .milliseconds(400)
             return pf

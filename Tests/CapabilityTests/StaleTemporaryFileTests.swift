@@ -54,7 +54,8 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: folder.path(staleLink), withDestinationPath: "../x.service")
 
         let installation = NodeInstallation(root: try TargetRoot(root), options: InstallOptions(layout: .fhs))
-        _ = try installation.install(label: try NodeLabel(capable: true), binary: Array("binary".utf8), dryRun: false)
+        _ = try installation.install(
+            label: try CapabilityLabel(capable: true), binary: Array("binary".utf8), dryRun: false)
 
         #expect(!folder.exists(stale))
         #expect(!folder.exists(earlierBoot))
@@ -71,7 +72,8 @@ import Testing
         let folder = try TemporaryFolder()
         let root = try folder.folder("root")
         let installation = NodeInstallation(root: try TargetRoot(root), options: InstallOptions(layout: .harvester))
-        _ = try installation.install(label: try NodeLabel(capable: true), binary: Array("binary".utf8), dryRun: false)
+        _ = try installation.install(
+            label: try CapabilityLabel(capable: true), binary: Array("binary".utf8), dryRun: false)
         let dead = try Processes.deadPID()
         let stale = [
             "usr/local/bin/" + Self.temporary("harvester-sriov", pid: dead),

@@ -14,10 +14,10 @@ let vfCount = arguments.count > 2 ? Int(arguments[2])! : 64
 let slowest = arguments.count > 3 ? Int(arguments[3])! : 3000
 
 let pfs = (0..<pfCount).map { index -> SimulatedKernel.PF in
-    let bus = String(0x10 + index * 2, radix: 16)
+    let bus = hex(0x10 + index * 2, width: 2)
     var pf = SimulatedKernel.PF(
         address: "0000:\(bus):00.0", netdev: "enp\(0x10 + index * 2)s0f0",
-        permanentMAC: "3c:fd:fe:00:\(String(format: "%02x", index)):00")
+        permanentMAC: "3c:fd:fe:00:\(hex(index, width: 2)):00")
     // Spread from a third of the slowest up to the slowest.
     pf.enableLatency = .milliseconds(slowest / 3 + (slowest - slowest / 3) * index / max(1, pfCount - 1))
     return pf

@@ -1,3 +1,5 @@
+import Capability
+
 /// Real NICs' published IDs and SR-IOV layouts (pci.ids; the operator's supported-NIC
 /// list; the drivers' `sriov_totalvfs` limits), to build faithful fake hosts from.
 public struct NICModel: Sendable {
@@ -90,15 +92,11 @@ public enum Catalog {
         let domain = parts[0]
         let rid = Int(parts[1], radix: 16)! << 8 | Int(parts[2], radix: 16)! << 3 | Int(parts[3], radix: 16)!
         let vf = rid + offset
-        return "\(domain):\(hex2(vf >> 8)):\(hex2((vf >> 3) & 0x1f)).\(vf & 7)"
+        return "\(domain):\(hex(vf >> 8, width: 2)):\(hex((vf >> 3) & 0x1f, width: 2)).\(vf & 7)"
     }
 
     static func vfMAC(_ pfMAC: String, _ index: Int) -> String {
-        "02:" + pfMAC.split(separator: ":").dropFirst().dropLast().joined(separator: ":") + ":" + hex2(index & 0xff)
-    }
-
-    static func hex2(_ value: Int) -> String {
-        let digits = String(value, radix: 16)
-        return digits.count < 2 ? "0" + digits : digits
+        "02:" + pfMAC.split(separator: ":").dropFirst().dropLast().joined(separator: ":") + ":"
+            + hex(index & 0xff, width: 2)
     }
 }

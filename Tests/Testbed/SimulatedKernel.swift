@@ -443,7 +443,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
                 // a random one, new at every boot.
                 self.macCounter += 1
                 let admin = self.pfs[pfIndex].up ? vf.adminMAC.map(StableMAC.text) : nil
-                vf.mac = admin ?? "aa:00:00:00:\(self.hex2(self.macCounter >> 8)):\(self.hex2(self.macCounter))"
+                vf.mac =
+                    admin
+                    ?? "aa:00:00:00:\(hex((self.macCounter >> 8) & 0xff, width: 2)):\(hex(self.macCounter & 0xff, width: 2))"
                 vf.mtu = 1500
                 if !vf.settled { self.scheduleRename(pf, vfIndex, to: name) }
             }
@@ -473,10 +475,5 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
 
     private func milliseconds(_ duration: Duration) -> Int64 {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-    }
-
-    private func hex2(_ value: Int) -> String {
-        let digits = String(value & 0xff, radix: 16)
-        return digits.count < 2 ? "0" + digits : digits
     }
 }

@@ -1,3 +1,4 @@
+import Capability
 import Foundation
 import SystemPackage
 
@@ -59,10 +60,10 @@ public final class Testbed {
 
             var uevent = [
                 "PCI_CLASS=\(String(function.classCode, radix: 16, uppercase: true))",
-                "PCI_ID=\(hex4(function.vendor).uppercased()):\(hex4(function.device).uppercased())",
-                "PCI_SUBSYS_ID=\(hex4(function.vendor).uppercased()):0000",
+                "PCI_ID=\(hex(function.vendor, width: 4).uppercased()):\(hex(function.device, width: 4).uppercased())",
+                "PCI_SUBSYS_ID=\(hex(function.vendor, width: 4).uppercased()):0000",
                 "PCI_SLOT_NAME=\(function.address)",
-                "MODALIAS=pci:v0000\(hex4(function.vendor).uppercased())d0000\(hex4(function.device).uppercased())sv*sd*bc*sc*i*",
+                "MODALIAS=pci:v0000\(hex(function.vendor, width: 4).uppercased())d0000\(hex(function.device, width: 4).uppercased())sv*sd*bc*sc*i*",
             ]
             if let driver = function.driver {
                 uevent.insert("DRIVER=\(driver)", at: 0)
@@ -70,11 +71,11 @@ public final class Testbed {
                 try symlink("../../../bus/pci/drivers/\(driver)", at: dir + "/driver")
             }
             try writeFile(dir + "/uevent", uevent.joined(separator: "\n") + "\n")
-            try writeFile(dir + "/vendor", "0x\(hex4(function.vendor))\n")
-            try writeFile(dir + "/device", "0x\(hex4(function.device))\n")
-            try writeFile(dir + "/subsystem_vendor", "0x\(hex4(function.vendor))\n")
+            try writeFile(dir + "/vendor", "0x\(hex(function.vendor, width: 4))\n")
+            try writeFile(dir + "/device", "0x\(hex(function.device, width: 4))\n")
+            try writeFile(dir + "/subsystem_vendor", "0x\(hex(function.vendor, width: 4))\n")
             try writeFile(dir + "/subsystem_device", "0x0000\n")
-            try writeFile(dir + "/class", "0x\(hex6(function.classCode))\n")
+            try writeFile(dir + "/class", "0x\(hex(function.classCode, width: 6))\n")
             try writeFile(dir + "/numa_node", "\(function.numaNode)\n")
             try writeFile(dir + "/irq", "0\n")
             try writeFile(dir + "/driver_override", "(null)\n")
@@ -91,7 +92,7 @@ public final class Testbed {
                 try writeFile(dir + "/sriov_numvfs", "\(sriov.vfs.count)\n")
                 try writeFile(dir + "/sriov_offset", "\(sriov.firstVFOffset)\n")
                 try writeFile(dir + "/sriov_stride", "\(sriov.vfStride)\n")
-                try writeFile(dir + "/sriov_vf_device", "\(hex4(sriov.vfDevice))\n")
+                try writeFile(dir + "/sriov_vf_device", "\(hex(sriov.vfDevice, width: 4))\n")
                 try writeFile(dir + "/sriov_drivers_autoprobe", "1\n")
                 for (index, vf) in sriov.vfs.enumerated() {
                     try symlink("../\(vf.address)", at: dir + "/virtfn\(index)")
@@ -179,14 +180,4 @@ public final class Testbed {
     static func removeTree(_ path: String) {
         try? FileManager.default.removeItem(atPath: path)
     }
-}
-
-func hex4(_ value: UInt16) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: 4 - digits.count) + digits
-}
-
-func hex6(_ value: UInt32) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: max(0, 6 - digits.count)) + digits
 }

@@ -1,6 +1,7 @@
 // Writes a synthetic host for the benchmark: `make-testbed PFS VFS [PARENT]` prints
 // the folder to use as UMOCKDEV_DIR. PFs are X710 ports, each with VFS VFs that
 // have netdevs, plus the devices every server has (NVMe, a management NIC).
+import Capability
 import Foundation
 import Testbed
 
@@ -13,8 +14,8 @@ var functions: [FakeFunction] = [Catalog.nvme(at: "0000:01:00.0")]
 for index in 0..<pfCount {
     // Two ports per card, one card per bus from 0x10 up: 2 functions, VFs behind them.
     let bus = 0x10 + index / 2 * 2
-    let address = "0000:\(String(bus, radix: 16)):00.\(index % 2)"
-    let mac = "3c:fd:fe:00:\(String(format: "%02x", index)):00"
+    let address = "0000:\(hex(bus, width: 2)):00.\(index % 2)"
+    let mac = "3c:fd:fe:00:\(hex(index, width: 2)):00"
     functions.append(
         Catalog.pf(
             .x710, at: address, name: "enp\(bus)s0f\(index % 2)", mac: mac, numVFs: vfCount,

@@ -17,10 +17,11 @@ import SystemPackage
 /// `virtfnN` links and read with a handful of plain sysfs reads each.
 public enum HostDiscovery {
     public static func discover() throws(SRIOVError) -> HostInventory {
-        guard Sysfs.exists(Sysfs.root.appending("devices")) else {
+        let devices = Sysfs.root.appending("devices")
+        guard Sysfs.exists(devices) else {
             throw .discovery(
-                "cannot read /sys/devices: sysfs is not mounted at /sys; mount it (mount -t sysfs sysfs /sys) or run on the node itself"
-            )
+                "cannot read \(devices): sysfs is not mounted at \(Sysfs.root); "
+                    + "mount it (mount -t sysfs sysfs /sys) or run on the node itself")
         }
         let udev = try Udev()
         let pci = try PCILibrary()
@@ -31,7 +32,7 @@ public enum HostDiscovery {
         var interfaces: [PhysicalFunction] = []
         var unusable: [UnusableNIC] = []
         for address in addresses where !vfAddresses.contains(address) {
-            let path = Sysfs.pciDevices.appending(address.description)
+            let path = Sysfs.pciDevice(address)
             // Class 0x02xxxx is "network controller": Ethernet, InfiniBand and the rest.
             guard let classCode = Sysfs.integer(path.appending("class")), classCode >> 16 == 0x02,
                 // A VF whose PF is not a network function is still not a PF.
@@ -91,7 +92,7 @@ public enum HostDiscovery {
             let vfDeviceID = idValue(device.attribute("sriov_vf_device")) ?? config?.sriov?.vfDeviceID ?? deviceID
             let vfs = Sysfs.virtualFunctions(of: address).map { link in
                 vfAddresses.insert(link.address)
-                let vfPath = Sysfs.pciDevices.appending(link.address.description)
+                let vfPath = Sysfs.pciDevice(link.address)
                 let netPath = vfPath.appending("net")
                 let function = PCIFunction(
                     address: link.address, vendor: vendor, deviceID: vfDeviceID,

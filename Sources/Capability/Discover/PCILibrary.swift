@@ -3,7 +3,7 @@ import PCIShim
 import SystemPackage
 
 /// What libpci reads from one function's config space.
-struct PCIConfigFacts: Equatable {
+struct PCIConfigFacts {
     var sriov: SRIOVCapability?
     var serialNumber: String?
     /// How much of config space the kernel returns: 4096 for PCIe, 256 for PCI, 64 to a
@@ -77,7 +77,7 @@ final class PCILibrary {
     /// is shorter. One byte read where a PCIe function's config space ends tells the
     /// common case; only a shorter file costs a second, whole read.
     static func readableBytes(_ address: PCIAddress) -> Int {
-        let path = Sysfs.pciDevices.appending(address.description).appending("config")
+        let path = Sysfs.pciDevice(address).appending("config")
         guard let fd = try? FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking]) else {
             return 0
         }

@@ -12,7 +12,26 @@ import SystemPackage
 /// so the code under test is the code that runs on a node.
 enum Sysfs {
     static let root: FilePath = "/sys"
-    static let pciDevices: FilePath = "/sys/bus/pci/devices"
+    static let pciBus = root.appending("bus/pci")
+    static let pciDevices = pciBus.appending("devices")
+    /// Writing a function's address here makes the kernel probe a driver for it.
+    static let pciDriversProbe = pciBus.appending("drivers_probe")
+    static let netDevices = root.appending("class/net")
+
+    /// A PCI function's folder.
+    static func pciDevice(_ address: PCIAddress) -> FilePath {
+        pciDevices.appending(address.description)
+    }
+
+    /// A PF's VF count: reading it gives the count, writing one creates or removes VFs.
+    static func numVFsFile(_ pf: PCIAddress) -> FilePath {
+        pciDevice(pf).appending("sriov_numvfs")
+    }
+
+    /// A PCI driver's folder: present while the driver is loaded.
+    static func pciDriver(_ name: String) -> FilePath {
+        pciBus.appending("drivers").appending(name)
+    }
 
     /// The attribute's text without the trailing newline, or nil when it does not
     /// exist or cannot be read (EINVAL from `speed` on a down link, EIO from a
@@ -93,7 +112,7 @@ enum Sysfs {
     /// something that is not a PCI function is ignored (a fake or corrupt tree; no
     /// kernel makes one), so that no PF is ever listed as a VF, its own or another's.
     static func virtualFunctions(of pf: PCIAddress) -> [(index: Int, address: PCIAddress)] {
-        let folder = pciDevices.appending(pf.description)
+        let folder = pciDevice(pf)
         // Where the PF says its VFs are: VF n's routing ID is the PF's plus First VF
         // Offset plus n times VF Stride (PCIe SR-IOV 3.3.9-10, drivers/pci/iov.c). A link
         // to that address needs no `physfn` read to be believed; any other link does.

@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// Puts generated files under a root through the one writer, or says what it would do.
 public struct FileInstaller: Sendable {
     public struct Change: Sendable {
@@ -25,25 +27,29 @@ public struct FileInstaller: Sendable {
                         path: display, outcome: outcome,
                         diff: outcome == .unchanged
                             ? "" : "link \(display) -> \(target)\(current.map { " (was -> \($0))" } ?? "")\n"))
-            case .text, .bytes:
-                let bytes = Self.bytes(file)
-                let current = try writer.read(file.path)
-                let outcome: WriteOutcome = current == bytes ? .unchanged : current == nil ? .created : .updated
-                var diff = ""
-                if outcome != .unchanged {
-                    if case let .text(text) = file.content,
-                        current.map({ String(validating: $0, as: UTF8.self) != nil }) ?? true
-                    {
-                        diff = UnifiedDiff.render(
-                            old: current.map { String(decoding: $0, as: UTF8.self) }, new: text, path: display)
-                    } else {
-                        diff = "Binary files \(current == nil ? "/dev/null" : "a" + display) and b\(display) differ\n"
-                    }
-                }
-                changes.append(Change(path: display, outcome: outcome, diff: diff))
+            case let .text(text): changes.append(try previewFile(file.path, Array(text.utf8), text: text))
+            case let .bytes(bytes): changes.append(try previewFile(file.path, bytes, text: nil))
             }
         }
         return changes
+    }
+
+    /// What writing `bytes` to `path` would change: a unified diff when the new content is
+    /// `text` and the current one is UTF-8 too, else a one-line note.
+    private func previewFile(_ path: FilePath, _ bytes: [UInt8], text: String?) throws(SRIOVError) -> Change {
+        let display = writer.root.display(path)
+        let current = try writer.read(path)
+        let outcome: WriteOutcome = current == bytes ? .unchanged : current == nil ? .created : .updated
+        var diff = ""
+        if outcome != .unchanged {
+            if let text, current.map({ String(validating: $0, as: UTF8.self) != nil }) ?? true {
+                diff = UnifiedDiff.render(
+                    old: current.map { String(decoding: $0, as: UTF8.self) }, new: text, path: display)
+            } else {
+                diff = "Binary files \(current == nil ? "/dev/null" : "a" + display) and b\(display) differ\n"
+            }
+        }
+        return Change(path: display, outcome: outcome, diff: diff)
     }
 
     /// Checks that every file can be written (`RootWriter.check`) and writes none: a
@@ -66,18 +72,11 @@ public struct FileInstaller: Sendable {
             let outcome: WriteOutcome
             switch file.content {
             case let .symlink(target): outcome = try writer.symlink(file.path, to: target)
-            case .text, .bytes: outcome = try writer.write(file.path, Self.bytes(file), mode: file.mode)
+            case let .text(text): outcome = try writer.write(file.path, Array(text.utf8), mode: file.mode)
+            case let .bytes(bytes): outcome = try writer.write(file.path, bytes, mode: file.mode)
             }
             changes.append(Change(path: writer.root.display(file.path), outcome: outcome, diff: ""))
         }
         return changes
-    }
-
-    static func bytes(_ file: GeneratedFile) -> [UInt8] {
-        switch file.content {
-        case let .text(text): Array(text.utf8)
-        case let .bytes(bytes): bytes
-        case let .symlink(target): Array(target.utf8)
-        }
     }
 }

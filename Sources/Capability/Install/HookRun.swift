@@ -3,7 +3,7 @@
 /// and the files `install` writes.
 public struct HookRun: Sendable {
     public struct Report: Sendable {
-        public var label: NodeLabel
+        public var label: CapabilityLabel
         /// The policies' report; nil when no policy file was given.
         public var policies: PolicyApplication.Report?
         /// Warnings from checking the policies against the node, given or not.
@@ -23,7 +23,7 @@ public struct HookRun: Sendable {
         policyFiles: [String], nodeLabels: [String: String], labelKey: String, host: HostInventory,
         binary: [UInt8], dryRun: Bool
     ) throws(SRIOVError) -> Report {
-        let label = try NodeLabel(key: labelKey, capable: host.capable)
+        let label = try CapabilityLabel(key: labelKey, capable: host.capable)
         let input = PolicyInput.load(policyFiles)
         let application = PolicyApplication(store: installation.store)
 

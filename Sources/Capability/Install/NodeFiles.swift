@@ -5,19 +5,21 @@ import SystemPackage
 #endif
 
 /// The node label harvester-sriov sets: `network-sriov.capable=true|false` by default.
-public struct NodeLabel: Equatable, Sendable {
+public struct CapabilityLabel: Sendable {
+    public static let defaultKey = "network-sriov.capable"
+
     public var key: String
     public var value: String
 
     /// Validates the key against Kubernetes' label syntax.
-    public init(key: String = NodeLabels.capabilityKey, capable: Bool) throws(SRIOVError) {
+    public init(key: String = defaultKey, capable: Bool) throws(SRIOVError) {
         if let problem = LabelSyntax.keyProblem(key) { throw .usage("--key \(key): \(problem)") }
         self.key = key
         value = String(capable)
     }
 
     /// For listing paths, which do not depend on the label.
-    static let placeholder = NodeLabel(validKey: NodeLabels.capabilityKey, value: "false")
+    static let placeholder = CapabilityLabel(validKey: defaultKey, value: "false")
 
     private init(validKey: String, value: String) {
         key = validKey
@@ -26,8 +28,8 @@ public struct NodeLabel: Equatable, Sendable {
 }
 
 /// One file harvester-sriov puts under a root.
-public struct GeneratedFile: Equatable, Sendable {
-    public enum Content: Equatable, Sendable {
+public struct GeneratedFile: Sendable {
+    public enum Content: Sendable {
         case text(String)
         case bytes([UInt8])
         /// A symbolic link, as `systemctl enable` makes them.
@@ -46,7 +48,7 @@ public struct GeneratedFile: Equatable, Sendable {
 }
 
 /// Options that shape the generated files.
-public struct InstallOptions: Equatable, Sendable {
+public struct InstallOptions: Sendable {
     public var layout: Layout
     /// Seconds the boot unit waits for configured PFs that have not appeared.
     public var wait: Int
@@ -157,7 +159,7 @@ public enum NodeFiles {
 
     /// The RKE2 config drop-in: `node-label+` appends to the labels of earlier files, so
     /// Harvester's own labels stay.
-    public static func rke2DropIn(_ label: NodeLabel) -> String {
+    public static func rke2DropIn(_ label: CapabilityLabel) -> String {
         """
         # harvester-sriov \(version): this node's SR-IOV capability, as a label the node
         # registers with.
@@ -169,7 +171,7 @@ public enum NodeFiles {
 
     /// A Kubernetes merge patch for a node that is already registered:
     /// `kubectl patch node NAME --type merge --patch-file FILE`.
-    public static func labelPatch(_ label: NodeLabel) -> String {
+    public static func labelPatch(_ label: CapabilityLabel) -> String {
         #"{"metadata":{"labels":{"\#(label.key)":"\#(label.value)"}}}"# + "\n"
     }
 
@@ -178,7 +180,7 @@ public enum NodeFiles {
     /// every boot, as Harvester's own /oem/90_custom.yaml does: /etc/udev is a tmpfs
     /// overlay rebuilt at every boot; /etc/systemd and /etc/rancher are persistent, and
     /// rewriting them keeps them equal to what this binary renders (docs/harvester.md).
-    public static func yip(_ options: InstallOptions, label: NodeLabel) -> String {
+    public static func yip(_ options: InstallOptions, label: CapabilityLabel) -> String {
         var out = """
             # harvester-sriov \(version): written at install time; applied by yip at every boot.
             name: harvester-sriov
@@ -220,7 +222,7 @@ public enum NodeFiles {
     /// The files under /etc: the udev rule, the units, their enablement and the label
     /// drop-in. Written as they are on a generic distribution; through the yip file on
     /// Harvester.
-    public static func etcFiles(_ options: InstallOptions, label: NodeLabel) -> [GeneratedFile] {
+    public static func etcFiles(_ options: InstallOptions, label: CapabilityLabel) -> [GeneratedFile] {
         [
             GeneratedFile(InstallOptions.rulesFile, .text(udevRule(options))),
             GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.bootUnitName), .text(bootUnit(options))),
@@ -236,7 +238,7 @@ public enum NodeFiles {
     /// on Harvester, and directly too when `applyNow`: on a booted node yip runs only at
     /// the next boot), and the merge patch.
     public static func installFiles(
-        _ options: InstallOptions, label: NodeLabel, binary: [UInt8],
+        _ options: InstallOptions, label: CapabilityLabel, binary: [UInt8],
         applyNow: Bool = false
     ) -> [GeneratedFile] {
         let binary = GeneratedFile(InstallOptions.binary, .bytes(binary), mode: 0o755)
@@ -251,7 +253,7 @@ public enum NodeFiles {
     }
 
     /// What `label` rewrites: the drop-in (inside the yip file on Harvester) and the patch.
-    public static func labelFiles(_ options: InstallOptions, label: NodeLabel, applyNow: Bool = false)
+    public static func labelFiles(_ options: InstallOptions, label: CapabilityLabel, applyNow: Bool = false)
         -> [GeneratedFile]
     {
         let dropIn = GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label)))
@@ -262,13 +264,13 @@ public enum NodeFiles {
         }
     }
 
-    static func yipFile(_ options: InstallOptions, label: NodeLabel) -> GeneratedFile {
+    static func yipFile(_ options: InstallOptions, label: CapabilityLabel) -> GeneratedFile {
         GeneratedFile(InstallOptions.yipFile, .text(yip(options, label: label)))
     }
 
     /// Every path `install` can write in this layout, for `uninstall`: on Harvester the
     /// /etc files too, since yip wrote them into persistent /etc/systemd and /etc/rancher.
     public static func installedPaths(_ options: InstallOptions) -> [FilePath] {
-        installFiles(options, label: NodeLabel.placeholder, binary: [], applyNow: true).map(\.path)
+        installFiles(options, label: CapabilityLabel.placeholder, binary: [], applyNow: true).map(\.path)
     }
 }

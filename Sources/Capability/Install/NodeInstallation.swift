@@ -27,7 +27,7 @@ public struct NodeInstallation: Sendable {
     }
 
     /// Everything `install` puts in place; the empty state file only when none exists.
-    public func installFiles(label: NodeLabel, binary: [UInt8]) throws(SRIOVError) -> [GeneratedFile] {
+    public func installFiles(label: CapabilityLabel, binary: [UInt8]) throws(SRIOVError) -> [GeneratedFile] {
         var files = NodeFiles.installFiles(options, label: label, binary: binary, applyNow: appliesNow)
         if try store.writer.read(options.layout.stateFile) == nil {
             files.append(GeneratedFile(options.layout.stateFile, .bytes(DesiredState.empty.jsonBytes)))
@@ -35,7 +35,9 @@ public struct NodeInstallation: Sendable {
         return files
     }
 
-    public func install(label: NodeLabel, binary: [UInt8], dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
+    public func install(label: CapabilityLabel, binary: [UInt8], dryRun: Bool) throws(SRIOVError) -> [FileInstaller
+        .Change]
+    {
         let files = try installFiles(label: label, binary: binary)
         guard !dryRun else { return try installer.preview(files) }
         // The empty state is created under the state lock, so that it cannot replace
@@ -49,7 +51,7 @@ public struct NodeInstallation: Sendable {
         return changes
     }
 
-    public func label(_ label: NodeLabel, dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
+    public func label(_ label: CapabilityLabel, dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
         let files = NodeFiles.labelFiles(options, label: label, applyNow: appliesNow)
         return dryRun ? try installer.preview(files) : try installer.apply(files)
     }
@@ -89,13 +91,8 @@ public struct NodeInstallation: Sendable {
         do {
             let fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
             defer { try? fd.close() }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            while true {
-                let count = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
-                if count == 0 { return bytes }
-                bytes += buffer[..<count]
-            }
+            // Larger reads for a file of tens of MB.
+            return try fd.readToEnd(chunk: 1 << 20)
         } catch {
             throw .io(path: path.string, operation: "read", errno: error as? Errno ?? .ioError)
         }

@@ -393,16 +393,10 @@ public struct RootWriter: Sendable {
     }
 
     private func readAll(_ fd: Int32, _ relative: FilePath) throws(SRIOVError) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = Glibc.read(fd, &buffer, buffer.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw failure(relative, "read", errno)
-            }
-            if count == 0 { return bytes }
-            bytes += buffer[..<count]
+        do {
+            return try FileDescriptor(rawValue: fd).readToEnd()
+        } catch {
+            throw failure(relative, "read", error.rawValue)
         }
     }
 

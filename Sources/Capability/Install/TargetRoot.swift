@@ -6,7 +6,7 @@ import SystemPackage
 
 /// The root folder harvester-sriov writes into: `/` on a running node, the mounted
 /// new system (`/run/cos/target`) during installation.
-public struct TargetRoot: Sendable, Equatable {
+public struct TargetRoot: Sendable {
     public let path: FilePath
 
     /// `--root` must be an absolute path to an existing folder: a relative one would

@@ -1,6 +1,6 @@
 /// What discovery found on a node: an immutable value that resolution and the
 /// reports read, and that tests build by hand.
-public struct HostInventory: Equatable, Sendable {
+public struct HostInventory: Sendable {
     public var node: String
     /// PFs that can create VFs now, by PCI address.
     public var interfaces: [PhysicalFunction]
@@ -171,7 +171,7 @@ public struct VirtualFunction: Equatable, Sendable {
 }
 
 /// Why a network function cannot be used for SR-IOV; the raw values are the JSON vocabulary.
-public enum UnusableReason: String, Equatable, Sendable, CaseIterable, Codable {
+public enum UnusableReason: String, Sendable {
     /// The hardware has no SR-IOV capability in config space.
     case noSRIOVCapability = "no-sriov-capability"
     /// Config space has the capability, but the kernel shows no `sriov_*` files (no CONFIG_PCI_IOV).
@@ -185,7 +185,7 @@ public enum UnusableReason: String, Equatable, Sendable, CaseIterable, Codable {
     case unreadableSRIOVAttribute = "unreadable-sriov-attribute"
 }
 
-public struct UnusableNIC: Equatable, Sendable {
+public struct UnusableNIC: Sendable {
     public var function: PCIFunction
     public var reason: UnusableReason
     public var detail: String

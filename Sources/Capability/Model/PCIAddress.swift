@@ -62,9 +62,3 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         try container.encode(description)
     }
 }
-
-/// Lowercase hex, zero-padded: the form pci.ids, sysfs and the operator use for IDs.
-func hex(_ value: some BinaryInteger, width: Int) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: max(0, width - digits.count)) + digits
-}

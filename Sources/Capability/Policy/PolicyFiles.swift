@@ -44,30 +44,18 @@ public struct PolicyInput: Sendable {
     static func readText(_ path: String) throws -> String {
         let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
         defer { try? fd.close() }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
-            if count == 0 { break }
-            bytes += buffer[..<count]
-            // Beyond the decoder's limit the content does not matter.
-            if bytes.count > PolicyDecoder.maximumFileSize { break }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        // Beyond the decoder's limit the content does not matter.
+        return String(decoding: try fd.readToEnd(limit: PolicyDecoder.maximumFileSize), as: UTF8.self)
     }
 }
 
 /// The labels a node's policies are matched against: what kubelet sets on every node,
 /// the capability label harvester-sriov sets, and those given with --node-label.
 public enum NodeLabels {
-    public static let capabilityKey = "network-sriov.capable"
-
-    public static func of(_ host: HostInventory, capabilityKey: String = capabilityKey, extra: [String: String])
-        -> [String: String]
-    {
+    public static func of(_ host: HostInventory, extra: [String: String]) -> [String: String] {
         var labels = [
             "kubernetes.io/hostname": host.node, "kubernetes.io/os": "linux", "kubernetes.io/arch": architecture,
-            capabilityKey: String(host.capable),
+            CapabilityLabel.defaultKey: String(host.capable),
         ]
         labels.merge(extra) { _, given in given }
         return labels

@@ -1,7 +1,7 @@
 /// The operator's admission rules, in three scopes: one policy alone, a set of
 /// policies together, and policies against the live host.
 public enum PolicyRules {
-    public struct Issue: Equatable, Sendable {
+    public struct Issue: Sendable {
         public var field: String
         public var message: String
     }

@@ -152,7 +152,7 @@ enum YAMLScalar: Equatable {
 /// Go's `strconv.ParseInt(s, 0, 64)`, then `ParseUint(s, 0, 64)`: an optional sign, then
 /// `0x`/`0o`/`0b` (any case), or a leading `0` meaning octal, or decimal digits.
 enum GoInteger {
-    enum Result: Equatable {
+    enum Result {
         /// `octal` when the text used the bare leading-`0` form.
         case value(Int, octal: Bool)
         case outOfRange
@@ -246,7 +246,7 @@ enum YAMLReader {
     static let maximumNodes = 100_000
     static let maximumDepth = 64
 
-    struct Failure: Error, Equatable {
+    struct Failure: Error {
         var line: Int
         var message: String
     }

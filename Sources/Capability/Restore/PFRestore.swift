@@ -31,7 +31,7 @@ extension RestoreEngine {
             // VFs that VMs or pods use. The kernel always writes a count there, so a PF
             // without one is left alone until its driver is reloaded.
             guard let current = pf.numVFs else {
-                let file = "/sys/bus/pci/devices/\(planned.pciAddress)/sriov_numvfs"
+                let file = Sysfs.numVFsFile(planned.pciAddress).string
                 return fail(
                     label,
                     "\(file) holds no VF count, so how many VFs exist is unknown; nothing was written: "
@@ -85,7 +85,7 @@ extension RestoreEngine {
         do {
             try kernel.setNumVFs(count, pf: planned.pciAddress, timeout: remaining(until: deadline))
         } catch {
-            let file = "/sys/bus/pci/devices/\(planned.pciAddress)/sriov_numvfs"
+            let file = Sysfs.numVFsFile(planned.pciAddress).string
             if let timedOut = error.timedOut {
                 throw .restore(
                     "\(label): writing \(count) to \(file) did not return within \(seconds(timedOut)) s; the driver is stuck: check dmesg, then reload the driver or reboot"

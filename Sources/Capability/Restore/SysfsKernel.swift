@@ -49,11 +49,11 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
     }
 
     public func pf(_ address: PCIAddress) -> PFState? {
-        let path = Sysfs.pciDevices.appending(address.description)
+        let path = Sysfs.pciDevice(address)
         guard Sysfs.exists(path) else { return nil }
         let netdev = Self.netdev(of: path)
         let vfs = Sysfs.virtualFunctions(of: address).map { link in
-            let vfPath = Sysfs.pciDevices.appending(link.address.description)
+            let vfPath = Sysfs.pciDevice(link.address)
             let vfNetdev = Self.netdev(of: vfPath)
             let vfNet = vfNetdev.map { vfPath.appending("net").appending($0) }
             var vf = VFState(
@@ -96,11 +96,11 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
     }
 
     public func setNumVFs(_ count: Int, pf: PCIAddress, timeout: Duration) throws(KernelError) {
-        try writeInChild("/sys/bus/pci/devices/\(pf)/sriov_numvfs", String(count), timeout: timeout)
+        try writeInChild(Sysfs.numVFsFile(pf).string, String(count), timeout: timeout)
     }
 
     public func bind(_ vf: PCIAddress, to driver: String?, timeout: Duration) throws(KernelError) {
-        let device = "/sys/bus/pci/devices/\(vf)"
+        let device = Sysfs.pciDevice(vf).string
         // driver_override first, so that neither the unbind nor a hotplug race lets the
         // old driver take the VF back; "\n" clears it. Never new_id: that would bind
         // every device with the VF's ID.
@@ -109,15 +109,15 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         if Sysfs.exists(FilePath("\(device)/driver")) {
             try writeInChild("\(device)/driver/unbind", vf.description, timeout: remaining(until: deadline))
         }
-        try writeInChild("/sys/bus/pci/drivers_probe", vf.description, timeout: remaining(until: deadline))
+        try writeInChild(Sysfs.pciDriversProbe.string, vf.description, timeout: remaining(until: deadline))
     }
 
     public func setDriversAutoprobe(_ enabled: Bool, pf: PCIAddress) throws(KernelError) {
-        try writeHere("/sys/bus/pci/devices/\(pf)/sriov_drivers_autoprobe", enabled ? "1" : "0")
+        try writeHere(Sysfs.pciDevice(pf).appending("sriov_drivers_autoprobe").string, enabled ? "1" : "0")
     }
 
     public func setMTU(_ mtu: Int, netdev: String) throws(KernelError) {
-        try writeHere("/sys/class/net/\(netdev)/mtu", String(mtu))
+        try writeHere(Sysfs.netDevices.appending(netdev).appending("mtu").string, String(mtu))
     }
 
     public func setLinkUp(_ netdev: String) throws(KernelError) {
@@ -192,7 +192,7 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
     }
 
     public func driverLoaded(_ name: String) -> Bool {
-        Sysfs.exists(FilePath("/sys/bus/pci/drivers/\(name)"))
+        Sysfs.exists(Sysfs.pciDriver(name))
     }
 
     public func waitForEvent(until deadline: ContinuousClock.Instant) {
