@@ -27,7 +27,7 @@ public enum HostDiscovery {
         // Sorted, a PF comes before its VFs: a VF's routing ID is its PF's plus a positive offset.
         let addresses = Sysfs.entries(Sysfs.pciDevices).compactMap { PCIAddress(sysfsName: $0) }.sorted()
 
-        // VFs' paths are Strings: see Sysfs.attribute(atPath:).
+        // VFs' paths are Strings: see Sysfs.attribute(in:_:).
         let devices = Sysfs.pciDevices.string + "/"
         var vfAddresses = Set<PCIAddress>()
         var interfaces: [PhysicalFunction] = []
@@ -94,16 +94,16 @@ public enum HostDiscovery {
             let vfs = Sysfs.virtualFunctions(of: address).map { link in
                 vfAddresses.insert(link.address)
                 let vfPath = devices + link.address.sysfsName
-                let netPath = vfPath + "/net"
+                let netPath = "\(vfPath)/net"
                 let function = PCIFunction(
                     address: link.address, vendor: vendor, deviceID: vfDeviceID,
-                    driver: Sysfs.linkName(atPath: vfPath + "/driver"),
+                    driver: Sysfs.linkName(in: vfPath, "driver"),
                     netdevs: Sysfs.entries(atPath: netPath).map {
-                        NetDevice.read(folder: netPath + "/" + $0, details: false)
+                        NetDevice.read(folder: "\(netPath)/\($0)", details: false)
                     })
                 return VirtualFunction(
                     vfID: link.index, function: function,
-                    iommuGroup: Sysfs.linkName(atPath: vfPath + "/iommu_group").flatMap(SysfsValue.index))
+                    iommuGroup: Sysfs.linkName(in: vfPath, "iommu_group").flatMap(SysfsValue.index))
             }
 
             interfaces.append(
@@ -189,7 +189,7 @@ extension NetDevice {
     /// Reads a netdev's sysfs folder. VFs need only name, MAC and MTU (the operator's
     /// VF fields); `details` adds what a PF reports, at six more reads.
     static func read(folder: String, details: Bool) -> NetDevice {
-        func attribute(_ name: String) -> String? { Sysfs.attribute(atPath: folder + "/" + name) }
+        func attribute(_ name: String) -> String? { Sysfs.attribute(in: folder, name) }
         func integer(_ name: String) -> Int? { attribute(name).flatMap(SysfsValue.integer) }
         func number(_ name: String) -> Int? { integer(name).flatMap { $0 >= 0 ? $0 : nil } }
         var netdev = NetDevice(

@@ -51,33 +51,57 @@ enum Sysfs {
         }
     }
 
-    /// `attribute` for a path held as a String. Discovery reads a few attributes and links
-    /// of each of thousands of VFs; building and converting a FilePath for each costs more
-    /// than the system calls. Absolute paths, not reads relative to an open folder: those
-    /// cost umockdev's preload (which tests and the benchmark run under) two more calls each.
-    static func attribute(atPath path: String) -> String? {
-        // Non-blocking: sysfs ignores it, and a FIFO planted in a fake tree cannot hang us.
-        // withCString: passing a String where C wants a pointer copies it to the heap first.
-        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        return try? read(fd).get()
+    /// `attribute` for the file `name` in `folder`, a path held as a String. Discovery reads
+    /// a few attributes and links of each of thousands of VFs; building a FilePath, or even a
+    /// String, for each path costs more than the system call. Absolute paths, not reads
+    /// relative to an open folder: those cost umockdev's preload (which tests and the
+    /// benchmark run under) two more system calls each.
+    static func attribute(in folder: String, _ name: String) -> String? {
+        withPath(folder, name) { path in
+            // Non-blocking: sysfs ignores it, and a FIFO planted in a fake tree cannot hang us.
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            return try? read(fd).get()
+        }
     }
 
-    /// `linkName` for a path held as a String: the last component of the link's target.
-    static func linkName(atPath path: String) -> String? {
-        path.withCString { path in readLinkText { readlink(path, $0, $1) } }.flatMap(lastComponent)
+    /// `linkName` for the link `name` in `folder`: the last component of the link's target.
+    static func linkName(in folder: String, _ name: String) -> String? {
+        withPath(folder, name) { path in readLinkText { readlink(path, $0, $1) } }.flatMap(lastComponent)
+    }
+
+    /// Calls `body` with `folder/name` as a C string built on the stack.
+    private static func withPath<T>(
+        _ folder: String, _ name: String, _ body: (UnsafePointer<CChar>) -> T?
+    ) -> T? {
+        var folder = folder
+        var name = name
+        return folder.withUTF8 { folder in
+            name.withUTF8 { name in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: folder.count + name.count + 2) { buffer in
+                    guard let base = buffer.baseAddress else { return nil }
+                    var end = buffer.initialize(fromContentsOf: folder)
+                    buffer[end] = UInt8(ascii: "/")
+                    end = buffer[(end + 1)...].initialize(fromContentsOf: name)
+                    buffer[end] = 0
+                    return base.withMemoryRebound(to: CChar.self, capacity: end + 1) { body($0) }
+                }
+            }
+        }
     }
 
     /// What FilePath calls the last component: the text after the last `/`, ignoring
     /// trailing and repeated separators; nil for `/`.
     static func lastComponent(_ path: String) -> String? {
         // By bytes: splitting Characters costs more than the readlink it follows.
-        let bytes = path.utf8
-        let slash = UInt8(ascii: "/")
-        guard let last = bytes.lastIndex(where: { $0 != slash }) else { return nil }
-        let first = bytes[..<last].lastIndex(of: slash).map(bytes.index(after:)) ?? bytes.startIndex
-        return String(decoding: bytes[first...last], as: UTF8.self)
+        var path = path
+        return path.withUTF8 { bytes in
+            let slash = UInt8(ascii: "/")
+            guard let last = bytes.lastIndex(where: { $0 != slash }) else { return nil }
+            let first = bytes[..<last].lastIndex(of: slash).map { $0 + 1 } ?? 0
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[first...last]), as: UTF8.self)
+        }
     }
 
     /// An attribute parsed as an integer: decimal, or hex with a `0x` prefix.
@@ -265,6 +289,11 @@ extension PCIAddress {
 enum SysfsValue {
     /// Decimal, or hex with a `0x` prefix, with any sign: `flags`, `class`, `numa_node`.
     static func integer(_ text: String) -> Int? {
+        // What the kernel writes most (`1500`, `0`): a few digits, read without trimming.
+        let digits = text.utf8
+        if (1...18).contains(digits.count), digits.allSatisfy({ (0x30...0x39).contains($0) }) {
+            return digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        }
         let text = text.trimmingSpaces
         if text.hasPrefix("0x") { return Int(text.dropFirst(2), radix: 16) }
         return Int(text)
@@ -294,14 +323,13 @@ enum SysfsValue {
     /// colon-separated pairs of lowercase hex digits, 1 to 32 bytes.
     static func linkAddress(_ text: String) -> String? {
         // By bytes, as `xx:xx:...` is laid out: every third byte a colon, the rest digits.
-        let bytes = text.utf8
+        var text = text
         func lowerHex(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) }
-        guard (bytes.count + 1) % 3 == 0, (1...32).contains((bytes.count + 1) / 3),
-            bytes.enumerated().allSatisfy({
-                $0.offset % 3 == 2 ? $0.element == UInt8(ascii: ":") : lowerHex($0.element)
-            })
-        else { return nil }
-        return text
+        let valid = text.withUTF8 { bytes in
+            (bytes.count + 1) % 3 == 0 && (1...32).contains((bytes.count + 1) / 3)
+                && bytes.indices.allSatisfy { $0 % 3 == 2 ? bytes[$0] == UInt8(ascii: ":") : lowerHex(bytes[$0]) }
+        }
+        return valid ? text : nil
     }
 
     /// A value as a message shows it: quoted, escaped onto one line, at most 40 characters.
