@@ -163,14 +163,16 @@ struct PrettyJSON {
         indent()
     }
 
-    private static let spaces = [UInt8](repeating: UInt8(ascii: " "), count: 32)
-
     private mutating func indent() {
+        // One copy from a run of spaces (deeper levels take more than one).
+        let spaces: StaticString = "                                "
         var count = 2 * depth
-        while count > 0 {
-            let run = min(count, Self.spaces.count)
-            bytes.append(contentsOf: Self.spaces[..<run])
-            count -= run
+        spaces.withUTF8Buffer { spaces in
+            while count > 0 {
+                let run = min(count, spaces.count)
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: spaces[..<run]))
+                count -= run
+            }
         }
     }
 }
