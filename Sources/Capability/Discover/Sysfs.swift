@@ -119,11 +119,6 @@ enum Sysfs {
         path.withPlatformString { name in readLink { readlink(name, $0, $1) } }
     }
 
-    /// The target of the link `name` in the open folder `folder`.
-    static func link(_ name: String, in folder: Int32) -> FilePath? {
-        readLink { readlinkat(folder, name, $0, $1) }
-    }
-
     /// `call` fills a buffer as readlink(2) does.
     private static func readLink(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int) -> FilePath? {
         readLinkText(call).map { FilePath($0) }
