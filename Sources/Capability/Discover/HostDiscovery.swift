@@ -17,17 +17,19 @@ import SystemPackage
 /// `virtfnN` links and read with a handful of plain sysfs reads each.
 public enum HostDiscovery {
     public static func discover() throws(SRIOVError) -> HostInventory {
-        let devices = Sysfs.root.appending("devices")
-        guard Sysfs.exists(devices) else {
+        let sysDevices = Sysfs.root.appending("devices")
+        guard Sysfs.exists(sysDevices) else {
             throw .discovery(
-                "cannot read \(devices): sysfs is not mounted at \(Sysfs.root); "
+                "cannot read \(sysDevices): sysfs is not mounted at \(Sysfs.root); "
                     + "mount it (mount -t sysfs sysfs /sys) or run on the node itself")
         }
         let udev = try Udev()
         let pci = try PCILibrary()
         // Sorted, a PF comes before its VFs: a VF's routing ID is its PF's plus a positive offset.
-        let addresses = Sysfs.entries(Sysfs.pciDevices).compactMap { PCIAddress($0) }.sorted()
+        let addresses = Sysfs.entries(Sysfs.pciDevices).compactMap { PCIAddress(sysfsName: $0) }.sorted()
 
+        // VFs' paths are Strings: see Sysfs.attribute(in:_:).
+        let pciDevices = Sysfs.pciDevices.string + "/"
         var vfAddresses = Set<PCIAddress>()
         var interfaces: [PhysicalFunction] = []
         var unusable: [UnusableNIC] = []
@@ -45,7 +47,7 @@ public enum HostDiscovery {
             let base = PCIFunction(
                 address: address, vendor: vendor, deviceID: deviceID, driver: device.driver,
                 netdevs: try udev.children(of: device, subsystem: "net").map {
-                    NetDevice.read(FilePath($0.syspath), details: true)
+                    NetDevice.read(folder: $0.syspath, details: true)
                 })
             let config = pci.configFacts(address)
             let names = pci.names(vendor: vendor, device: deviceID)
@@ -92,13 +94,17 @@ public enum HostDiscovery {
             let vfDeviceID = idValue(device.attribute("sriov_vf_device")) ?? config?.sriov?.vfDeviceID ?? deviceID
             let vfs = Sysfs.virtualFunctions(of: address).map { link in
                 vfAddresses.insert(link.address)
-                let vfPath = Sysfs.pciDevice(link.address)
-                let netPath = vfPath.appending("net")
+                let vfPath = pciDevices + link.address.sysfsName
+                let netPath = "\(vfPath)/net"
                 let function = PCIFunction(
                     address: link.address, vendor: vendor, deviceID: vfDeviceID,
-                    driver: Sysfs.linkName(vfPath.appending("driver")),
-                    netdevs: Sysfs.entries(netPath).map { NetDevice.read(netPath.appending($0), details: false) })
-                return VirtualFunction(vfID: link.index, function: function, iommuGroup: Sysfs.iommuGroup(vfPath))
+                    driver: Sysfs.linkName(in: vfPath, "driver"),
+                    netdevs: Sysfs.entries(atPath: netPath).map {
+                        NetDevice.read(folder: "\(netPath)/\($0)", details: false)
+                    })
+                return VirtualFunction(
+                    vfID: link.index, function: function,
+                    iommuGroup: Sysfs.linkName(in: vfPath, "iommu_group").flatMap(SysfsValue.index))
             }
 
             interfaces.append(
@@ -183,17 +189,18 @@ public enum HostDiscovery {
 extension NetDevice {
     /// Reads a netdev's sysfs folder. VFs need only name, MAC and MTU (the operator's
     /// VF fields); `details` adds what a PF reports, at six more reads.
-    static func read(_ path: FilePath, details: Bool) -> NetDevice {
-        func attribute(_ name: String) -> String? { Sysfs.attribute(path.appending(name)) }
-        func number(_ name: String) -> Int? { Sysfs.nonNegative(path.appending(name)) }
+    static func read(folder: String, details: Bool) -> NetDevice {
+        func attribute(_ name: String) -> String? { Sysfs.attribute(in: folder, name) }
+        func integer(_ name: String) -> Int? { attribute(name).flatMap(SysfsValue.integer) }
+        func number(_ name: String) -> Int? { integer(name).flatMap { $0 >= 0 ? $0 : nil } }
         var netdev = NetDevice(
-            name: path.lastComponent?.string ?? "",
-            mac: attribute("address").flatMap(SysfsValue.linkAddress), mtu: number("mtu"))
+            name: Sysfs.lastComponent(folder) ?? "", mac: attribute("address").flatMap(SysfsValue.linkAddress),
+            mtu: number("mtu"))
         if details {
             // The kernel reports -1 (or EINVAL) while the link is down.
             netdev.speed = number("speed").flatMap { $0 > 0 ? $0 : nil }
             netdev.type = number("type")
-            netdev.adminUp = Sysfs.integer(path.appending("flags")).map { $0 & 0x1 != 0 }
+            netdev.adminUp = integer("flags").map { $0 & 0x1 != 0 }
             netdev.physPortName = attribute("phys_port_name").flatMap { $0.isEmpty ? nil : $0 }
             netdev.devPort = number("dev_port")
             netdev.addressAssignType = number("addr_assign_type")

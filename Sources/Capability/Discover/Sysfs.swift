@@ -51,17 +51,75 @@ enum Sysfs {
             return .failure(error as? Errno ?? .ioError)
         }
         defer { try? fd.close() }
-        // Attributes are at most a page; one read returns the whole value. The bytes go
-        // to a stack buffer so that the string keeps only what it needs.
+        return read(fd.rawValue)
+    }
+
+    /// The text of the attribute open as `fd`. Attributes are at most a page; one read
+    /// returns the whole value. The bytes go to a stack buffer so that the string keeps
+    /// only what it needs.
+    static func read(_ fd: Int32) -> Result<String, Errno> {
         do {
             return .success(
                 try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
-                    var end = try fd.read(into: UnsafeMutableRawBufferPointer(buffer))
+                    var end = try FileDescriptor(rawValue: fd).read(into: UnsafeMutableRawBufferPointer(buffer))
                     while end > 0, buffer[end - 1] == UInt8(ascii: "\n") || buffer[end - 1] == 0 { end -= 1 }
                     return String(decoding: buffer[..<end], as: UTF8.self)
                 })
         } catch {
             return .failure(error as? Errno ?? .ioError)
+        }
+    }
+
+    /// `attribute` for the file `name` in `folder`, a path held as a String. Discovery reads
+    /// a few attributes and links of each of thousands of VFs; building a FilePath, or even a
+    /// String, for each path costs more than the system call. Absolute paths, not reads
+    /// relative to an open folder: those cost umockdev's preload (which tests and the
+    /// benchmark run under) two more system calls each.
+    static func attribute(in folder: String, _ name: String) -> String? {
+        withPath(folder, name) { path in
+            // Non-blocking: sysfs ignores it, and a FIFO planted in a fake tree cannot hang us.
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            return try? read(fd).get()
+        }
+    }
+
+    /// `linkName` for the link `name` in `folder`: the last component of the link's target.
+    static func linkName(in folder: String, _ name: String) -> String? {
+        withPath(folder, name) { path in readLinkText { readlink(path, $0, $1) } }.flatMap(lastComponent)
+    }
+
+    /// Calls `body` with `folder/name` as a C string built on the stack.
+    private static func withPath<T>(
+        _ folder: String, _ name: String, _ body: (UnsafePointer<CChar>) -> T?
+    ) -> T? {
+        var folder = folder
+        var name = name
+        return folder.withUTF8 { folder in
+            name.withUTF8 { name in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: folder.count + name.count + 2) { buffer in
+                    guard let base = buffer.baseAddress else { return nil }
+                    var end = buffer.initialize(fromContentsOf: folder)
+                    buffer[end] = UInt8(ascii: "/")
+                    end = buffer[(end + 1)...].initialize(fromContentsOf: name)
+                    buffer[end] = 0
+                    return base.withMemoryRebound(to: CChar.self, capacity: end + 1) { body($0) }
+                }
+            }
+        }
+    }
+
+    /// What FilePath calls the last component: the text after the last `/`, ignoring
+    /// trailing and repeated separators; nil for `/`.
+    static func lastComponent(_ path: String) -> String? {
+        // By bytes: splitting Characters costs more than the readlink it follows.
+        var path = path
+        return path.withUTF8 { bytes in
+            let slash = UInt8(ascii: "/")
+            guard let last = bytes.lastIndex(where: { $0 != slash }) else { return nil }
+            let first = bytes[..<last].lastIndex(of: slash).map { $0 + 1 } ?? 0
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[first...last]), as: UTF8.self)
         }
     }
 
@@ -80,19 +138,18 @@ enum Sysfs {
         path.withPlatformString { name in readLink { readlink(name, $0, $1) } }
     }
 
-    /// The target of the link `name` in the open folder `folder`.
-    static func link(_ name: String, in folder: Int32) -> FilePath? {
-        readLink { readlinkat(folder, name, $0, $1) }
+    /// `call` fills a buffer as readlink(2) does.
+    private static func readLink(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int) -> FilePath? {
+        readLinkText(call).map { FilePath($0) }
     }
 
-    /// `call` fills a buffer as readlink(2) does. A stack buffer: discovery reads a few
-    /// links per VF, thousands on a large host.
-    private static func readLink(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int) -> FilePath? {
+    /// A stack buffer: discovery reads a few links per VF, thousands on a large host.
+    private static func readLinkText(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int) -> String? {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(PATH_MAX)) { buffer in
             guard let base = buffer.baseAddress else { return nil }
             let count = call(base, buffer.count)
             guard count > 0 else { return nil }
-            return FilePath(String(decoding: UnsafeRawBufferPointer(start: base, count: count), as: UTF8.self))
+            return String(decoding: UnsafeRawBufferPointer(start: base, count: count), as: UTF8.self)
         }
     }
 
@@ -121,8 +178,9 @@ enum Sysfs {
         var links: [(index: Int, address: PCIAddress)] = []
         entries(folder) { descriptor, entry in
             guard entry.hasPrefix("virtfn"), let index = SysfsValue.index(entry.dropFirst("virtfn".count)),
-                let name = link(entry, in: descriptor)?.lastComponent?.string,
-                let address = PCIAddress(name), address != pf
+                let name = entry.withCString({ entry in readLinkText { readlinkat(descriptor, entry, $0, $1) } })
+                    .flatMap(lastComponent),
+                let address = PCIAddress(sysfsName: name), address != pf
             else { return }
             let expected = offset.flatMap { offset in
                 stride.flatMap { pf.virtualFunction(index, offset: offset, stride: $0) }
@@ -145,7 +203,18 @@ enum Sysfs {
 
     /// Calls `body` with the open folder's descriptor and each name in it, without `.` and `..`.
     static func entries(_ path: FilePath, _ body: (_ folder: Int32, _ name: String) -> Void) {
-        guard let dir = path.withPlatformString({ opendir($0) }) else { return }
+        entries(atPath: path.string, body)
+    }
+
+    /// `entries` for a path held as a String.
+    static func entries(atPath path: String) -> [String] {
+        var names: [String] = []
+        entries(atPath: path) { _, name in names.append(name) }
+        return names
+    }
+
+    static func entries(atPath path: String, _ body: (_ folder: Int32, _ name: String) -> Void) {
+        guard let dir = path.withCString({ opendir($0) }) else { return }
         defer { closedir(dir) }
         let folder = dirfd(dir)
         while let entry = readdir(dir) {
@@ -161,12 +230,84 @@ enum Sysfs {
     }
 }
 
+extension PCIAddress {
+    /// A name from a sysfs listing or link. The kernel writes `%04x:%02x:%02x.%d`; that
+    /// form is read byte by byte (the general parser splits strings, which for thousands
+    /// of VFs costs more than reading them); any other spelling goes to the general parser.
+    init?(sysfsName name: String) {
+        var name = name
+        if let address = name.withUTF8(Self.kernelForm) {
+            self = address
+        } else {
+            self.init(name)
+        }
+    }
+
+    /// `description` (`%04x:%02x:%02x.%d`, the name sysfs gives the function), written
+    /// into a stack buffer: building it from hex strings costs more than reading a VF's
+    /// attributes, and discovery and `detect --json` need it for every VF.
+    var sysfsName: String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            var end = 0
+            func put(_ byte: UInt8) {
+                buffer[end] = byte
+                end += 1
+            }
+            func hex(_ value: UInt32, width: Int) {
+                var count = width
+                while count < 8, value >> (4 * UInt32(count)) != 0 { count += 1 }
+                for shift in stride(from: 4 * (count - 1), through: 0, by: -4) {
+                    put(digits.utf8Start[Int(value >> UInt32(shift) & 0xf)])
+                }
+            }
+            hex(domain, width: 4)
+            put(UInt8(ascii: ":"))
+            hex(UInt32(bus), width: 2)
+            put(UInt8(ascii: ":"))
+            hex(UInt32(device), width: 2)
+            put(UInt8(ascii: "."))
+            hex(UInt32(function), width: 1)
+            return String(decoding: buffer[..<end], as: UTF8.self)
+        }
+    }
+
+    private static func kernelForm(_ bytes: UnsafeBufferPointer<UInt8>) -> PCIAddress? {
+        guard bytes.count == 12, bytes[4] == UInt8(ascii: ":"), bytes[7] == UInt8(ascii: ":"),
+            bytes[10] == UInt8(ascii: ".")
+        else { return nil }
+        func hexValue(_ range: Range<Int>) -> UInt32? {
+            var value: UInt32 = 0
+            for index in range {
+                let byte = bytes[index]
+                let digit: UInt8
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+                default: return nil
+                }
+                value = value << 4 | UInt32(digit)
+            }
+            return value
+        }
+        guard let domain = hexValue(0..<4), let bus = hexValue(5..<7), let device = hexValue(8..<10), device < 32,
+            let function = hexValue(11..<12), function < 8
+        else { return nil }
+        return PCIAddress(domain: domain, bus: UInt8(bus), device: UInt8(device), function: UInt8(function))
+    }
+}
+
 /// Parsers for what the kernel prints into sysfs attributes. Each returns nil for text
 /// the kernel would not write there, so that garbage is reported as unknown, never as
 /// a number it is not.
 enum SysfsValue {
     /// Decimal, or hex with a `0x` prefix, with any sign: `flags`, `class`, `numa_node`.
     static func integer(_ text: String) -> Int? {
+        // What the kernel writes most (`1500`, `0`): a few digits, read without trimming.
+        let digits = text.utf8
+        if (1...18).contains(digits.count), digits.allSatisfy({ (0x30...0x39).contains($0) }) {
+            return digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        }
         let text = text.trimmingSpaces
         if text.hasPrefix("0x") { return Int(text.dropFirst(2), radix: 16) }
         return Int(text)
@@ -195,11 +336,14 @@ enum SysfsValue {
     /// A link-layer address as the kernel prints it (`%pM` and its longer forms):
     /// colon-separated pairs of lowercase hex digits, 1 to 32 bytes.
     static func linkAddress(_ text: String) -> String? {
-        let bytes = text.split(separator: ":", omittingEmptySubsequences: false)
+        // By bytes, as `xx:xx:...` is laid out: every third byte a colon, the rest digits.
+        var text = text
         func lowerHex(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) }
-        guard (1...32).contains(bytes.count), bytes.allSatisfy({ $0.utf8.count == 2 && $0.utf8.allSatisfy(lowerHex) })
-        else { return nil }
-        return text
+        let valid = text.withUTF8 { bytes in
+            (bytes.count + 1) % 3 == 0 && (1...32).contains((bytes.count + 1) / 3)
+                && bytes.indices.allSatisfy { $0 % 3 == 2 ? bytes[$0] == UInt8(ascii: ":") : lowerHex(bytes[$0]) }
+        }
+        return valid ? text : nil
     }
 
     /// A value as a message shows it: quoted, escaped onto one line, at most 40 characters.
