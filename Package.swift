@@ -52,14 +52,20 @@ let package = Package(
             dependencies: ["Testbed", "Capability", .product(name: "Logging", package: "swift-log")],
             path: "Tests/RestoreBenchmark"),
         // Fuzzes the manifest decoder (scripts/fuzz-policy); a plain build replays inputs.
-        .executableTarget(name: "policy-fuzzer", dependencies: ["Capability"], path: "Tests/PolicyFuzzer"),
+        // What the fuzz targets share: libFuzzer's driver, or the replay of saved inputs.
+        .target(
+            name: "FuzzDriver", dependencies: ["Capability", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/FuzzDriver"),
+        .executableTarget(
+            name: "policy-fuzzer", dependencies: ["Capability", "FuzzDriver"], path: "Tests/PolicyFuzzer"),
         // Fuzzes the stored-state decoder and what plan, restore and status do with a state (scripts/fuzz-state).
         .executableTarget(
             name: "state-fuzzer",
-            dependencies: ["Capability", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["Capability", "FuzzDriver", .product(name: "SystemPackage", package: "swift-system")],
             path: "Tests/StateFuzzer", exclude: ["regressions"]),
         // Fuzzes the sysfs readers on fake hosts under umockdev (scripts/fuzz-sysfs); a plain build replays inputs.
-        .executableTarget(name: "sysfs-fuzzer", dependencies: ["Capability", "Testbed"], path: "Tests/SysfsFuzzer"),
+        .executableTarget(
+            name: "sysfs-fuzzer", dependencies: ["Capability", "Testbed", "FuzzDriver"], path: "Tests/SysfsFuzzer"),
         .testTarget(name: "CapabilityTests", dependencies: ["Capability", "Testbed"], exclude: ["Golden"]),
     ]
 )

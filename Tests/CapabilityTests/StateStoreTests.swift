@@ -173,13 +173,9 @@ import Testing
             + "or restore STATE from a backup"
     }
 
-    static let resourceNameRule =
-        "is not a valid resource name: use 1 to 63 letters, digits, '-' and '_', "
-        + "starting and ending with a letter or digit "
-        + "(the operator's webhook: ^[a-zA-Z0-9]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$, at most 63 characters)"
-    static let labelRule =
-        "must be 1 to 63 letters, digits, '-', '_' or '.', "
-        + "starting and ending with a letter or digit"
+    // The same rules as manifests, so the same words.
+    static let resourceNameRule = PolicyDecoderTests.resourceNameRule
+    static let labelRule = PolicyDecoderTests.labelRule
 
     static let badStates: [BadState] = [
         BadState(

@@ -1,6 +1,3 @@
-import Capability
-import SystemPackage
-
 // Fuzz target for the stored-state decoder and what plan, restore and status do with a
 // state. Built two ways, as policy-fuzzer is:
 // - scripts/fuzz-state builds it with -sanitize=fuzzer -DFUZZING: main hands control to
@@ -8,6 +5,10 @@ import SystemPackage
 // - a plain build replays the files it is given (crashes, the corpus, regressions).
 // `state-fuzzer --write-seeds DIR MANIFEST...` writes valid states made from manifests.
 // Every input must end in a state or a one-line problem: no crash, no hang, no trap.
+import Capability
+import FuzzDriver
+import SystemPackage
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -90,17 +91,6 @@ public func fuzzState(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-#if FUZZING
-    // libFuzzer's C entry point keeps its C name.
-    // swift-format-ignore: AlwaysUseLowerCamelCase
-    @_silgen_name("LLVMFuzzerRunDriver")
-    func LLVMFuzzerRunDriver(
-        _ argc: UnsafeMutablePointer<Int32>,
-        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-        _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-    ) -> Int32
-#endif
-
 @main
 struct StateFuzzerMain {
     static func main() throws {
@@ -109,19 +99,7 @@ struct StateFuzzerMain {
             try writeSeeds(into: arguments[1], from: Array(arguments.dropFirst(2)))
             return
         }
-        #if FUZZING
-            var argc = CommandLine.argc
-            var argv = CommandLine.unsafeArgv
-            exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzState(data, size) })
-        #else
-            for path in arguments {
-                let bytes = try readFile(path)
-                _ = bytes.withUnsafeBufferPointer {
-                    fuzzState($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count)
-                }
-                print("ok \(path)")
-            }
-        #endif
+        try FuzzDriver.run(fuzzState, replaying: arguments)
     }
 
     /// Three states per manifest: as installed (no cards), as applied on this node (its
@@ -132,7 +110,8 @@ struct StateFuzzerMain {
         var moved = cards[0]
         moved.pciAddress = PCIAddress("0000:5e:00.0") ?? moved.pciAddress
         for manifest in manifests {
-            let decoded = PolicyDecoder.decode(String(decoding: try readFile(manifest), as: UTF8.self), file: manifest)
+            let decoded = PolicyDecoder.decode(
+                String(decoding: try FuzzDriver.readFile(manifest), as: UTF8.self), file: manifest)
             let name = FilePath(manifest).stem ?? "seed"
             let states = [
                 ("installed", DesiredState(policies: decoded.policies)),
@@ -145,17 +124,4 @@ struct StateFuzzerMain {
         }
     }
 
-    static func readFile(_ path: String) throws -> [UInt8] {
-        guard let file = fopen(path, "rb") else { throw ReplayError(path: path) }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count == 0 { return bytes }
-            bytes += buffer[..<count]
-        }
-    }
-
-    struct ReplayError: Error { let path: String }
 }

@@ -1,6 +1,3 @@
-import Capability
-import Testbed
-
 // Fuzz target for the sysfs readers: discovery (libudev, libpci, plain reads) and the
 // restore side's PF reader, run on fake hosts whose attributes the input rewrites.
 // Built two ways, as the policy fuzzer is:
@@ -24,6 +21,10 @@ import Testbed
 // Every input must end in an inventory that keeps the readers' promises (see `check`):
 // no crash, no trap, no hang, no PF listed as a VF, no count that is not one, no
 // file descriptor left open.
+import Capability
+import FuzzDriver
+import Testbed
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -482,17 +483,6 @@ let scratch: (folder: String, tree: String, backups: String, bases: [String]) = 
     return (folder, folder + "/current", backups, bases)
 }()
 
-#if FUZZING
-    // libFuzzer's C entry point keeps its C name.
-    // swift-format-ignore: AlwaysUseLowerCamelCase
-    @_silgen_name("LLVMFuzzerRunDriver")
-    func LLVMFuzzerRunDriver(
-        _ argc: UnsafeMutablePointer<Int32>,
-        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-        _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-    ) -> Int32
-#endif
-
 @main
 struct SysfsFuzzerMain {
     static func main() throws {
@@ -509,19 +499,7 @@ struct SysfsFuzzerMain {
         setenv("UMOCKDEV_DIR", scratch.tree, 1)
         // libFuzzer ends the process with exit(), past any defer.
         atexit { SysfsFuzzerMain.removeScratch() }
-        #if FUZZING
-            var argc = CommandLine.argc
-            var argv = CommandLine.unsafeArgv
-            exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzSysfs(data, size) })
-        #else
-            for path in arguments.dropFirst() {
-                let bytes = try readFile(path)
-                _ = bytes.withUnsafeBufferPointer {
-                    fuzzSysfs($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count)
-                }
-                print("ok \(path)")
-            }
-        #endif
+        try FuzzDriver.run(fuzzSysfs, replaying: Array(arguments.dropFirst()))
     }
 
     static func removeScratch() {
@@ -577,23 +555,12 @@ struct SysfsFuzzerMain {
             """
         for (name, text) in seeds {
             let path = folder + "/" + name
-            guard let file = fopen(path, "wb") else { throw ReplayError(path: path) }
+            guard let file = fopen(path, "wb") else { throw SeedError(path: path) }
             fputs(text, file)
             fclose(file)
         }
     }
 
-    static func readFile(_ path: String) throws -> [UInt8] {
-        guard let file = fopen(path, "rb") else { throw ReplayError(path: path) }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count == 0 { return bytes }
-            bytes += buffer[..<count]
-        }
-    }
-
-    struct ReplayError: Error { let path: String }
 }
+
+struct SeedError: Error { let path: String }

@@ -5,7 +5,7 @@ extension FileDescriptor {
     /// stops once more than `limit` bytes are in, so that a caller that refuses large
     /// files does not read all of one to find that out. `chunk` is the size of one read.
     /// swift-system retries a read that a signal interrupted (EINTR).
-    func readToEnd(limit: Int = .max, chunk: Int = 65536) throws(Errno) -> [UInt8] {
+    public func readToEnd(limit: Int = .max, chunk: Int = 65536) throws(Errno) -> [UInt8] {
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: chunk)
         while bytes.count <= limit {
