@@ -35,9 +35,9 @@ public struct NodeInstallation: Sendable {
         return files
     }
 
-    public func install(label: CapabilityLabel, binary: [UInt8], dryRun: Bool) throws(SRIOVError) -> [FileInstaller
-        .Change]
-    {
+    public func install(
+        label: CapabilityLabel, binary: [UInt8], dryRun: Bool
+    ) throws(SRIOVError) -> [FileInstaller.Change] {
         let files = try installFiles(label: label, binary: binary)
         guard !dryRun else { return try installer.preview(files) }
         // The empty state is created under the state lock, so that it cannot replace
