@@ -17,9 +17,10 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let plan = try CurrentPlan.load(
-                store: target.store(), inventory: HostDiscovery.discover, nodeLabels: nodeLabels
-            ).plan
+            let current = try CurrentPlan.load(
+                store: target.store(), inventory: HostDiscovery.discover, nodeLabels: nodeLabels)
+            for warning in current.warnings { printError("harvester-sriov: warning: \(warning)") }
+            let plan = current.plan
             output(json ? PlanReport.json(plan) : PlanReport.table(plan), terminator: "")
         }
     }

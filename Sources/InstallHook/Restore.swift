@@ -78,6 +78,7 @@ struct Status: ParsableCommand {
                 logger: Logger(label: "harvester-sriov"))
             return try NodeStatus(engine: engine)
         }
+        for warning in status.warnings { printError("harvester-sriov: warning: \(warning)") }
         output(json ? StatusReport.json(status) : StatusReport.table(status), terminator: "")
         if !status.inSync { throw ExitCode(NodeStatus.driftExitCode) }
     }

@@ -53,6 +53,38 @@ public struct RootWriter: Sendable {
         return try readAll(fd, relative)
     }
 
+    /// The names in the folder `relative` (not "." and ".."), or nil when it does not
+    /// exist. Reached by the same walk as writes; the folder itself must be a real folder,
+    /// not a link to one.
+    public func list(_ relative: FilePath) throws(SRIOVError) -> [String]? {
+        guard let parent = try openFolder(relative.removingLastComponent(), create: false) else { return nil }
+        defer { close(parent) }
+        let name = Self.name(relative)
+        var status = stat()
+        guard fstatat(parent, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else {
+            if errno == ENOENT { return nil }
+            throw failure(relative, "open", errno)
+        }
+        guard status.st_mode & S_IFMT == S_IFDIR else { throw notRegular(relative, status.st_mode, "list") }
+        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0, let directory = fdopendir(fd) else {
+            let code = errno
+            if fd >= 0 { close(fd) }
+            // ELOOP or ENOTDIR: replaced by a link since the look above.
+            if code == ELOOP || code == ENOTDIR { throw notRegular(relative, S_IFLNK, "list") }
+            throw failure(relative, "list", code)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let record = readdir(directory) {
+            let entry = withUnsafePointer(to: record.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if entry != "." && entry != ".." { names.append(entry) }
+        }
+        return names.sorted()
+    }
+
     /// Says, without writing anything, whether `relative` can be written as `kind`: every
     /// folder on the way is a real folder or missing (it would be created), what is there
     /// now is absent or of that kind, and the deepest existing folder is writable (a

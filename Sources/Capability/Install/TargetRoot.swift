@@ -68,4 +68,8 @@ public enum Layout: String, Sendable, CaseIterable {
         case .harvester: "usr/local/etc/harvester-sriov/state.json"
         }
     }
+
+    /// The drop-in policy folder beside the state: its `*.yaml` manifests apply together
+    /// with the stored policies (plan, restore, status) without `policy apply`.
+    public var policiesFolder: FilePath { stateFile.removingLastComponent().appending("policies.d") }
 }

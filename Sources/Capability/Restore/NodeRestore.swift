@@ -62,7 +62,8 @@ public struct RestoreEngine: Sendable {
     }
 
     private func restoreAll(_ options: RestoreOptions) throws(SRIOVError) -> RestoreResult {
-        let state = try store.load()
+        let (state, warnings) = try store.loadWithDropIns()
+        for warning in warnings { logger.warning("\(warning)") }
         guard !state.policies.isEmpty else {
             logger.info("no policies are stored in \(store.displayPath); nothing to restore")
             return try finish([], all: options.selection.isEmpty)

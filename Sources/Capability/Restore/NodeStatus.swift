@@ -34,6 +34,8 @@ public struct NodeStatus: Encodable, Sendable {
     public var inSync: Bool
     public var interfaces: [PF]
     public var lastRestore: RestoreResult?
+    /// The drop-in folder's warnings, for stderr: not part of the JSON.
+    public var warnings: [String] = []
 
     enum Keys: String, CodingKey { case inSync, interfaces, lastRestore }
 
@@ -75,6 +77,7 @@ public struct NodeStatus: Encodable, Sendable {
                 actualVfs: foreign.found.numVFs, vfs: [], differences: [CurrentPlan.differentCard(foreign)])
         }
         lastRestore = engine.runtime.readStatus()
+        warnings = current.warnings
         inSync = interfaces.allSatisfy(\.differences.isEmpty)
     }
 }

@@ -1,11 +1,13 @@
 /// The plan for this node now, as restore, status and `plan` all see it: the stored
-/// policies with moved cards followed, resolved against the PFs present (less any
+/// policies and the drop-in ones (`DropInPolicies`) with moved cards followed, resolved against the PFs present (less any
 /// different card found in a remembered slot) and the node's labels.
 public struct CurrentPlan: Sendable {
     public let state: DesiredState
     public let host: HostInventory
     public let tracker: CardTracker
     public let plan: NodePlan
+    /// The drop-in folder's warnings (files skipped, and why), for stderr or the log.
+    public var warnings: [String] = []
 
     /// Pure: from a state and a host already read. `labels` (from the command line) win
     /// over the stored ones, which win over the node's own.
@@ -22,14 +24,16 @@ public struct CurrentPlan: Sendable {
             tracker.follow(state.policies), host: usable, labels: NodeLabels.of(host, extra: extra))
     }
 
-    /// Reads the stored state, then the node; `nodeLabels` are `key=value` flags, checked
+    /// Reads the stored state and the drop-in policies, then the node; `nodeLabels` are `key=value` flags, checked
     /// last, as the commands always have.
     public static func load(
         store: StateStore, inventory: () throws(SRIOVError) -> HostInventory, nodeLabels: [String] = []
     ) throws(SRIOVError) -> CurrentPlan {
-        let state = try store.load()
+        let (state, warnings) = try store.loadWithDropIns()
         let host = try inventory()
-        return CurrentPlan(state: state, host: host, labels: try NodeLabels.parse(nodeLabels))
+        var current = CurrentPlan(state: state, host: host, labels: try NodeLabels.parse(nodeLabels))
+        current.warnings = warnings
+        return current
     }
 
     /// What status lists for a slot that holds a different card than the policies were applied to.
