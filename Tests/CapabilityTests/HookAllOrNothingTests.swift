@@ -10,13 +10,17 @@ import Testing
     static let targets: [(Layout, String)] = Layout.allCases.flatMap { layout in
         ((InstallTests.expectedPaths[layout] ?? []) + [layout.stateFile.string]).map { (layout, $0) }
     }
-    static let enablementLink = "etc/systemd/system/multi-user.target.wants/harvester-sriov-restore.service"
+    /// The links `systemctl enable` would make: the boot unit's and the policy path unit's.
+    static let enablementLinks: Set<String> = [
+        "etc/systemd/system/multi-user.target.wants/harvester-sriov-restore.service",
+        "etc/systemd/system/multi-user.target.wants/harvester-sriov-policies.path",
+    ]
 
     /// Plants at `path` what the writer must refuse: a link to a file outside the root or,
     /// where a link belongs, a regular file.
     static func plant(_ path: String, in folder: TemporaryFolder) throws {
         try folder.write("outside/secret", "secret\n")
-        if path == enablementLink {
+        if enablementLinks.contains(path) {
             try folder.write("root/" + path, "not a link\n")
         } else {
             _ = try folder.folder("root/" + (path as NSString).deletingLastPathComponent)

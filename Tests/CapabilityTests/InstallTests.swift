@@ -32,6 +32,8 @@ import Testing
             "usr/local/bin/harvester-sriov", "etc/udev/rules.d/70-harvester-sriov.rules",
             "etc/systemd/system/harvester-sriov-restore.service", "etc/systemd/system/harvester-sriov-restore@.service",
             "etc/systemd/system/multi-user.target.wants/harvester-sriov-restore.service",
+            "etc/systemd/system/harvester-sriov-policies.path", "etc/systemd/system/harvester-sriov-policies.service",
+            "etc/systemd/system/multi-user.target.wants/harvester-sriov-policies.path",
             "etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml", "etc/harvester-sriov/node-label-patch.json",
         ],
         .harvester: [
@@ -80,6 +82,8 @@ import Testing
             paths == [
                 "/etc/udev/rules.d/70-harvester-sriov.rules", "/etc/systemd/system/harvester-sriov-restore.service",
                 "/etc/systemd/system/harvester-sriov-restore@.service",
+                "/etc/systemd/system/harvester-sriov-policies.path",
+                "/etc/systemd/system/harvester-sriov-policies.service",
                 "/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml",
             ])
         #expect(
@@ -88,7 +92,11 @@ import Testing
                     [
                         (
                             key: "enable",
-                            value: .sequence([.scalar(.string("harvester-sriov-restore.service"), line: 0)], line: 0)
+                            value: .sequence(
+                                [
+                                    .scalar(.string("harvester-sriov-restore.service"), line: 0),
+                                    .scalar(.string("harvester-sriov-policies.path"), line: 0),
+                                ], line: 0)
                         )
                     ], line: 0))
     }
@@ -133,6 +141,12 @@ import Testing
             try folder.write(
                 "root/etc/systemd/system/harvester-sriov-restore@.service",
                 NodeFiles.pfUnit(InstallOptions(layout: .harvester)))
+            try folder.write(
+                "root/etc/systemd/system/harvester-sriov-policies.path",
+                NodeFiles.policiesPathUnit(InstallOptions(layout: .harvester)))
+            try folder.write(
+                "root/etc/systemd/system/harvester-sriov-policies.service",
+                NodeFiles.policiesUnit(InstallOptions(layout: .harvester)))
         }
         // systemd-analyze cannot verify a template, and stumbles on ':' in an instance
         // named on its command line: verify an instance file of the template instead.
@@ -144,6 +158,8 @@ import Testing
             [
                 "verify", "--root=\(root)", "/etc/systemd/system/harvester-sriov-restore.service",
                 "/etc/systemd/system/harvester-sriov-restore@verify.service",
+                "/etc/systemd/system/harvester-sriov-policies.path",
+                "/etc/systemd/system/harvester-sriov-policies.service",
             ], mergingErrors: true)
         let output = verify.stdout
         // Units named in ordering that this root does not have (rke2, NetworkManager) are fine.

@@ -67,6 +67,8 @@ public struct InstallOptions: Sendable {
     public static let binary: FilePath = "usr/local/bin/harvester-sriov"
     static let bootUnitName = "harvester-sriov-restore.service"
     static let pfUnitName = "harvester-sriov-restore@.service"
+    static let policiesPathUnitName = "harvester-sriov-policies.path"
+    static let policiesUnitName = "harvester-sriov-policies.service"
     static let rulesFile: FilePath = "etc/udev/rules.d/70-harvester-sriov.rules"
     static let unitFolder: FilePath = "etc/systemd/system"
     static let dropIn: FilePath = "etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml"
@@ -157,6 +159,49 @@ public enum NodeFiles {
             """
     }
 
+    /// Watches the drop-in policy folder. The boot unit cannot be started again (a oneshot
+    /// that remains active), so a change starts a oneshot of its own that does not.
+    public static func policiesPathUnit(_ options: InstallOptions) -> String {
+        let folder = "/" + options.layout.policiesFolder.string
+        return """
+            # harvester-sriov \(version)
+            [Unit]
+            Description=Watch \(folder) for SR-IOV policies (harvester-sriov)
+            Documentation=https://github.com/harvester/harvester
+
+            [Path]
+            # The folder itself: a file written, renamed into it or removed changes it.
+            PathChanged=\(folder)
+            # Missing until an admin creates it; systemd then watches the nearest parent.
+            Unit=\(InstallOptions.policiesUnitName)
+
+            [Install]
+            WantedBy=multi-user.target
+
+            """
+    }
+
+    /// What the path unit starts: a restore of every PF with the drop-in policies, after
+    /// the boot restore (which already read them at boot).
+    public static func policiesUnit(_ options: InstallOptions) -> String {
+        let state = "/" + options.layout.stateFile.string
+        return """
+            # harvester-sriov \(version)
+            [Unit]
+            Description=Apply the drop-in SR-IOV policies (harvester-sriov)
+            Documentation=https://github.com/harvester/harvester
+            After=\(InstallOptions.bootUnitName)
+            ConditionPathExists=\(state)
+            ConditionFileIsExecutable=/\(InstallOptions.binary)
+
+            [Service]
+            Type=oneshot
+            ExecStart=/\(InstallOptions.binary) restore --all --wait 10 --timeout \(options.timeout) --layout \(options.layout.rawValue)
+            TimeoutStartSec=\(options.timeout + 40)
+
+            """
+    }
+
     /// The RKE2 config drop-in: `node-label+` appends to the labels of earlier files, so
     /// Harvester's own labels stay.
     public static func rke2DropIn(_ label: CapabilityLabel) -> String {
@@ -206,6 +251,7 @@ public enum NodeFiles {
         out += "      systemctl:\n"
         out += "        enable:\n"
         out += "          - \(InstallOptions.bootUnitName)\n"
+        out += "          - \(InstallOptions.policiesPathUnitName)\n"
         return out
     }
 
@@ -230,6 +276,15 @@ public enum NodeFiles {
             GeneratedFile(
                 InstallOptions.unitFolder.appending("multi-user.target.wants").appending(InstallOptions.bootUnitName),
                 .symlink("../" + InstallOptions.bootUnitName)),
+            GeneratedFile(
+                InstallOptions.unitFolder.appending(InstallOptions.policiesPathUnitName),
+                .text(policiesPathUnit(options))),
+            GeneratedFile(
+                InstallOptions.unitFolder.appending(InstallOptions.policiesUnitName), .text(policiesUnit(options))),
+            GeneratedFile(
+                InstallOptions.unitFolder.appending("multi-user.target.wants").appending(
+                    InstallOptions.policiesPathUnitName),
+                .symlink("../" + InstallOptions.policiesPathUnitName)),
             GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label))),
         ]
     }
