@@ -22,7 +22,7 @@ expected=(
   "5 vfio-not-loaded" "5 apply" "5 restore" "5 pf2-drivers" "5 iommu" "5 status"
   "6 stage" "6 booted" "6 pf1-numvfs" "6 unit-failed" "6 status-drift" "6 status-names-pf2" "6 journal"
   "H1 hook" "H1 only-oem-and-usr-local"
-  "H2 yip-stage" "H2 pf1-numvfs" "H2 pf2-numvfs" "H2 before-network-pre" "H2 status" "H2 label" "H2 no-failed-units"
+  "H2 yip-stage" "H2 pf1-numvfs" "H2 pf2-numvfs" "H2 before-network-pre" "H2 status" "H2 label" "H2 no-failed-units" "H2 dropin-applied" "H2 dropin-removed"
   "H3 new-image" "H3 rule-recreated" "H3 pf1-numvfs" "H3 status" "H3 no-failed-units" "H3 newer-binary" "H3 status-after-install"
   "H4 binary-kept" "H4 pf2-numvfs" "H4 no-failed-units" "H4 uninstall"
   "H5 nothing-left" "H5 state-kept" "H5 no-vfs" "H5 no-failed-units" "H5 install-live" "H5 restore-live" "H5 purge"

@@ -76,9 +76,10 @@ public struct NodeInstallation: Sendable {
             let removed = try store.purge()
             changes.append(FileInstaller.Change(path: store.displayPath, outcome: removed.state, diff: ""))
             changes.append(FileInstaller.Change(path: store.lockDisplayPath, outcome: removed.lock, diff: ""))
-            // The state's folder is ours (the label patch lived there too).
-            let folder = options.layout.stateFile.removingLastComponent()
-            if try writer.removeFolderIfEmpty(folder) == .removed {
+            // The state's folder is ours (the label patch lived there too), and so is an
+            // empty drop-in folder; drop-in files an admin left there stay, and so does the folder.
+            for folder in [options.layout.policiesFolder, options.layout.stateFile.removingLastComponent()]
+            where try writer.removeFolderIfEmpty(folder) == .removed {
                 changes.append(FileInstaller.Change(path: root.display(folder), outcome: .removed, diff: ""))
             }
         }

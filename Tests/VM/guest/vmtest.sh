@@ -153,6 +153,19 @@ h-first-boot)
   check H2 status $bin status
   check H2 label grep -q 'network-sriov.capable=true' /etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml
   check H2 no-failed-units no_failed_units
+  # A policy file dropped into policies.d reaches the kernel with no reboot (the .path
+  # unit runs a restore), and so does its removal.
+  dropins=/usr/local/etc/harvester-sriov/policies.d
+  mkdir -p $dropins
+  start=$(date +%s%N)
+  cp $media/policies/dropin/pf1-four.yaml $dropins/
+  if wait_for 90 bash -c "[ \$(cat /sys/bus/pci/devices/$pf1/sriov_numvfs) = 4 ]"; then
+    check H2 dropin-applied echo "$(( ($(date +%s%N) - start) / 1000000 )) ms after the file was written"
+  else
+    check H2 dropin-applied bash -c "echo numvfs $(numvfs $pf1); journalctl -b -u harvester-sriov-policies.service --no-pager | tail -5; exit 1"
+  fi
+  rm $dropins/pf1-four.yaml
+  check H2 dropin-removed wait_for 90 bash -c "[ \$(cat /sys/bus/pci/devices/$pf1/sriov_numvfs) = 2 ]"
   finish ""
   ;;
 h-upgrade)
