@@ -98,10 +98,12 @@ public enum YAMLEmitter {
     ) throws(Failure) {
         let plainReadsAsString = !string || YAMLScalar.resolvePlain(text) == .string(text)
         var event = yaml_event_t()
-        var bytes = Array(text.utf8)
+        // A terminating 0 keeps the pointer non-nil for "" (libyaml asserts on NULL).
+        var bytes = Array(text.utf8) + [0]
+        guard bytes.count <= Int32.max else { throw Failure(description: "a string of \(text.utf8.count) bytes") }
         let initialized = bytes.withUnsafeMutableBufferPointer { buffer in
             yaml_scalar_event_initialize(
-                &event, nil, nil, buffer.baseAddress, Int32(buffer.count), plainReadsAsString ? 1 : 0, 1, style)
+                &event, nil, nil, buffer.baseAddress, Int32(buffer.count - 1), plainReadsAsString ? 1 : 0, 1, style)
         }
         guard initialized == 1 else { throw Failure(description: "libyaml refused a scalar") }
         try emit(&emitter, &event)
