@@ -6,6 +6,8 @@ public struct PolicyInput: Sendable {
     /// The file each policy came from, for messages.
     public var origins: [String: String] = [:]
     public var problems: [PolicyProblem] = []
+    /// Each file's text as it was read and checked, by path.
+    public var texts: [String: String] = [:]
 
     /// Reads and decodes every file; a policy name defined twice is a problem too.
     public static func load(_ paths: [String]) -> PolicyInput {
@@ -23,6 +25,7 @@ public struct PolicyInput: Sendable {
                 input.problems.append(PolicyProblem(file: path, message: "cannot read: \(error)"))
                 continue
             }
+            input.texts[path] = text
             let decoded = PolicyDecoder.decode(text, file: path)
             input.problems += decoded.problems
             for policy in decoded.policies {
