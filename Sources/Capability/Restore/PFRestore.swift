@@ -3,6 +3,9 @@ import SystemPackage
 
 /// One PF's restore: its VF count, then each VF's MAC, trust, driver and MTU, as planned.
 extension RestoreEngine {
+    /// How long a PF's VFs may take to show what was set before it counts as drift.
+    static let settleTime: Duration = .seconds(3)
+
     /// Restores one PF under its lock, within `timeout`; a failure is this PF's alone.
     func restore(_ planned: PlannedInterface, card: CardIdentity?, timeout: Duration) -> PFOutcome {
         let start = ContinuousClock.now
@@ -60,7 +63,15 @@ extension RestoreEngine {
                 $0.vfs.count == planned.numVfs
             }
             try configureVFs(planned, pf: pf, card: card, label: label, deadline: deadline)
-            let left = Drift.differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card)
+            // A VF driver may take a MAC set through the PF a moment after it bound (igbvf
+            // gets it over the PF's mailbox; seen on a real kernel): what is left gets a few
+            // seconds to settle before it counts as drift.
+            let settleBy = min(deadline, .now + Self.settleTime)
+            var left = Drift.differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card)
+            while !left.isEmpty, ContinuousClock.now < settleBy {
+                kernel.waitForEvent(until: min(settleBy, .now + .milliseconds(200)))
+                left = Drift.differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card)
+            }
             guard left.isEmpty else {
                 return fail(
                     label, "still differs from the plan after restoring: \(left.joined(separator: "; "))", outcome)

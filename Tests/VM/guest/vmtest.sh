@@ -164,6 +164,9 @@ h-first-boot)
   else
     check H2 dropin-applied bash -c "echo numvfs $(numvfs $pf1); journalctl -b -u harvester-sriov-policies.service --no-pager | tail -5; exit 1"
   fi
+  # systemd drops a change made while the restore it started still runs (the start job
+  # merges with the running one): wait for it to finish (docs/policies.md).
+  wait_for 60 bash -c '[ "$(systemctl is-active harvester-sriov-policies.service)" = inactive ]'
   rm $dropins/pf1-four.yaml
   check H2 dropin-removed wait_for 90 bash -c "[ \$(cat /sys/bus/pci/devices/$pf1/sriov_numvfs) = 2 ]"
   finish ""
