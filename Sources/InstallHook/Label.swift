@@ -1,5 +1,6 @@
 import ArgumentParser
 import Capability
+import Logging
 
 struct Label: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,6 +9,10 @@ struct Label: ParsableCommand {
             The drop-in (etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml, or the yip file /oem/91_harvester_sriov.yaml on \
             Harvester) labels the node when it registers; for a node that is already registered: \
             kubectl patch node NAME --type merge --patch-file <state folder>/node-label-patch.json
+
+            --apply sends that patch itself, through kubectl, with the node's own kubelet credential, instead of \
+            writing files. Exit status: 0 applied; 69 the API did not answer (retried with back-off for \
+            --retry-for seconds); 77 credential refused (401/403); 68 no such node (404); 74 no kubeconfig or kubectl.
             """)
 
     @OptionGroup var target: RootOptions
@@ -16,10 +21,39 @@ struct Label: ParsableCommand {
     @Flag(help: "Print the label, the drop-in and the patch instead of writing them.")
     var print = false
 
+    @Flag(help: "Patch this node's Node object now, through kubectl, instead of writing files.")
+    var apply = false
+
+    @Option(help: "With --apply: the kubeconfig (default: RKE2's kubelet kubeconfig).")
+    var kubeconfig: String?
+
+    @Option(help: "With --apply: the Node's name (default: the host name, lowercased, as kubelet registers it).")
+    var node: String?
+
+    @Option(help: "With --apply: the kubectl to run (default: RKE2's, then kubectl on PATH).")
+    var kubectl: String?
+
+    @Option(help: "With --apply: seconds to keep retrying while the API does not answer or answers 5xx.")
+    var retryFor = NodeLabelApplication.defaultRetrySeconds
+
+    @Option(help: "With --apply: seconds one kubectl request may take.")
+    var requestTimeout = NodeLabelApplication.defaultRequestTimeoutSeconds
+
+    func validate() throws {
+        guard !(apply && print) else { throw ValidationError("give --apply or --print, not both") }
+        guard apply || (kubeconfig == nil && node == nil && kubectl == nil) else {
+            throw ValidationError("--kubeconfig, --node and --kubectl go with --apply")
+        }
+    }
+
     func run() throws {
         try runReporting {
             let (root, layout) = try target.resolve()
             let label = try CapabilityLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
+            if apply {
+                try applyNow(label)
+                return
+            }
             if self.print {
                 output("\(label.key)=\(label.value)\n")
                 output(NodeFiles.rke2DropIn(label))
@@ -29,5 +63,15 @@ struct Label: ParsableCommand {
             let installation = NodeInstallation(root: root, options: flags.options(layout))
             report(try installation.label(label, dryRun: flags.dryRun), dryRun: flags.dryRun)
         }
+    }
+
+    /// One line per attempt on stderr (the journal when run from a unit); the error, if any, once.
+    private func applyNow(_ label: CapabilityLabel) throws {
+        LoggingSystem.bootstrap(JournalLogHandler.init)
+        let logger = Logger(label: "harvester-sriov")
+        let application = try NodeLabelApplication(
+            kubectl: kubectl, kubeconfig: kubeconfig, node: node, requestTimeoutSeconds: requestTimeout,
+            retrySeconds: retryFor)
+        try application.apply(label) { logger.info("\($0)") }
     }
 }

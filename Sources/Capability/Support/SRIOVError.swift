@@ -1,5 +1,17 @@
 import SystemPackage
 
+/// How a request to the Kubernetes API failed.
+public enum ClusterFailure: Sendable, Equatable {
+    /// No answer, a timeout or a 5xx, until the retries ran out.
+    case unreachable
+    /// 401 or 403: the credential is missing, wrong, or may not do this.
+    case refused
+    /// 404: no such Node.
+    case notRegistered
+    /// Another 4xx: the request itself was refused.
+    case rejected
+}
+
 /// The one error type of harvester-sriov. Every case renders as a single line that
 /// names what failed (file, field, PF) and, where there is one, what to do about it.
 public enum SRIOVError: Error, Equatable, CustomStringConvertible, Sendable {
@@ -15,6 +27,8 @@ public enum SRIOVError: Error, Equatable, CustomStringConvertible, Sendable {
     case unsafePath(String)
     /// Restoring VFs failed for a reason not tied to one file.
     case restore(String)
+    /// The Kubernetes API did not apply a request: which way it failed, and the message.
+    case cluster(ClusterFailure, String)
 
     public var description: String {
         switch self {
@@ -22,6 +36,8 @@ public enum SRIOVError: Error, Equatable, CustomStringConvertible, Sendable {
             let base = "\(operation) \(path): \(errno.description) (\(Self.symbol(errno)))"
             return hint.map { "\(base); \($0)" } ?? base
         case let .discovery(message), let .usage(message), let .unsafePath(message), let .restore(message):
+            return message
+        case let .cluster(_, message):
             return message
         case let .invalidPolicies(problems):
             return problems.map(\.description).joined(separator: "\n")
@@ -37,6 +53,10 @@ public enum SRIOVError: Error, Equatable, CustomStringConvertible, Sendable {
         case .io: 74  // EX_IOERR
         case .unsafePath: 77  // EX_NOPERM
         case .restore: 1
+        case .cluster(.unreachable, _): 69  // EX_UNAVAILABLE
+        case .cluster(.notRegistered, _): 68  // EX_NOHOST
+        case .cluster(.refused, _): 77  // EX_NOPERM
+        case .cluster(.rejected, _): 65  // EX_DATAERR
         }
     }
 

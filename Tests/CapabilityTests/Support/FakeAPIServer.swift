@@ -1,0 +1,94 @@
+import Foundation
+
+/// Stand-in for kube-apiserver: starts FakeAPIServer.py (beside this file) on an ephemeral port and
+/// writes a kubeconfig for it; the server logs every request to a file the tests read.
+final class FakeAPIServer {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("FakeAPIServer.py")
+    static var available: Bool { Tool.available("kubectl") && Tool.available("python3") }
+
+    let folder: TemporaryFolder
+    private var pid: pid_t = 0
+    private(set) var port = 0
+    var kubeconfig: String { folder.url.path + "/kubeconfig" }
+
+    /// `mode`: ok, 401, 403, 404, 500x2 or slow (see the script).
+    init(node: String, mode: String = "ok") throws {
+        folder = try TemporaryFolder()
+        // posix_spawn and waitpid, not Process: stop() must end the server for certain. Its output goes
+        // to /dev/null, not the test runner's, which a server left running would hold open.
+        let arguments = [try Tool.url("python3").path, Self.script.path, folder.url.path, node, mode]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
+        guard spawned == 0 else { throw TestbedError("cannot start python3: errno \(spawned)") }
+        let portFile = folder.url.path + "/port"
+        // The script renames the port file into place once it listens; a few seconds at most.
+        var waited = 0
+        while !FileManager.default.fileExists(atPath: portFile) {
+            guard waited < 1000 else {
+                stop()
+                throw TestbedError("FakeAPIServer.py did not start")
+            }
+            usleep(10_000)
+            waited += 1
+        }
+        guard let port = Int(try String(contentsOfFile: portFile, encoding: .utf8)) else {
+            stop()
+            throw TestbedError("FakeAPIServer.py wrote no port")
+        }
+        self.port = port
+        try Self.kubeconfig(server: "http://127.0.0.1:\(port)").write(
+            toFile: kubeconfig, atomically: true, encoding: .utf8)
+    }
+
+    deinit { stop() }
+
+    func stop() {
+        guard pid > 0 else { return }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        pid = 0
+    }
+
+    /// One "METHOD PATH STATUS" per request answered.
+    var requests: [String] {
+        ((try? String(contentsOfFile: folder.url.path + "/requests", encoding: .utf8)) ?? "")
+            .split(separator: "\n").map(String.init)
+    }
+
+    var patches: [String] { requests.filter { $0.hasPrefix("PATCH ") } }
+
+    /// The stored Node's labels after the last change.
+    var labels: [String: String] {
+        get throws {
+            let data = try Data(contentsOf: URL(fileURLWithPath: folder.url.path + "/node.json"))
+            let node = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            let metadata = node?["metadata"] as? [String: Any]
+            return metadata?["labels"] as? [String: String] ?? [:]
+        }
+    }
+
+    static func kubeconfig(server: String) -> String {
+        """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: test
+          cluster: {server: "\(server)"}
+        users:
+        - name: node
+          user: {token: test-token}
+        contexts:
+        - name: test
+          context: {cluster: test, user: node}
+        current-context: test
+
+        """
+    }
+}
