@@ -170,9 +170,9 @@ public enum NodeFiles {
             Documentation=https://github.com/harvester/harvester
 
             [Path]
-            # The folder itself: a file written, renamed into it or removed changes it.
+            # The folder itself: a file written, renamed into it or removed changes it. Missing
+            # until an admin creates it; systemd then watches the nearest parent.
             PathChanged=\(folder)
-            # Missing until an admin creates it; systemd then watches the nearest parent.
             Unit=\(InstallOptions.policiesUnitName)
 
             [Install]

@@ -79,13 +79,7 @@ public enum NodeLabels {
     public static func parse(_ flags: [String]) throws(SRIOVError) -> [String: String] {
         var labels: [String: String] = [:]
         for flag in flags {
-            guard let equals = flag.firstIndex(of: "=") else {
-                throw .usage("--node-label \(flag): write it as key=value")
-            }
-            let key = String(flag[..<equals])
-            let value = String(flag[flag.index(after: equals)...])
-            if let problem = LabelSyntax.keyProblem(key) { throw .usage("--node-label \(flag): \(problem)") }
-            if let problem = LabelSyntax.valueProblem(value) { throw .usage("--node-label \(flag): \(problem)") }
+            let (key, value) = try LabelSyntax.pair(flag, option: "--node-label")
             labels[key] = value
         }
         return labels
@@ -96,6 +90,16 @@ public enum NodeLabels {
 /// subdomain prefix and `/`, then a name of at most 63 characters; a value is empty or
 /// such a name.
 public enum LabelSyntax {
+    /// A `key=value` command-line label, both in label syntax; errors name `option`.
+    public static func pair(_ flag: String, option: String) throws(SRIOVError) -> (key: String, value: String) {
+        guard let equals = flag.firstIndex(of: "=") else { throw .usage("\(option) \(flag): write it as key=value") }
+        let key = String(flag[..<equals])
+        let value = String(flag[flag.index(after: equals)...])
+        if let problem = keyProblem(key) { throw .usage("\(option) \(flag): \(problem)") }
+        if let problem = valueProblem(value) { throw .usage("\(option) \(flag): \(problem)") }
+        return (key, value)
+    }
+
     public static func keyProblem(_ key: String) -> String? {
         let parts = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         if parts.count == 2 {

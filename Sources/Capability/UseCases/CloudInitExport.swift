@@ -113,13 +113,7 @@ public struct CloudInitExport: Sendable {
         }
         var labels: [String: String] = [:]
         for flag in flags {
-            guard let equals = flag.firstIndex(of: "=") else {
-                throw .usage("--match-selector \(flag): write it as key=value")
-            }
-            let key = String(flag[..<equals])
-            let value = String(flag[flag.index(after: equals)...])
-            if let problem = LabelSyntax.keyProblem(key) { throw .usage("--match-selector \(flag): \(problem)") }
-            if let problem = LabelSyntax.valueProblem(value) { throw .usage("--match-selector \(flag): \(problem)") }
+            let (key, value) = try LabelSyntax.pair(flag, option: "--match-selector")
             if let earlier = labels[key], earlier != value {
                 throw .usage("--match-selector \(flag): \(key) is already \(earlier); a node has one value per label")
             }
