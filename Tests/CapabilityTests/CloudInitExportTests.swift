@@ -6,8 +6,7 @@ import Testing
 
 /// `export cloudinit`: the node-manager CloudInit that carries policy files to a cluster's nodes.
 @Suite struct CloudInitExportTests {
-    static let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Schemas/node.harvesterhci.io_cloudinits.yaml").path
+    static let schema = SchemaCheck.schema("node.harvesterhci.io_cloudinits.yaml")
     static let good = PolicyManifest.policy(
         "port0", #"{resourceName: intel_vfs, numVfs: 4, nicSelector: {vendor: "8086", pfNames: [ens1f0]}}"#)
     /// A policy whose comment and annotation hold Go template actions.
@@ -17,39 +16,13 @@ import Testing
             "port1", #"{resourceName: other_vfs, numVfs: 2, nicSelector: {vendor: "8086", pfNames: [ens1f1]}}"#,
             annotations: #"note: "{{ printf \"%s\" .X }}""#)
 
-    static var jsonschemaAvailable: Bool {
-        guard let python = Tool.path("python3"),
-            let result = try? Program.run(URL(fileURLWithPath: python), ["-c", "import jsonschema, yaml"])
-        else { return false }
-        return result.status == 0
-    }
-
-    /// Validates stdin against the CRD's openAPIV3Schema with python3's jsonschema, and
-    /// refuses fields the schema does not name (the API server would prune them).
-    static let validator = #"""
-        import sys, yaml, jsonschema
-        crd = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d][0]
-        schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-        cr = yaml.safe_load(sys.stdin)
-        jsonschema.Draft7Validator(schema).validate(cr)
-        def pruned(node, schema, where):
-            if not isinstance(node, dict): return
-            props = schema.get("properties")
-            for key, value in node.items():
-                if props is not None:
-                    if key not in props: sys.exit("unknown field " + where + key)
-                    pruned(value, props[key], where + key + ".")
-        pruned(cr, schema, "")
-        print("valid")
-        """#
-
     /// Writes the files into `folder` (which removes them when it goes) and returns their paths, sorted.
     func files(_ contents: [String: String], in folder: TemporaryFolder) throws -> [String] {
         for (name, text) in contents { try folder.write(name, text) }
         return contents.keys.sorted().map { folder.path($0) }
     }
 
-    @Test(.enabled(if: jsonschemaAvailable), arguments: [false, true])
+    @Test(.enabled(if: SchemaCheck.available), arguments: [false, true])
     func theCloudInitValidatesAgainstNodeManagersCRD(paused: Bool) throws {
         let folder = try TemporaryFolder()
         let paths = try files(["x710.yaml": Self.good, "braces.yml": Self.braces], in: folder)
@@ -58,24 +31,17 @@ import Testing
                 + (paused ? ["--paused"] : []))
         #expect(exported.status == 0)
         #expect(exported.stderr == "")
-        try folder.write("cr.yaml", exported.stdout)
-        let check = try Program.run(
-            try Tool.url("sh"),
-            ["-c", "python3 -c \"$0\" \"$1\" < \"$2\"", Self.validator, Self.schema, folder.path("cr.yaml")])
+        let check = try SchemaCheck.validate(exported.stdout, against: Self.schema)
         #expect(check.stderr == "")
         #expect(check.stdout == "valid\n")
         #expect(check.status == 0)
     }
 
-    @Test(.enabled(if: jsonschemaAvailable))
+    @Test(.enabled(if: SchemaCheck.available))
     func theValidatorRefusesAnObjectWithoutContents() throws {
-        let folder = try TemporaryFolder()
-        try folder.write(
-            "cr.yaml",
-            "apiVersion: node.harvesterhci.io/v1beta1\nkind: CloudInit\nspec: {filename: a.yaml, matchSelector: {}}\n")
-        let check = try Program.run(
-            try Tool.url("sh"),
-            ["-c", "python3 -c \"$0\" \"$1\" < \"$2\"", Self.validator, Self.schema, folder.path("cr.yaml")])
+        let check = try SchemaCheck.validate(
+            "apiVersion: node.harvesterhci.io/v1beta1\nkind: CloudInit\nspec: {filename: a.yaml, matchSelector: {}}\n",
+            against: Self.schema)
         #expect(check.status != 0)
         #expect(check.stderr.contains("'contents' is a required property"))
     }
