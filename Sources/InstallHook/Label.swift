@@ -34,10 +34,10 @@ struct Label: ParsableCommand {
     var kubectl: String?
 
     @Option(help: "With --apply: seconds to keep retrying while the API does not answer or answers 5xx.")
-    var retryFor = NodeLabelApplication.defaultRetrySeconds
+    var retryFor = Kubectl.defaultRetrySeconds
 
     @Option(help: "With --apply: seconds one kubectl request may take.")
-    var requestTimeout = NodeLabelApplication.defaultRequestTimeoutSeconds
+    var requestTimeout = Kubectl.defaultRequestTimeoutSeconds
 
     func validate() throws {
         guard !(apply && print) else { throw ValidationError("give --apply or --print, not both") }

@@ -21,7 +21,7 @@ struct LabelApplyTests {
     }
 
     func attempts(_ result: Program.Result) -> [Substring] {
-        result.stderr.split(separator: "\n").filter { $0.contains("label attempt ") }
+        result.stderr.split(separator: "\n").filter { $0.contains("attempt ") }
     }
 
     @Test func oneMergePatchLabelsTheNamedNode() throws {
@@ -62,7 +62,7 @@ struct LabelApplyTests {
         // Attempts at 0 s and 1 s; the next pause (2 s) would end past the 3 s.
         #expect(attempts(result).count == 2)
         let last = try #require(result.stderr.split(separator: "\n").last)
-        #expect(last.hasPrefix("harvester-sriov: the Kubernetes API (kubeconfig \(server.kubeconfig)) did not apply"))
+        #expect(last.hasPrefix("harvester-sriov: the Kubernetes API (kubeconfig \(server.kubeconfig)) did not answer"))
         #expect(last.contains("on node \(Self.node) in 2 attempts"))
         #expect(last.hasSuffix("; run harvester-sriov label --apply again once it answers"))
     }

@@ -6,7 +6,7 @@ import Testing
 @Suite struct LabelVerdictTests {
     @Test(
         arguments: [
-            (0, "node/worker-1 patched", NodeLabelApplication.Verdict.applied),
+            (0, "node/worker-1 patched", Kubectl.Verdict.applied),
             (1, "Error from server (InternalError): etcdserver: request timed out", .retry),
             (1, "Error from server (ServiceUnavailable): the server is currently unable to handle the request", .retry),
             (1, "Error from server (Timeout): the server was unable to return a response in the time allotted", .retry),
@@ -27,13 +27,13 @@ import Testing
             ),
             (1, "Error from server (NotFound): nodes \"a\" not found", .failed(.notRegistered)),
             (1, "Error from server (BadRequest): invalid patch", .failed(.rejected)),
-        ] as [(Int32, String, NodeLabelApplication.Verdict)])
-    func kubectlOutcomes(status: Int32, output: String, verdict: NodeLabelApplication.Verdict) {
-        #expect(NodeLabelApplication.verdict(status: status, output: output) == verdict)
+        ] as [(Int32, String, Kubectl.Verdict)])
+    func kubectlOutcomes(status: Int32, output: String, verdict: Kubectl.Verdict) {
+        #expect(Kubectl.verdict(status: status, output: output) == verdict)
     }
 
     @Test func aChildKilledAtItsDeadlineIsRetried() {
-        #expect(NodeLabelApplication.verdict(status: nil, output: "no answer within 10 s") == .retry)
+        #expect(Kubectl.verdict(status: nil, output: "no answer within 10 s") == .retry)
     }
 
     @Test func aMissingKubectlIsNamed() {

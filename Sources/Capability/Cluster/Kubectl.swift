@@ -5,29 +5,28 @@ import SystemPackage
     import Glibc
 #endif
 
-/// Sets the capability label on this node's own Node object with one merge patch, through the `kubectl`
-/// that RKE2 ships: RKE2 applies `node-label` only when a node registers, so a node that gains or loses
-/// an SR-IOV NIC later, or was installed before the hook, needs the patch. NodeRestriction admission lets
-/// the kubelet's own credential set a label without a `kubernetes.io`/`k8s.io` prefix on its own Node.
-public struct NodeLabelApplication: Sendable {
+/// The cluster's API, through the `kubectl` that RKE2 ships on every node (no TLS or HTTP of our own):
+/// one request at a time, each bounded, retried with back-off while the API does not answer.
+public struct Kubectl: Sendable {
     public static let rke2Kubectl = "/var/lib/rancher/rke2/bin/kubectl"
     public static let kubeletKubeconfig = "/var/lib/rancher/rke2/agent/kubelet.kubeconfig"
+    /// RKE2's admin credential, on server nodes only.
+    public static let adminKubeconfig = "/etc/rancher/rke2/rke2.yaml"
     public static let defaultRetrySeconds = 60
     public static let defaultRequestTimeoutSeconds = 10
     /// Pauses between attempts: 5 attempts at most, fewer when `retryFor` runs out first.
     static let backoff: [Duration] = [.seconds(1), .seconds(2), .seconds(4), .seconds(8)]
 
-    public let kubectl: String
+    public let path: String
     public let kubeconfig: String
-    public let node: String
     public let requestTimeout: Duration
     public let retryFor: Duration
 
-    /// Resolves the defaults: RKE2's kubectl, then `kubectl` on PATH; the kubelet's kubeconfig; the node
-    /// name kubelet registers (the host name, lowercased). Fails here when a file is missing, before any
-    /// request.
+    /// Resolves kubectl (the given one, RKE2's, then `kubectl` on PATH) and checks that the kubeconfig
+    /// can be read; fails here, before any request. `missingKubeconfig` is the hint for a kubeconfig
+    /// that is not there.
     public init(
-        kubectl: String? = nil, kubeconfig: String? = nil, node: String? = nil,
+        kubectl: String?, kubeconfig: String, missingKubeconfig: String,
         requestTimeoutSeconds: Int = defaultRequestTimeoutSeconds, retrySeconds: Int = defaultRetrySeconds
     ) throws(SRIOVError) {
         if let kubectl {
@@ -36,26 +35,20 @@ public struct NodeLabelApplication: Sendable {
                     path: kubectl, operation: "run kubectl", errno: Errno(rawValue: errno),
                     hint: "pass --kubectl with the path of an executable kubectl")
             }
-            self.kubectl = kubectl
+            path = kubectl
         } else if let found = Self.findKubectl() {
-            self.kubectl = found
+            path = found
         } else {
             throw .io(
                 path: Self.rke2Kubectl, operation: "run kubectl", errno: .noSuchFileOrDirectory,
                 hint: "and no kubectl on PATH; pass --kubectl with the path of kubectl")
         }
-        let kubeconfig = kubeconfig ?? Self.kubeletKubeconfig
         guard access(kubeconfig, R_OK) == 0 else {
             throw .io(
                 path: kubeconfig, operation: "read the kubeconfig", errno: Errno(rawValue: errno),
-                hint: "pass --kubeconfig with a kubeconfig for this node (RKE2 writes \(Self.kubeletKubeconfig))")
+                hint: missingKubeconfig)
         }
         self.kubeconfig = kubeconfig
-        let name = node ?? Self.hostName().lowercased()
-        guard !name.isEmpty, !name.contains("/") else {
-            throw .usage("node name '\(name)' is not a Node's name; pass --node with the name kubectl get nodes shows")
-        }
-        self.node = name
         guard requestTimeoutSeconds > 0, retrySeconds >= 0 else {
             throw .usage("--request-timeout must be at least 1 and --retry-for at least 0 seconds")
         }
@@ -63,21 +56,21 @@ public struct NodeLabelApplication: Sendable {
         retryFor = .seconds(retrySeconds)
     }
 
-    /// The kubectl arguments of one attempt.
-    public func arguments(_ label: CapabilityLabel) -> [String] {
-        let patch = NodeFiles.labelPatch(label).trimmingSpaces
-        return [
-            kubectl, "--kubeconfig", kubeconfig, "--request-timeout=\(milliseconds(requestTimeout) / 1000)s",
-            "patch", "node", node, "--type", "merge", "-p", patch,
-        ]
+    /// The whole command line of one request (`request` as kubectl's arguments, e.g. patch node NAME ...).
+    public func arguments(_ request: [String]) -> [String] {
+        [path, "--kubeconfig", kubeconfig, "--request-timeout=\(milliseconds(requestTimeout) / 1000)s"] + request
     }
 
-    /// Applies the patch: retries with back-off while the API does not answer or answers 5xx, within
-    /// `retryFor` (the first attempt always runs); 401, 403, 404 and other 4xx end at once. `log` gets
-    /// one line per attempt. Returns the number of attempts made.
+    /// Runs `request`: retries with back-off while the API does not answer or answers 5xx, within
+    /// `retryFor` (the first attempt always runs); 401, 403, 404 and other 4xx end at once, with
+    /// `failure`'s message. `log` gets one line per attempt, after `what`; `again` is the command to
+    /// run once the API answers. Returns kubectl's output.
     @discardableResult
-    public func apply(_ label: CapabilityLabel, log: (String) -> Void) throws(SRIOVError) -> Int {
-        let arguments = arguments(label)
+    public func run(
+        _ request: [String], what: String, again: String, log: (String) -> Void,
+        failure: (ClusterFailure, _ detail: String) -> String
+    ) throws(SRIOVError) -> String {
+        let arguments = arguments(request)
         let start = ContinuousClock.now
         let deadline = start + retryFor
         // kubectl makes a few requests (discovery, GET, PATCH), each bounded by --request-timeout.
@@ -88,15 +81,14 @@ public struct NodeLabelApplication: Sendable {
             attempt += 1
             let childDeadline = attempt == 1 ? perAttempt : min(perAttempt, remaining(until: deadline))
             let run = Self.run(arguments, timeout: childDeadline)
-            let verdict = Self.verdict(status: run.status, output: run.output)
-            let prefix = "label attempt \(attempt): kubectl patch node \(node):"
-            switch verdict {
+            let prefix = "attempt \(attempt): \(what):"
+            switch Self.verdict(status: run.status, output: run.output) {
             case .applied:
-                log("\(prefix) \(run.lastLine.isEmpty ? "patched" : run.lastLine), \(label.key)=\(label.value)")
-                return attempt
-            case let .failed(failure):
+                log("\(prefix) \(run.lastLine.isEmpty ? "done" : run.lastLine)")
+                return run.output
+            case let .failed(kind):
                 log("\(prefix) \(run.lastLine)")
-                throw .cluster(failure, message(failure, detail: run.lastLine))
+                throw .cluster(kind, failure(kind, run.lastLine))
             case .retry:
                 last = run.lastLine
                 log("\(prefix) \(last)")
@@ -104,29 +96,13 @@ public struct NodeLabelApplication: Sendable {
             guard attempt <= Self.backoff.count else { break }
             let pause = Self.backoff[attempt - 1]
             guard remaining(until: deadline) > pause else { break }
-            sleep(for: pause)
+            Self.sleep(for: pause)
         }
         let seconds = milliseconds(ContinuousClock.now - start) / 1000
         throw .cluster(
             .unreachable,
-            "the Kubernetes API (kubeconfig \(kubeconfig)) did not apply the label on node \(node) in \(attempt) "
-                + "attempts over \(seconds) s (last: \(last)); run harvester-sriov label --apply again once it answers")
-    }
-
-    private func message(_ failure: ClusterFailure, detail: String) -> String {
-        switch failure {
-        case .refused where detail.contains("(Unauthorized)") || detail.contains(Self.unauthorized):
-            "the API server refused the credential in \(kubeconfig) (401 Unauthorized); "
-                + "pass --kubeconfig with a valid credential of this node"
-        case .refused:
-            "the credential in \(kubeconfig) may not label node \(node) (403 Forbidden: \(detail)); "
-                + "use this node's own kubelet kubeconfig or one allowed to patch nodes"
-        case .notRegistered:
-            "node \(node) is not registered with the cluster (404 Not Found); wait until it has joined, "
-                + "or pass --node with the name kubectl get nodes shows"
-        case .rejected, .unreachable:
-            "the API server refused the label patch on node \(node): \(detail)"
-        }
+            "the Kubernetes API (kubeconfig \(kubeconfig)) did not answer \(what) in \(attempt) attempts over "
+                + "\(seconds) s (last: \(last)); run \(again) again once it answers")
     }
 
     /// kubectl's words for a 401 (newer kubectl no longer adds "(Unauthorized)").
@@ -161,7 +137,7 @@ public struct NodeLabelApplication: Sendable {
     }
 
     /// `uname -n`, the name kubelet registers by default.
-    private static func hostName() -> String {
+    public static func hostName() -> String {
         var names = utsname()
         guard uname(&names) == 0 else { return "" }
         return withUnsafeBytes(of: &names.nodename) { bytes in
@@ -169,7 +145,7 @@ public struct NodeLabelApplication: Sendable {
         }
     }
 
-    private func sleep(for duration: Duration) {
+    static func sleep(for duration: Duration) {
         var request = timespec(tv_sec: Int(duration.components.seconds), tv_nsec: 0)
         var left = timespec()
         while nanosleep(&request, &left) < 0, errno == EINTR { request = left }
