@@ -34,6 +34,9 @@ import Testing
             "etc/systemd/system/multi-user.target.wants/harvester-sriov-restore.service",
             "etc/systemd/system/harvester-sriov-policies.path", "etc/systemd/system/harvester-sriov-policies.service",
             "etc/systemd/system/multi-user.target.wants/harvester-sriov-policies.path",
+            "etc/systemd/system/harvester-sriov-cluster.path", "etc/systemd/system/harvester-sriov-label.service",
+            "etc/systemd/system/harvester-sriov-pcidevices.service", "etc/systemd/system/harvester-sriov-watch.service",
+            "etc/systemd/system/multi-user.target.wants/harvester-sriov-cluster.path",
             "etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml", "etc/harvester-sriov/node-label-patch.json",
         ],
         .harvester: [
@@ -84,6 +87,9 @@ import Testing
                 "/etc/systemd/system/harvester-sriov-restore@.service",
                 "/etc/systemd/system/harvester-sriov-policies.path",
                 "/etc/systemd/system/harvester-sriov-policies.service",
+                "/etc/systemd/system/harvester-sriov-cluster.path", "/etc/systemd/system/harvester-sriov-label.service",
+                "/etc/systemd/system/harvester-sriov-pcidevices.service",
+                "/etc/systemd/system/harvester-sriov-watch.service",
                 "/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml",
             ])
         #expect(
@@ -96,6 +102,7 @@ import Testing
                                 [
                                     .scalar(.string("harvester-sriov-restore.service"), line: 0),
                                     .scalar(.string("harvester-sriov-policies.path"), line: 0),
+                                    .scalar(.string("harvester-sriov-cluster.path"), line: 0),
                                 ], line: 0)
                         )
                     ], line: 0))
@@ -135,18 +142,11 @@ import Testing
                 options, label: try CapabilityLabel(capable: true), binary: Array("#!/bin/sh\n".utf8)))
         if layout == .harvester {
             // The units that the yip file writes are the same text with the harvester paths.
-            try folder.write(
-                "root/etc/systemd/system/harvester-sriov-restore.service",
-                NodeFiles.bootUnit(InstallOptions(layout: .harvester)))
-            try folder.write(
-                "root/etc/systemd/system/harvester-sriov-restore@.service",
-                NodeFiles.pfUnit(InstallOptions(layout: .harvester)))
-            try folder.write(
-                "root/etc/systemd/system/harvester-sriov-policies.path",
-                NodeFiles.policiesPathUnit(InstallOptions(layout: .harvester)))
-            try folder.write(
-                "root/etc/systemd/system/harvester-sriov-policies.service",
-                NodeFiles.policiesUnit(InstallOptions(layout: .harvester)))
+            for file in NodeFiles.etcFiles(
+                InstallOptions(layout: .harvester), label: try CapabilityLabel(capable: true))
+            {
+                if case let .text(text) = file.content { try folder.write("root/\(file.path)", text) }
+            }
         }
         // systemd-analyze cannot verify a template, and stumbles on ':' in an instance
         // named on its command line: verify an instance file of the template instead.
@@ -160,6 +160,9 @@ import Testing
                 "/etc/systemd/system/harvester-sriov-restore@verify.service",
                 "/etc/systemd/system/harvester-sriov-policies.path",
                 "/etc/systemd/system/harvester-sriov-policies.service",
+                "/etc/systemd/system/harvester-sriov-cluster.path", "/etc/systemd/system/harvester-sriov-label.service",
+                "/etc/systemd/system/harvester-sriov-pcidevices.service",
+                "/etc/systemd/system/harvester-sriov-watch.service",
             ], mergingErrors: true)
         let output = verify.stdout
         // Units named in ordering that this root does not have (rke2, NetworkManager) are fine.

@@ -119,6 +119,8 @@ public struct Kubectl: Sendable {
     static func verdict(status: Int32?, output: String) -> Verdict {
         guard status != 0 else { return .applied }
         if output.contains("(Unauthorized)") || output.contains(unauthorized) { return .failed(.refused) }
+        // Discovery found no such kind: a 404 kubectl words its own way.
+        if output.contains("the server doesn't have a resource type") { return .failed(.notRegistered) }
         guard let range = output.firstRange(of: "Error from server (") else { return .retry }
         let reason = output[range.upperBound...].prefix { $0 != ")" }
         switch reason {

@@ -69,6 +69,10 @@ public struct InstallOptions: Sendable {
     static let pfUnitName = "harvester-sriov-restore@.service"
     static let policiesPathUnitName = "harvester-sriov-policies.path"
     static let policiesUnitName = "harvester-sriov-policies.service"
+    static let clusterPathUnitName = "harvester-sriov-cluster.path"
+    static let labelUnitName = "harvester-sriov-label.service"
+    static let pcidevicesUnitName = "harvester-sriov-pcidevices.service"
+    static let watchUnitName = "harvester-sriov-watch.service"
     static let rulesFile: FilePath = "etc/udev/rules.d/70-harvester-sriov.rules"
     static let unitFolder: FilePath = "etc/systemd/system"
     static let dropIn: FilePath = "etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml"
@@ -89,6 +93,14 @@ public enum NodeFiles {
         # (boot, driver load or reload, hotplug) or is renamed. The work runs in a systemd
         # unit, never in udev. %b is the PCI address of the function (the parent matched
         # by SUBSYSTEMS), which stays the same when udev renames the netdev.
+        #
+        # VFs are marked when they appear (the mark is kept in udev's database), so that their
+        # removal by any writer of sriov_numvfs (Harvester's PCI devices addon writes 0) is
+        # reported. VFs are made again only where the addon's object was set to the plan
+        # (server nodes), never in answer to a write alone: no two writers take turns.
+        ACTION=="add|bind", SUBSYSTEM=="pci", TEST=="physfn", ENV{HARVESTER_SRIOV_VF}="1"
+        ACTION=="remove", SUBSYSTEM=="pci", ENV{HARVESTER_SRIOV_VF}=="1", \\
+          RUN+="/usr/bin/systemctl --no-block start \(InstallOptions.watchUnitName) \(InstallOptions.pcidevicesUnitName)"
         ACTION!="add|move", GOTO="harvester_sriov_end"
         SUBSYSTEM!="net", GOTO="harvester_sriov_end"
         # Only PFs: VFs have no sriov_totalvfs; 0 means SR-IOV is off in firmware.
@@ -154,6 +166,8 @@ public enum NodeFiles {
             [Service]
             Type=oneshot
             ExecStart=/\(InstallOptions.binary) restore --wait 10 --timeout \(options.timeout) --layout \(options.layout.rawValue) %I
+            # A PF that came or went may change the capability label: set it again if it was set.
+            ExecStartPost=-/usr/bin/systemctl try-restart --no-block \(InstallOptions.labelUnitName)
             TimeoutStartSec=\(options.timeout + 40)
 
             """
@@ -198,6 +212,102 @@ public enum NodeFiles {
             Type=oneshot
             ExecStart=/\(InstallOptions.binary) restore --all --wait 10 --timeout \(options.timeout) --layout \(options.layout.rawValue)
             TimeoutStartSec=\(options.timeout + 40)
+
+            """
+    }
+
+    /// Starts the cluster units once RKE2 has given the node its kubelet credential: after RKE2
+    /// is up, and never in the way of boot (nothing waits for them).
+    public static func clusterPathUnit(_ options: InstallOptions) -> String {
+        """
+        # harvester-sriov \(version)
+        [Unit]
+        Description=Wait for this node's kubelet credential (harvester-sriov)
+        Documentation=https://github.com/harvester/harvester
+
+        [Path]
+        PathExists=\(Kubectl.kubeletKubeconfig)
+        Unit=\(InstallOptions.labelUnitName)
+
+        [Install]
+        WantedBy=multi-user.target
+
+        """
+    }
+
+    /// Sets the capability label on the registered node (RKE2 sets it only at registration).
+    /// Restarted while the node is not registered yet or the API does not answer, a bounded
+    /// number of times; it stays active after success, so that the path unit does not start
+    /// it again and the PF unit can restart it.
+    public static func labelUnit(_ options: InstallOptions) -> String {
+        """
+        # harvester-sriov \(version)
+        [Unit]
+        Description=Set this node's SR-IOV capability label in the cluster (harvester-sriov)
+        Documentation=https://github.com/harvester/harvester
+        After=rke2-server.service rke2-agent.service network-online.target
+        Wants=\(InstallOptions.pcidevicesUnitName)
+        StartLimitIntervalSec=1200
+        StartLimitBurst=6
+        ConditionPathExists=\(Kubectl.kubeletKubeconfig)
+        ConditionFileIsExecutable=/\(InstallOptions.binary)
+
+        [Service]
+        Type=oneshot
+        RemainAfterExit=yes
+        ExecStart=/\(InstallOptions.binary) label --apply --layout \(options.layout.rawValue)
+        Restart=on-failure
+        RestartSec=60
+        TimeoutStartSec=180
+
+        """
+    }
+
+    /// Makes Harvester's PCI devices addon ask for the plan's VF counts, on server nodes (the
+    /// only ones with an admin credential), and restores the PFs it changed.
+    public static func pcidevicesUnit(_ options: InstallOptions) -> String {
+        let state = "/" + options.layout.stateFile.string
+        return """
+            # harvester-sriov \(version)
+            [Unit]
+            Description=Keep Harvester's PCI devices addon in step with the SR-IOV plan (harvester-sriov)
+            Documentation=https://github.com/harvester/harvester
+            After=rke2-server.service \(InstallOptions.bootUnitName)
+            StartLimitIntervalSec=1200
+            StartLimitBurst=6
+            ConditionPathExists=\(Kubectl.adminKubeconfig)
+            ConditionPathExists=\(state)
+            ConditionFileIsExecutable=/\(InstallOptions.binary)
+
+            [Service]
+            Type=oneshot
+            ExecStart=/\(InstallOptions.binary) pcidevices --sync --restore --layout \(options.layout.rawValue)
+            Restart=on-failure
+            RestartSec=60
+            TimeoutStartSec=\(options.timeout + 180)
+
+            """
+    }
+
+    /// Started by udev when VFs go away: says in the journal what differs from the plan and
+    /// the command that settles it. It reads only; status exits 3 for drift, not a failure.
+    public static func watchUnit(_ options: InstallOptions) -> String {
+        let state = "/" + options.layout.stateFile.string
+        return """
+            # harvester-sriov \(version)
+            [Unit]
+            Description=Report SR-IOV VFs removed by another writer (harvester-sriov)
+            Documentation=https://github.com/harvester/harvester
+            ConditionPathExists=\(state)
+            ConditionFileIsExecutable=/\(InstallOptions.binary)
+
+            [Service]
+            Type=oneshot
+            # Reading sriov_numvfs waits for a write in progress (the kernel's device lock), so
+            # status sees the removal whole.
+            ExecStart=/\(InstallOptions.binary) status --layout \(options.layout.rawValue)
+            SuccessExitStatus=3
+            TimeoutStartSec=60
 
             """
     }
@@ -252,6 +362,7 @@ public enum NodeFiles {
         out += "        enable:\n"
         out += "          - \(InstallOptions.bootUnitName)\n"
         out += "          - \(InstallOptions.policiesPathUnitName)\n"
+        out += "          - \(InstallOptions.clusterPathUnitName)\n"
         return out
     }
 
@@ -285,6 +396,17 @@ public enum NodeFiles {
                 InstallOptions.unitFolder.appending("multi-user.target.wants").appending(
                     InstallOptions.policiesPathUnitName),
                 .symlink("../" + InstallOptions.policiesPathUnitName)),
+            GeneratedFile(
+                InstallOptions.unitFolder.appending(InstallOptions.clusterPathUnitName), .text(clusterPathUnit(options))
+            ),
+            GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.labelUnitName), .text(labelUnit(options))),
+            GeneratedFile(
+                InstallOptions.unitFolder.appending(InstallOptions.pcidevicesUnitName), .text(pcidevicesUnit(options))),
+            GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.watchUnitName), .text(watchUnit(options))),
+            GeneratedFile(
+                InstallOptions.unitFolder.appending("multi-user.target.wants").appending(
+                    InstallOptions.clusterPathUnitName),
+                .symlink("../" + InstallOptions.clusterPathUnitName)),
             GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label))),
         ]
     }

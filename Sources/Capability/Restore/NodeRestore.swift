@@ -122,6 +122,7 @@ public struct RestoreEngine: Sendable {
             for name in unknown { logger.info("\(name): no stored policy configures it; nothing to do") }
         }
 
+        warnOfRemovedVFs(plan)
         let jobs: [@Sendable () -> PFOutcome] = plan.map { planned in
             let card = host.card(at: planned.pciAddress)
             return { self.restore(planned, card: card, timeout: options.timeout) }
@@ -130,6 +131,21 @@ public struct RestoreEngine: Sendable {
 
         recordCards(tracker: current.tracker, plan: plan, host: host)
         return try finish(outcomes, all: options.selection.isEmpty)
+    }
+
+    /// VFs the last restore made that are gone were removed by another writer (Harvester's PCI devices
+    /// addon, most likely): said in the journal, as restore makes them again.
+    private func warnOfRemovedVFs(_ plan: [PlannedInterface]) {
+        guard let previous = runtime.readStatus() else { return }
+        let node = Kubectl.hostName().lowercased()
+        for planned in plan {
+            guard let made = previous.vfsMade(at: planned.pciAddress), let pf = kernel.pf(planned.pciAddress),
+                let now = pf.numVFs, now < made
+            else { continue }
+            let why = PCIDevicesAddon.removedByAnotherWriter(
+                planned: planned, interface: planned.name ?? pf.netdev, node: node, madeByLastRestore: made)
+            logger.warning("\(planned.pciAddress) \(planned.name ?? "-"): \(why); making them again")
+        }
     }
 
     /// Remembers where moved cards are now, and adopts the cards of policies applied at

@@ -53,6 +53,8 @@ public struct NodeStatus: Encodable, Sendable {
     /// Reads the stored plan, the node and the last restore's result.
     public init(engine: RestoreEngine) throws(SRIOVError) {
         let current = try CurrentPlan.load(store: engine.store, inventory: engine.kernel.inventory)
+        let last = engine.runtime.readStatus()
+        let node = Kubectl.hostName().lowercased()
         interfaces = current.plan.interfaces.map { planned in
             guard let pf = engine.kernel.pf(planned.pciAddress) else {
                 return PF(
@@ -69,15 +71,28 @@ public struct NodeStatus: Encodable, Sendable {
                 },
                 // A plan the PF cannot take is said first: it is why restore failed.
                 differences: planned.problems
-                    + Drift.differences(planned, pf, card: current.host.card(at: planned.pciAddress)))
+                    + Drift.differences(planned, pf, card: current.host.card(at: planned.pciAddress))
+                    + Self.removed(planned, pf, last: last, node: node))
         }
         interfaces += current.tracker.foreign.map { foreign in
             PF(
                 pciAddress: foreign.found.address.description, name: foreign.found.name, desiredVfs: 0,
                 actualVfs: foreign.found.numVFs, vfs: [], differences: [CurrentPlan.differentCard(foreign)])
         }
-        lastRestore = engine.runtime.readStatus()
+        lastRestore = last
         warnings = current.warnings
         inSync = interfaces.allSatisfy(\.differences.isEmpty)
+    }
+
+    /// Who to ask when VFs the last restore made are gone, and the command that settles it.
+    private static func removed(_ planned: PlannedInterface, _ pf: PFState, last: RestoreResult?, node: String)
+        -> [String]
+    {
+        guard let made = last?.vfsMade(at: planned.pciAddress), let now = pf.numVFs, now < made else { return [] }
+        return [
+            PCIDevicesAddon.removedByAnotherWriter(
+                planned: planned, interface: planned.name ?? pf.netdev, node: node, madeByLastRestore: made)
+                + ", then harvester-sriov restore --all"
+        ]
     }
 }

@@ -10,6 +10,11 @@ public struct RestoreResult: Codable, Equatable, Sendable {
     }
 
     public var failed: Bool { pfs.contains { $0.status == .failed } }
+
+    /// How many VFs this restore left on the PF, when it succeeded there.
+    public func vfsMade(at address: PCIAddress) -> Int? {
+        pfs.first { $0.pciAddress == address.description && $0.status != .failed && $0.numVfs > 0 }?.numVfs
+    }
 }
 
 public struct PFOutcome: Codable, Equatable, Sendable {

@@ -6,7 +6,7 @@ public enum ClusterFailure: Sendable, Equatable {
     case unreachable
     /// 401 or 403: the credential is missing, wrong, or may not do this.
     case refused
-    /// 404: no such Node.
+    /// 404: no such object (a Node not registered), or no such kind (an addon not installed).
     case notRegistered
     /// Another 4xx: the request itself was refused.
     case rejected

@@ -12,9 +12,11 @@ final class FakeAPIServer {
     private(set) var port = 0
     var kubeconfig: String { folder.url.path + "/kubeconfig" }
 
-    /// `mode`: ok, 401, 403, 404, 500x2 or slow (see the script).
-    init(node: String, mode: String = "ok") throws {
+    /// `mode`: ok, 401, 403, 404, 500x2 or slow (see the script). `devices`, a JSON list of
+    /// SRIOVNetworkDevice objects, makes the server serve harvester/pcidevices' kind.
+    init(node: String, mode: String = "ok", devices: String? = nil) throws {
         folder = try TemporaryFolder()
+        if let devices { try folder.write("sriovnetworkdevices.json", devices) }
         // posix_spawn and waitpid, not Process: stop() must end the server for certain. Its output goes
         // to /dev/null, not the test runner's, which a server left running would hold open.
         let arguments = [try Tool.url("python3").path, Self.script.path, folder.url.path, node, mode]
@@ -63,6 +65,11 @@ final class FakeAPIServer {
     }
 
     var patches: [String] { requests.filter { $0.hasPrefix("PATCH ") } }
+
+    /// The SRIOVNetworkDevice objects after the last change, as JSON.
+    var devices: String {
+        get throws { try String(contentsOfFile: folder.url.path + "/sriovnetworkdevices.json", encoding: .utf8) }
+    }
 
     /// The stored Node's labels after the last change.
     var labels: [String: String] {

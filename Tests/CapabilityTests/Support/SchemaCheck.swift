@@ -37,6 +37,8 @@ enum SchemaCheck {
             if not isinstance(node, dict): return
             props = schema.get("properties")
             for key, value in node.items():
+                if where == "" and key in ("apiVersion", "kind", "metadata"):
+                    continue  # every object has them, whether its schema names them or not
                 if props is not None:
                     if key not in props:
                         if schema.get("x-kubernetes-preserve-unknown-fields") or "additionalProperties" in schema:

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Capability
+import Logging
+
+struct PCIDevices: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pcidevices",
+        abstract: "Compare Harvester's PCI devices addon objects (SRIOVNetworkDevice) of this node with the plan.",
+        discussion: """
+            The addon writes each object's spec.numVFs to its PF (0 removes VFs), so for every PF the plan gives VFs, \
+            the object must ask for the plan's count. Without --sync, each conflict is printed with the kubectl command \
+            that resolves it. --sync patches the objects (an admin kubeconfig: RKE2's on a server node, or \
+            --kubeconfig); --restore then restores the PFs whose objects changed. Exit status: 0 agreed, patched or \
+            no addon; 3 conflicts left; 77 credential refused; 69 the API did not answer; 74 no kubeconfig or kubectl.
+            """)
+
+    @OptionGroup var target: RootOptions
+
+    @Flag(help: "Patch the objects that ask for another VF count than the plan.")
+    var sync = false
+
+    @Flag(help: "With --sync: restore the PFs whose objects were patched (the addon removed their VFs).")
+    var restore = false
+
+    @Option(help: "The kubeconfig (default: RKE2's admin kubeconfig, on server nodes).")
+    var kubeconfig: String?
+
+    @Option(help: "This node's name (default: the host name, lowercased, as kubelet registers it).")
+    var node: String?
+
+    @Option(help: "The kubectl to run (default: RKE2's, then kubectl on PATH).")
+    var kubectl: String?
+
+    @Option(help: "Seconds to keep retrying while the API does not answer or answers 5xx.")
+    var retryFor = Kubectl.defaultRetrySeconds
+
+    @Option(help: "Seconds one kubectl request may take.")
+    var requestTimeout = Kubectl.defaultRequestTimeoutSeconds
+
+    func validate() throws {
+        guard sync || !restore else { throw ValidationError("--restore goes with --sync") }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap(JournalLogHandler.init)
+        let logger = Logger(label: "harvester-sriov")
+        let outcome = try runReporting {
+            let current = try CurrentPlan.load(store: target.store(), inventory: HostDiscovery.discover)
+            let agreement = try PCIDevicesAgreement(
+                kubectl: kubectl, kubeconfig: kubeconfig, node: node, requestTimeoutSeconds: requestTimeout,
+                retrySeconds: retryFor)
+            return try agreement.reconcile(plan: current.plan, patch: sync) { logger.info("\($0)") }
+        }
+        switch outcome {
+        case .noAddon, .agreed:
+            return
+        case let .conflicting(conflicts):
+            for conflict in conflicts { output("\(conflict.description); fix: \(conflict.fix)") }
+            throw ExitCode(NodeStatus.driftExitCode)
+        case let .patched(conflicts):
+            for conflict in conflicts {
+                output("\(conflict.description); set it to \(conflict.planned)")
+            }
+            guard restore else { return }
+            let engine = RestoreEngine(
+                kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(), logger: logger)
+            let result = try runReporting {
+                try engine.run(RestoreOptions(selection: conflicts.map(\.pf.description)))
+            }
+            if result.failed { throw ExitCode(1) }
+        }
+    }
+}
