@@ -10,10 +10,11 @@ import Testing
     static let targets: [(Layout, String)] = Layout.allCases.flatMap { layout in
         ((InstallTests.expectedPaths[layout] ?? []) + [layout.stateFile.string]).map { (layout, $0) }
     }
-    /// The links `systemctl enable` would make: the boot unit's and the policy path unit's.
+    /// The links `systemctl enable` would make: the boot unit's and the path units'.
     static let enablementLinks: Set<String> = [
         "etc/systemd/system/multi-user.target.wants/harvester-sriov-restore.service",
         "etc/systemd/system/multi-user.target.wants/harvester-sriov-policies.path",
+        "etc/systemd/system/multi-user.target.wants/harvester-sriov-cluster.path",
     ]
 
     /// Plants at `path` what the writer must refuse: a link to a file outside the root or,
