@@ -16,6 +16,7 @@ expected=(
   "install hook" "install units-enabled"
   "1 pf1-numvfs" "1 pf2-numvfs" "1 pf1-drivers" "1 pf2-drivers" "1 vf-mtu" "1 vf-trust" "1 vf-spoof-check" "1 status" "1 before-network-pre"
   "1 detect" "1 label" "1 macs-local" "1 permanent-mac"
+  "7 journal" "7 no-write-war" "7 status-fix" "7 addon-unit-skipped" "7 restore-says-so"
   "3 vfs-back-after-reload" "3 macs-kept"
   "2 pf1-numvfs" "2 pf2-numvfs" "2 same-macs"
   "4 apply" "4 restore" "4 pf1-numvfs" "4 status"

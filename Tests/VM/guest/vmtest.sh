@@ -76,6 +76,18 @@ first-boot)
   check 1 permanent-mac bash -c "json=\$($bin detect --json | tr -d ' \n'); [[ \$json == *'\"mac\":\"02:00:00:00:00:99\"'* && \$json == *'\"permanentMac\":\"52:54:00:12:34:57\"'* ]] && $bin status >/dev/null"
   ip link set dev enp1s0 address 52:54:00:12:34:57
   figure boot-restore "$(tr -d ' \n' < /run/harvester-sriov/status.json)"
+  # Scenario 7: Harvester's PCI devices addon (a stand-in of its controller) writes 0 behind our
+  # back. udev reports it in the journal with the fix, status names the object, and nothing
+  # writes the VFs back: no two writers take turns.
+  object="$(uname -n | tr 'A-Z' 'a-z')-enp1s0"
+  fix="kubectl patch sriovnetworkdevices.devices.harvesterhci.io $object --type merge"
+  /usr/lib/vmtest/pcidevices-standin.sh $pf1
+  check 7 journal wait_for 60 bash -c "journalctl -b -u harvester-sriov-watch.service --no-pager | grep -q 'removed by another writer.*$fix'"
+  sleep 10
+  check 7 no-write-war bash -c "[ \$(numvfs $pf1) = 0 ] && [ \$(systemctl show -P NRestarts harvester-sriov-watch.service) = 0 ] && ! journalctl -b -u 'harvester-sriov-restore@*' --since '-15s' --no-pager | grep -q $pf1 && echo 'still 0 VFs after 10 s'"
+  check 7 status-fix bash -c "out=\$($bin status); [ \$? -eq 3 ] && grep -q \"$fix\" <<< \"\$out\""
+  check 7 addon-unit-skipped bash -c "[ \$(systemctl show -P ConditionTimestampMonotonic harvester-sriov-pcidevices.service) -gt 0 ] && [ \$(systemctl show -P ConditionResult harvester-sriov-pcidevices.service) = no ] && echo 'started by udev, skipped: no admin kubeconfig'"
+  check 7 restore-says-so bash -c "$bin restore 2>&1 | grep -q 'removed by another writer.*making them again' && [ \$(numvfs $pf1) = 2 ]"
   # Scenario 3: a driver reload; the VFs come back through udev and the unit, untouched by us.
   modprobe -r igbvf igb
   start=$(date +%s%N)
