@@ -115,6 +115,20 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: SchemaCheck.available))
+    func theYipContentsValidateAgainstYipsSchema() throws {
+        let folder = try TemporaryFolder()
+        let paths = try files(["x710.yaml": Self.good, "braces.yml": Self.braces], in: folder)
+        let export = try CloudInitExport(files: paths, matchSelector: ["a=b"], name: "sriov", filename: nil)
+        let check = try SchemaCheck.validate(
+            try export.yipDocument(), against: SchemaCheck.schema("yip-config.schema.json"))
+        #expect(check.stdout == "valid\n", "\(check.stderr)")
+        let misspelled = try SchemaCheck.validate(
+            "stages:\n  initramfs:\n    - files: [{path: /a, permission: 420}]\n",
+            against: SchemaCheck.schema("yip-config.schema.json"))
+        #expect(misspelled.status != 0, "the schema refuses a key yip would skip")
+    }
+
     /// What Go's text/template makes of the content: every `{{` must be the literal action.
     @Test func noPolicyTextReachesTheContentsAsATemplateAction() throws {
         let folder = try TemporaryFolder()

@@ -119,6 +119,13 @@ import Testing
         #expect(NodeFiles.goTemplateLiteral(text) == escaped)
     }
 
+    @Test(.enabled(if: SchemaCheck.available))
+    func theYipFileValidatesAgainstYipsSchema() throws {
+        let text = NodeFiles.yip(InstallOptions(layout: .harvester), label: try CapabilityLabel(capable: true))
+        let check = try SchemaCheck.validate(text, against: SchemaCheck.schema("yip-config.schema.json"))
+        #expect(check.stdout == "valid\n", "\(check.stderr)")
+    }
+
     @Test func noTextReachesTheYipFileAsATemplateAction() throws {
         let text = NodeFiles.yip(InstallOptions(layout: .harvester), label: try CapabilityLabel(capable: true))
         // Every `{{` that is there opens the literal action `{{"{{"}}`.
