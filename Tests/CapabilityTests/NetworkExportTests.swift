@@ -360,6 +360,21 @@ import Testing
         #expect(decoded.problems.map(\.description) == [#"bad.yaml:4: network "bad": "# + bad.message])
     }
 
+    @Test func everyProblemOfOneNetworkIsListed() {
+        let decoded = SriovNetworkDecoder.decode(
+            Self.network("bad", #"{vlan: 9999, trust: maybe, ipam: "{"}"#), file: "bad.yaml")
+        #expect(
+            decoded.problems.map(\.description) == [
+                #"bad.yaml:4: network "bad": spec.resourceName: is missing; "#
+                    + "name the policies' resource whose VFs this network uses",
+                #"bad.yaml:4: network "bad": spec.vlan: must be 0 to 4094 (a VLAN ID), found 9999"#,
+                #"bad.yaml:4: network "bad": spec.trust: must be one of "on", "off", found "maybe""#,
+                #"bad.yaml:4: network "bad": spec.ipam: not valid JSON at character 2: expected a quoted key, "#
+                    + #"found end of text; write a JSON object in a YAML string, "#
+                    + #"e.g. '{"type": "whereabouts", "range": "..."}'"#,
+            ])
+    }
+
     /// The decoder refuses at least what the operator's CRD refuses.
     @Test(.enabled(if: SchemaCheck.available), arguments: badSpecs.filter(\.crdRefuses))
     func theCRDRefusesTheSameValues(_ bad: (spec: String, message: String, crdRefuses: Bool)) throws {

@@ -278,18 +278,18 @@ public enum SriovNetworkDecoder {
                 problem(node, "spec", "must be a map, found \(node.kindName)")
                 return nil
             }
-            guard let resourceNode = pairs.first(where: { $0.key == "resourceName" })?.value else {
-                problem(
-                    node, "spec.resourceName", "is missing; name the policies' resource whose VFs this network uses")
-                return nil
-            }
             let before = problems.count
             var spec = SriovNetworkSpec(resourceName: "")
-            if let text = string(resourceNode, "spec.resourceName") {
-                if let message = PolicyRules.resourceNameProblem(text) {
-                    problem(resourceNode, "spec.resourceName", message)
+            if let resourceNode = pairs.first(where: { $0.key == "resourceName" })?.value {
+                if let text = string(resourceNode, "spec.resourceName") {
+                    if let message = PolicyRules.resourceNameProblem(text) {
+                        problem(resourceNode, "spec.resourceName", message)
+                    }
+                    spec.resourceName = text
                 }
-                spec.resourceName = text
+            } else {
+                problem(
+                    node, "spec.resourceName", "is missing; name the policies' resource whose VFs this network uses")
             }
             var nodes: [String: YAMLNode] = [:]
             for (key, value) in pairs where key != "resourceName" {
