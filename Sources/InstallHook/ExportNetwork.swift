@@ -22,11 +22,12 @@ extension Export {
 
         func run() throws {
             try runReporting {
-                // The flag first: a usage error (64) before any file is read.
+                // The flags first: a usage error (64) before any file is read.
                 if let problem = ResourcePrefix.problem(resourcePrefix) { throw SRIOVError.usage(problem) }
+                let store = try target.store()
                 let (networks, problems) = SriovNetworkDecoder.load(files)
                 guard problems.isEmpty else { throw SRIOVError.invalidPolicies(problems) }
-                let current = try CurrentPlan.load(store: target.store(), inventory: HostDiscovery.discover)
+                let current = try CurrentPlan.load(store: store, inventory: HostDiscovery.discover)
                 for warning in current.warnings { printError("harvester-sriov: warning: \(warning)") }
                 let unprovided = NetworkAttachment.unprovided(
                     networks, plan: current.plan, policies: current.state.policies)

@@ -513,6 +513,15 @@ import Testing
         #expect(ResourcePrefix.problem(prefix) != nil)
     }
 
+    @Test func aMissingRootIsAUsageErrorBeforeAnyFileIsRead() throws {
+        let result = try Umockdev.runBinary(["export", "network", "/nonexistent.yaml", "--root", "/nonexistent"])
+        #expect(result.status == 64)
+        #expect(result.stdout == "")
+        #expect(
+            result.stderr == "harvester-sriov: --root /nonexistent: No such file or directory (ENOENT); "
+                + "mount the target system first or pass the right path\n")
+    }
+
     @Test func aFullStandardOutputIsExit74() throws {
         let node = try Node()
         let result = try node.export([Self.example], stdout: "/dev/full")

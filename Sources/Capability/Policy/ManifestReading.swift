@@ -1,5 +1,4 @@
-/// What every manifest reader shares: Kubernetes' ObjectMeta fields, and values read with
-/// their type checked, each wrong one a problem naming the field.
+/// What the manifest readers (policies, networks) share about Kubernetes objects.
 enum ManifestFields {
     /// ObjectMeta's fields, as `kubectl get -o yaml` prints them.
     static let objectMeta: Set = [
@@ -9,7 +8,8 @@ enum ManifestFields {
     ]
 }
 
-/// A decoder that collects problems; the typed reads below report into it.
+/// A decoder that collects problems. The reads below check a value's type as the API server
+/// would, and report a wrong one as a problem naming the field.
 protocol ManifestReading {
     mutating func problem(_ node: YAMLNode?, _ field: String?, _ message: String)
 }
