@@ -1,4 +1,4 @@
-// Fuzz target for the manifest decoder and validators. Built two ways:
+// Fuzz target for the manifest decoders (policies, networks) and validators. Built two ways:
 // - scripts/fuzz-policy builds it with -sanitize=fuzzer -DFUZZING: main hands control
 //   to libFuzzer's driver (SwiftPM names an executable's entry point itself, so
 //   libFuzzer's own main cannot be used);
@@ -22,6 +22,9 @@ public func fuzzPolicy(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     _ = PlanResolver.resolve(decoded.policies, host: host, labels: [:])
     // A decoded policy round-trips through the stored state.
     _ = DesiredState(policies: decoded.policies).jsonBytes
+    // The same text read as SriovNetworks (their JSON strings included), rendered as `export network` does.
+    let networks = SriovNetworkDecoder.decode(text, file: "fuzz.yaml").networks
+    _ = try? NetworkAttachment.yaml(networks, prefix: ResourcePrefix.standard)
     return 0
 }
 

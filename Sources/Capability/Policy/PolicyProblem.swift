@@ -5,20 +5,26 @@ public struct PolicyProblem: Equatable, Sendable, CustomStringConvertible {
     public var policy: String?
     public var field: String?
     public var message: String
+    /// What `policy` names: "policy", or "network" for a SriovNetwork.
+    public var object = "policy"
 
-    public init(file: String, line: Int? = nil, policy: String? = nil, field: String? = nil, message: String) {
+    public init(
+        file: String, line: Int? = nil, policy: String? = nil, field: String? = nil, message: String,
+        object: String = "policy"
+    ) {
         self.file = file
         self.line = line
         self.policy = policy
         self.field = field
         self.message = message
+        self.object = object
     }
 
     /// `policies.yaml:12: policy "x": spec.numVfs: must be ...`
     public var description: String {
         var text = file
         if let line { text += ":\(line)" }
-        if let policy { text += ": policy \"\(policy)\"" }
+        if let policy { text += ": \(object) \"\(policy)\"" }
         if let field { text += ": \(field)" }
         return text + ": " + message
     }

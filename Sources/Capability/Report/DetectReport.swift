@@ -58,6 +58,8 @@ struct PrettyJSON {
     private var depth = 0
     /// No member or element written yet in the innermost object or array.
     private var first = true
+    /// No line breaks, indents or spaces: for JSON embedded in another document.
+    private var compact = false
 
     /// The document with the trailing newline `encodeJSON` adds.
     static func text(_ body: (inout PrettyJSON) -> Void) -> String {
@@ -65,6 +67,14 @@ struct PrettyJSON {
         json.bytes.reserveCapacity(1 << 16)
         body(&json)
         json.bytes.append(UInt8(ascii: "\n"))
+        return String(decoding: json.bytes, as: UTF8.self)
+    }
+
+    /// The document without any whitespace (nor a trailing newline).
+    static func compactText(_ body: (inout PrettyJSON) -> Void) -> String {
+        var json = PrettyJSON()
+        json.compact = true
+        body(&json)
         return String(decoding: json.bytes, as: UTF8.self)
     }
 
@@ -88,8 +98,17 @@ struct PrettyJSON {
         nextItem()
         bytes.append(UInt8(ascii: "\""))
         key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        append("\" : ")
+        if compact { append("\":") } else { append("\" : ") }
     }
+
+    /// A member whose value is JSON text already checked (`JSONText.compacted`), written as it is.
+    mutating func member(_ name: StaticString, json: String) {
+        key(name)
+        append(json)
+    }
+
+    /// A value that is JSON text already checked, written as it is (after `nextItem` in an array).
+    mutating func json(_ text: String) { append(text) }
 
     mutating func member(_ name: StaticString, _ value: String?) {
         key(name)
@@ -147,17 +166,24 @@ struct PrettyJSON {
 
     private mutating func container(_ open: UInt8, _ close: UInt8, _ body: (inout PrettyJSON) -> Void) {
         bytes.append(open)
-        bytes.append(UInt8(ascii: "\n"))
+        if !compact { bytes.append(UInt8(ascii: "\n")) }
         let outerFirst = first
         (depth, first) = (depth + 1, true)
         body(&self)
         (depth, first) = (depth - 1, outerFirst)
-        bytes.append(UInt8(ascii: "\n"))
-        indent()
+        if !compact {
+            bytes.append(UInt8(ascii: "\n"))
+            indent()
+        }
         bytes.append(close)
     }
 
     private mutating func nextItem() {
+        if compact {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+            return
+        }
         if !first { append(",\n") }
         first = false
         indent()

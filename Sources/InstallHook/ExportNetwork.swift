@@ -1,0 +1,39 @@
+import ArgumentParser
+import Capability
+
+extension Export {
+    struct Network: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "network",
+            abstract:
+                "Print the NetworkAttachmentDefinitions that sriov-network-operator would render for SriovNetworks.",
+            discussion:
+                "Each network's resource must get VFs on this node (see harvester-sriov plan). "
+                + "Apply the output with kubectl apply -f -."
+        )
+
+        @Argument(help: "YAML files with SriovNetwork documents (or a List of them).")
+        var files: [String]
+
+        @OptionGroup var target: RootOptions
+
+        @Option(help: "The prefix of the VF resources, as the device plugin advertises them.")
+        var resourcePrefix = ResourcePrefix.standard
+
+        func run() throws {
+            try runReporting {
+                // The flags first: a usage error (64) before any file is read.
+                if let problem = ResourcePrefix.problem(resourcePrefix) { throw SRIOVError.usage(problem) }
+                let store = try target.store()
+                let (networks, problems) = SriovNetworkDecoder.load(files)
+                guard problems.isEmpty else { throw SRIOVError.invalidPolicies(problems) }
+                let current = try CurrentPlan.load(store: store, inventory: HostDiscovery.discover)
+                for warning in current.warnings { printError("harvester-sriov: warning: \(warning)") }
+                let unprovided = NetworkAttachment.unprovided(
+                    networks, plan: current.plan, policies: current.state.policies)
+                guard unprovided.isEmpty else { throw SRIOVError.invalidPolicies(unprovided) }
+                output(try NetworkAttachment.yaml(networks, prefix: resourcePrefix), terminator: "")
+            }
+        }
+    }
+}
