@@ -127,7 +127,8 @@ import Testing
     @Test(.enabled(if: SchemaCheck.available))
     func everyAttachmentValidatesAgainstTheNetworkAttachmentDefinitionCRD() throws {
         let node = try Node()
-        let input = try node.file("all.yaml", Self.everyField + "---\n" + (try String(contentsOfFile: Self.example)))
+        let input = try node.file(
+            "all.yaml", Self.everyField + "---\n" + (try String(contentsOfFile: Self.example, encoding: .utf8)))
         let result = try node.export([input])
         #expect(result.status == 0)
         let documents = result.stdout.components(separatedBy: "---\n")
@@ -153,7 +154,7 @@ import Testing
     /// The inputs the tests call good are good to the operator's CRD too.
     @Test(.enabled(if: SchemaCheck.available))
     func theGoodInputsValidateAgainstTheSriovNetworkCRD() throws {
-        let example = try String(contentsOfFile: Self.example)
+        let example = try String(contentsOfFile: Self.example, encoding: .utf8)
         for document in [Self.everyField] + example.components(separatedBy: "---\n") {
             let check = try SchemaCheck.validate(document, against: Self.networkSchema)
             #expect(check.stderr == "")
