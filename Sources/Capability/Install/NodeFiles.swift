@@ -94,11 +94,12 @@ public enum NodeFiles {
         # unit, never in udev. %b is the PCI address of the function (the parent matched
         # by SUBSYSTEMS), which stays the same when udev renames the netdev.
         #
-        # VFs are marked when they appear (the mark is kept in udev's database), so that their
-        # removal by any writer of sriov_numvfs (Harvester's PCI devices addon writes 0) is
-        # reported. VFs are made again only where the addon's object was set to the plan
-        # (server nodes), never in answer to a write alone: no two writers take turns.
-        ACTION=="add|bind", SUBSYSTEM=="pci", TEST=="physfn", ENV{HARVESTER_SRIOV_VF}="1"
+        # VFs are marked in udev's database, so that their removal by any writer of sriov_numvfs
+        # (Harvester's PCI devices addon writes 0) is reported. Each event rewrites the database,
+        # so every event but remove sets the mark again (unbind comes just before remove).
+        # VFs are made again only where the addon's object was set to the plan (server nodes),
+        # never in answer to a write alone: no two writers take turns.
+        ACTION!="remove", SUBSYSTEM=="pci", TEST=="physfn", ENV{HARVESTER_SRIOV_VF}="1"
         ACTION=="remove", SUBSYSTEM=="pci", ENV{HARVESTER_SRIOV_VF}=="1", \\
           RUN+="/usr/bin/systemctl --no-block start \(InstallOptions.watchUnitName) \(InstallOptions.pcidevicesUnitName)"
         ACTION!="add|move", GOTO="harvester_sriov_end"
