@@ -94,13 +94,13 @@ public enum NodeFiles {
         # unit, never in udev. %b is the PCI address of the function (the parent matched
         # by SUBSYSTEMS), which stays the same when udev renames the netdev.
         #
-        # VFs are marked in udev's database, so that their removal by any writer of sriov_numvfs
-        # (Harvester's PCI devices addon writes 0) is reported. Each event rewrites the database,
-        # so every event but remove sets the mark again (unbind comes just before remove).
-        # VFs are made again only where the addon's object was set to the plan (server nodes),
-        # never in answer to a write alone: no two writers take turns.
-        ACTION!="remove", SUBSYSTEM=="pci", TEST=="physfn", ENV{HARVESTER_SRIOV_VF}="1"
-        ACTION=="remove", SUBSYSTEM=="pci", ENV{HARVESTER_SRIOV_VF}=="1", \\
+        # A PCI function that goes away (VFs removed by any writer of sriov_numvfs: Harvester's
+        # PCI devices addon writes 0; or hotplug) starts the units that report it and, on server
+        # nodes, set the addon's objects to the plan. A removed device's sysfs is gone, so the
+        # rule cannot tell a VF from other functions; the units find out. VFs are made again
+        # only where the addon's object was set to the plan, never in answer to a write alone:
+        # no two writers take turns.
+        ACTION=="remove", SUBSYSTEM=="pci", \\
           RUN+="/usr/bin/systemctl --no-block start \(InstallOptions.watchUnitName) \(InstallOptions.pcidevicesUnitName)"
         ACTION!="add|move", GOTO="harvester_sriov_end"
         SUBSYSTEM!="net", GOTO="harvester_sriov_end"

@@ -34,7 +34,13 @@ wait_for() { # SECONDS COMMAND...: polls until the command succeeds
   until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done
 }
 rule=/etc/udev/rules.d/70-harvester-sriov.rules
-no_failed_units() { local failed; failed=$(systemctl --failed --no-legend --plain); [ -z "$failed" ] && echo none || { echo "$failed"; return 1; }; }
+no_failed_units() { # prints the failed units with their last journal lines
+  local failed; failed=$(systemctl --failed --no-legend --plain)
+  [ -z "$failed" ] && { echo none; return 0; }
+  echo "$failed"
+  for unit in $(awk '{print $1}' <<< "$failed"); do journalctl -b -u "$unit" --no-pager | tail -4; done
+  return 1
+}
 # Every file of ours on a Harvester node (the install medium in /opt aside).
 ours() { find /etc /oem /usr/local /run/udev/rules.d \( -name '*harvester-sriov*' -o -name '*harvester_sriov*' \) 2>/dev/null; }
 expect_eq() { [ "$1" = "$2" ] && echo "$1" || { echo "got '$1', want '$2'"; return 1; }; }
@@ -81,13 +87,15 @@ first-boot)
   # writes the VFs back: no two writers take turns.
   object="$(uname -n | tr 'A-Z' 'a-z')-enp1s0"
   fix="kubectl patch sriovnetworkdevices.devices.harvesterhci.io $object --type merge"
-  marked=$(udevadm info -q property /sys/bus/pci/devices/$pf1/virtfn0 | grep HARVESTER_SRIOV_VF)
+  udevadm monitor --udev --subsystem-match=pci > /tmp/udev-events 2>&1 & monitor=$!
+  sleep 1
   /usr/lib/vmtest/pcidevices-standin.sh $pf1
   if wait_for 60 bash -c "journalctl -b -u harvester-sriov-watch.service --no-pager | grep -q 'removed by another writer.*$fix'"; then
-    check 7 journal echo "VF marked ($marked); the watch unit reported the removal with the fix"
+    check 7 journal echo "the watch unit reported the removal with the fix"
   else
-    check 7 journal bash -c "echo 'mark: $marked'; systemctl status --no-pager harvester-sriov-watch.service | tail -5; journalctl -b -u systemd-udevd --no-pager | tail -5; exit 1"
+    check 7 journal bash -c "grep -c remove /tmp/udev-events; systemctl status --no-pager harvester-sriov-watch.service | tail -3; journalctl -b -u systemd-udevd --no-pager | tail -3; exit 1"
   fi
+  kill $monitor
   sleep 10
   check 7 no-write-war bash -c "[ \$(cat /sys/bus/pci/devices/$pf1/sriov_numvfs) = 0 ] && ! journalctl -b -u 'harvester-sriov-restore@*' --since '-15s' --no-pager | grep -q $pf1 && echo 'still 0 VFs after 10 s'"
   check 7 status-fix bash -c "out=\$($bin status); [ \$? -eq 3 ] && grep -q \"$fix\" <<< \"\$out\""
