@@ -28,6 +28,9 @@ vf_drivers() { # PF: the driver of each VF, in order
     n=$((n + 1))
   done | tr '\n' ' '
 }
+# How many of a PF's VFs have VLAN 100 and a 100 Mb/s max rate (pf2's boot policy).
+vf_vlan_rate() { ip -d link show "$1" | grep -cE 'vf [0-9]+ .*vlan 100,.*max_tx_rate 100Mbps'; }
+export -f vf_vlan_rate
 vf_macs() { ip -o link show "$1" | grep -o 'vf [0-9]* *link/ether [0-9a-f:]*' | awk '{print $NF}' | tr '\n' ' '; }
 wait_for() { # SECONDS COMMAND...: polls until the command succeeds
   local deadline=$((SECONDS + $1)); shift
@@ -76,6 +79,12 @@ first-boot)
   check 1 permanent-mac bash -c "json=\$($bin detect --json | tr -d ' \n'); [[ \$json == *'\"mac\":\"02:00:00:00:00:99\"'* && \$json == *'\"permanentMac\":\"52:54:00:12:34:57\"'* ]] && $bin status >/dev/null"
   ip link set dev enp1s0 address 52:54:00:12:34:57
   figure boot-restore "$(tr -d ' \n' < /run/harvester-sriov/status.json)"
+  # The VLAN and rate pf2's policy sets, as the igb driver reports them; a VLAN changed by
+  # hand is drift for status, and restore puts it back.
+  check 1 vf-vlan-rate expect_eq "$(vf_vlan_rate enp2s0)" 3
+  ip link set enp2s0 vf 0 vlan 200
+  check 1 status-vlan-drift bash -c "out=\$($bin status); rc=\$?; echo \"\$out\" | grep 'VF 0 vlan 200' && [ \$rc -eq 3 ]"
+  check 1 vlan-restored bash -c "$bin restore && ip -d link show enp2s0 | grep -q 'vf 0 .*vlan 100,' && $bin status"
   # Scenario 3: a driver reload; the VFs come back through udev and the unit, untouched by us.
   modprobe -r igbvf igb
   start=$(date +%s%N)
@@ -90,6 +99,7 @@ first-boot)
   else
     check 3 vfs-back-after-reload bash -c "echo numvfs $(numvfs $pf1)/$(numvfs $pf2); journalctl -b -u 'harvester-sriov-restore@*' --no-pager | tail -5; exit 1"
   fi
+  check 3 vf-vlan-rate wait_for 30 bash -c "[ \$(vf_vlan_rate enp2s0) = 3 ]"
   check 3 macs-kept expect_eq "$(vf_macs enp1s0)|$(vf_macs enp2s0)" "$(cat $state/macs)"
   finish second-boot
   ;;
