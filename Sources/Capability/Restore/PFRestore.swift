@@ -147,9 +147,10 @@ extension RestoreEngine {
         }
     }
 
-    /// MACs and trust first (the PF driver resets a VF to apply them), then drivers,
-    /// then one wait for every VF to be bound as planned, then MTUs. The PF is re-read a
-    /// handful of times, not once per VF: on a real PF each read is a few hundred sysfs reads.
+    /// MACs, trust and the other VF settings first (the PF driver resets a VF to apply
+    /// some), then drivers, then one wait for every VF to be bound as planned, then MTUs,
+    /// then rates, which need the PF's link up. The PF is re-read a handful of times, not
+    /// once per VF: on a real PF each read is a few hundred sysfs reads.
     private func configureVFs(
         _ planned: PlannedInterface, pf: PFState, card: CardIdentity?, label: String,
         deadline: ContinuousClock.Instant
@@ -179,27 +180,6 @@ extension RestoreEngine {
             // VF drivers get their MAC from the PF only while it is up (igbvf otherwise
             // picks a random one), and no VF passes traffic through a PF that is down.
             try kernelCall(label) { () throws(KernelError) in try kernel.setLinkUp(pfNetdev) }
-        }
-        for (vf, group) in assignments {
-            guard let rates = group.vfOptions.txRates else { continue }
-            let setting = VFSetting.txRates(min: rates.min, max: rates.max)
-            do {
-                try kernel.setVF(vf.index, pfNetdev: pfNetdev, setting)
-            } catch
-                where [.invalidArgument, .resourceTemporarilyUnavailable].contains(error.errno)
-                && kernel.pf(planned.pciAddress)?.carrier == false
-            {
-                // igb sets rates only with the link up, which takes a moment after the PF
-                // comes up; carrier changes send no uevent, so this re-reads every second.
-                _ = try waitFor(
-                    planned.pciAddress, label: label, until: deadline,
-                    what: "the PF's link (carrier) to set VF \(vf.index)'s \(setting), as \(driver) sets rates only "
-                        + "with the link up; connect the port, then run restore again"
-                ) { $0.carrier }
-                try setVF(setting, vf.index, pfNetdev: pfNetdev, group: group, driver: driver, label: label)
-            } catch {
-                throw refusal(error, setting, vf.index, group: group, driver: driver, label: label)
-            }
         }
         for (vf, group) in assignments {
             switch group.deviceType {
@@ -248,6 +228,27 @@ extension RestoreEngine {
         for (vf, group) in assignments where group.deviceType == .netdevice {
             if let mtu = group.mtu ?? planned.mtu, bound.vf(vf.index)?.mtu != mtu {
                 try setVFMTU(mtu, vf: vf.index, planned: planned, label: label, deadline: deadline)
+            }
+        }
+        for (vf, group) in assignments {
+            guard let rates = group.vfOptions.txRates else { continue }
+            let setting = VFSetting.txRates(min: rates.min, max: rates.max)
+            do {
+                try kernel.setVF(vf.index, pfNetdev: pfNetdev, setting)
+            } catch
+                where [.invalidArgument, .resourceTemporarilyUnavailable].contains(error.errno)
+                && kernel.pf(planned.pciAddress)?.carrier == false
+            {
+                // igb sets rates only with the link up, which can come some time after the
+                // PF was set up; carrier changes send no uevent, so this re-reads every second.
+                _ = try waitFor(
+                    planned.pciAddress, label: label, until: deadline,
+                    what: "the PF's link (carrier) to set VF \(vf.index)'s \(setting), as \(driver) sets rates only "
+                        + "with the link up; connect the port, then run restore again"
+                ) { $0.carrier }
+                try setVF(setting, vf.index, pfNetdev: pfNetdev, group: group, driver: driver, label: label)
+            } catch {
+                throw refusal(error, setting, vf.index, group: group, driver: driver, label: label)
             }
         }
     }
@@ -311,8 +312,7 @@ extension RestoreEngine {
                 "the driver refuses this value (igb takes no min_tx_rate, and a max_tx_rate only up to the link "
                     + "speed): change \(annotation) \(policy)"
             case .resourceTemporarilyUnavailable:
-                "the driver cannot do it now (igb: the link is not at 1000 Mb/s): "
-                    + "check the link, then run restore again"
+                "the driver cannot do it now: check the PF's link and dmesg, then run restore again"
             default: "check dmesg, then run restore again"
             }
         return .restore(
