@@ -1,4 +1,6 @@
+import CLibNL
 import Foundation
+import SystemPackage
 import Testbed
 import Testing
 
@@ -274,5 +276,26 @@ import Testing
             ])
         vf.settings = VFSettings()
         #expect(Drift.settingDifferences([.trust(true)], vf) == [], "a driver that does not report trust")
+    }
+
+    // MARK: - libnl's answers
+
+    /// libnl turns the kernel's errno into its own code; the errnos drivers refuse VF
+    /// settings with are turned back, so that the message can say what to do.
+    @Test(arguments: [
+        (NLE_INVAL, Errno.invalidArgument), (NLE_OPNOTSUPP, .notSupported),
+        (NLE_PROTO_MISMATCH, .protocolNotSupported), (NLE_AGAIN, .resourceTemporarilyUnavailable),
+    ])
+    func aDriversRefusalKeepsItsErrno(_ code: Int32, _ errno: Errno) {
+        #expect(
+            SysfsKernel.failure(-code, target: "enp1s0 vf 0")
+                == KernelError(
+                    target: "enp1s0 vf 0", operation: "RTM_SETLINK", errno: errno))
+    }
+
+    @Test func anotherLibnlErrorIsGivenInLibnlsWords() {
+        let error = SysfsKernel.failure(-NLE_MSGSIZE, target: "enp1s0")
+        #expect(error.errno == nil)
+        #expect(error.detail == "Message size not sufficient (libnl)")
     }
 }

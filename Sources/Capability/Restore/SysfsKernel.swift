@@ -227,7 +227,7 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
 
     /// A libnl error, with the errno it stands for where one does (libnl's
     /// nl_syserr2nlerr folds a few errnos together; these are the ones drivers return).
-    private static func failure(_ status: Int32, target: String) -> KernelError {
+    static func failure(_ status: Int32, target: String) -> KernelError {
         let errnos: [Int32: Errno] = [
             NLE_INVAL: .invalidArgument, NLE_OPNOTSUPP: .notSupported, NLE_PROTO_MISMATCH: .protocolNotSupported,
             NLE_AGAIN: .resourceTemporarilyUnavailable, NLE_RANGE: .outOfRange, NLE_PERM: .notPermitted,
