@@ -279,7 +279,9 @@ import Testing
             "unknown harvester-sriov annotation",
             text: manifest(valid).replacingFirst(
                 "  name: p1", with: "  name: p1\n  annotations: {harvester-sriov.io/vf-vlan: \"10\"}"),
-            #"p.yaml:5: policy "p1": metadata.annotations.harvester-sriov.io/vf-vlan: unknown harvester-sriov annotation; known: vf-mac, vf-trust, vf-spoof-check"#
+            #"p.yaml:5: policy "p1": metadata.annotations.harvester-sriov.io/vf-vlan: "#
+                + "unknown harvester-sriov annotation; known: vf-mac, vf-trust, vf-spoof-check, "
+                + "vlan, vlanQoS, vlanProto, min_tx_rate, max_tx_rate, link_state"
         ),
         Case(
             "alias bomb",

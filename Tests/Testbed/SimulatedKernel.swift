@@ -21,6 +21,10 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         /// Administratively up. Nothing brings a PF up at boot before the network is
         /// configured; a VF driver probed while its PF is down picks a random MAC (igbvf).
         public var up = false
+        /// The link (carrier): it follows `up` after `carrierDelay`, unless no cable is connected.
+        public var carrier = false
+        public var cableConnected = true
+        public var carrierDelay: Duration = .zero
         /// False while udev has not yet renamed the PF's netdev from ethN.
         public var settled = true
         public var mtu = 1500
@@ -62,6 +66,8 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         public var mac: String?
         public var trust: Bool = false
         public var spoofCheck: Bool = true
+        /// Held by the PF driver, and lost with the VF when the driver is reloaded.
+        public var settings = VFSettings()
     }
 
     public enum Fault: Hashable, Sendable {
@@ -136,11 +142,14 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         }
     }
 
-    /// `modprobe -r DRIVER && modprobe DRIVER`: the PF's VFs are gone.
+    /// `modprobe -r DRIVER && modprobe DRIVER`: the PF's VFs, and the settings its driver
+    /// held for them, are gone, and its new netdev is down.
     public func reloadDriver(of address: String) {
         update(address) { pf in
             pf.numVFs = 0
             pf.vfs = []
+            pf.up = false
+            pf.carrier = false
         }
     }
 
@@ -220,9 +229,13 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
                     index: index, address: vf.address, driver: vf.driver, netdev: vf.netdev, mtu: vf.mtu,
                     mac: vf.mac, iommuGroup: pf.iommu ? 100 + index : nil)
                 state.netdevSettled = vf.settled
+                state.settings = vf.settings
+                state.settings?.trust = vf.trust
+                state.settings?.spoofCheck = vf.spoofCheck
                 return state
             })
         state.up = pf.up
+        state.carrier = pf.carrier
         state.netdevSettled = pf.settled
         return state
     }
@@ -322,6 +335,11 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         }
         pfs[index].up = true
         changed()
+        let address = pfs[index].address
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds(pfs[index].carrierDelay))))
+        {
+            self.update(address.description) { $0.carrier = $0.up && $0.cableConnected }
+        }
     }
 
     public func setMTU(_ mtu: Int, netdev: String) throws(KernelError) {
@@ -355,24 +373,52 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             target: "/sys/class/net/\(netdev)/mtu", operation: "write \(mtu) to", errno: .noSuchFileOrDirectory)
     }
 
-    public func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?)
-        throws(KernelError)
-    {
+    /// rtnetlink's do_setvfinfo and the PF drivers' ndo_set_vf_*: igb takes no link_state
+    /// (EOPNOTSUPP), rates only on the 82576 (EOPNOTSUPP), without a minimum and with
+    /// the link up (EINVAL); only ice takes 802.1ad VLANs (EPROTONOSUPPORT).
+    public func setVF(_ index: Int, pfNetdev: String, _ setting: VFSetting) throws(KernelError) {
         lock.lock()
         defer { lock.unlock() }
-        changes.append("vf \(pfNetdev) \(index)")
-        guard let pfIndex = pfs.firstIndex(where: { $0.netdev == pfNetdev }), index < pfs[pfIndex].vfs.count else {
-            throw KernelError(target: "\(pfNetdev) vf \(index)", operation: "RTM_SETLINK", errno: .invalidArgument)
+        changes.append("vf \(pfNetdev) \(index) \(setting)")
+        func refuse(_ errno: Errno) -> KernelError {
+            KernelError(target: "\(pfNetdev) vf \(index)", operation: "RTM_SETLINK", errno: errno)
         }
-        if let mac {
+        guard let pfIndex = pfs.firstIndex(where: { $0.netdev == pfNetdev }), index < pfs[pfIndex].vfs.count else {
+            throw refuse(.invalidArgument)
+        }
+        let pf = pfs[pfIndex]
+        let igb = pf.driver == "igb"
+        switch setting {
+        case let .mac(mac):
             pfs[pfIndex].vfs[index].adminMAC = mac
-            if pfs[pfIndex].vfs[index].netdev != nil, !pfs[pfIndex].macNeedsReprobe {
+            if pf.vfs[index].netdev != nil, !pf.macNeedsReprobe {
                 pfs[pfIndex].vfs[index].mac = StableMAC.text(mac)
             }
+        case let .trust(on): pfs[pfIndex].vfs[index].trust = on
+        case let .spoofCheck(on): pfs[pfIndex].vfs[index].spoofCheck = on
+        case let .vlan(id, qos, proto):
+            guard id <= 4095, qos <= 7 else { throw refuse(.invalidArgument) }
+            guard proto == .dot1Q || pf.driver == "ice" else { throw refuse(.protocolNotSupported) }
+            pfs[pfIndex].vfs[index].settings.vlan = id
+            pfs[pfIndex].vfs[index].settings.vlanQoS = qos
+            pfs[pfIndex].vfs[index].settings.vlanProto = proto
+        case let .txRates(min, max):
+            if igb, pf.deviceID != "10c9" { throw refuse(.notSupported) }
+            if igb, min != 0 || !pf.carrier || max > 1000 { throw refuse(.invalidArgument) }
+            pfs[pfIndex].vfs[index].settings.minTxRate = min
+            pfs[pfIndex].vfs[index].settings.maxTxRate = max
+        case let .linkState(state):
+            if igb { throw refuse(.notSupported) }
+            pfs[pfIndex].vfs[index].settings.linkState = state
         }
-        if let trust { pfs[pfIndex].vfs[index].trust = trust }
-        if let spoofCheck { pfs[pfIndex].vfs[index].spoofCheck = spoofCheck }
         changed()
+    }
+
+    /// `ip link set PF vf N ...` by hand, which restore knows nothing of.
+    public func changeVFSettings(_ address: String, vf index: Int, _ change: (inout VFSettings) -> Void) {
+        update(address) { pf in
+            if pf.vfs.indices.contains(index) { change(&pf.vfs[index].settings) }
+        }
     }
 
     /// Modules modprobe can load.

@@ -17,7 +17,9 @@ public struct NodePolicy: Codable, Equatable, Sendable {
 
 /// Per-VF settings a policy can ask for through annotations:
 /// `harvester-sriov.io/vf-mac: derived|kernel`, `harvester-sriov.io/vf-trust: "on"|"off"`,
-/// `harvester-sriov.io/vf-spoof-check: "on"|"off"`.
+/// `harvester-sriov.io/vf-spoof-check: "on"|"off"`, and sriov-cni's per-VF fields under their
+/// sriov-cni names: `vlan`, `vlanQoS`, `vlanProto`, `min_tx_rate`, `max_tx_rate`, `link_state`.
+/// Fields added later are optional, so that older state files still decode.
 public struct VFOptions: Codable, Equatable, Sendable {
     public static let annotationPrefix = "harvester-sriov.io/"
 
@@ -27,12 +29,45 @@ public struct VFOptions: Codable, Equatable, Sendable {
     /// nil leaves the kernel's default (trust off, spoof-check on).
     public var trust: Bool?
     public var spoofCheck: Bool?
+    /// The VF's port VLAN (0 for none); `vlanQoS` and `vlanProto` only with it, as in sriov-cni.
+    public var vlan: Int?
+    public var vlanQoS: Int?
+    public var vlanProto: VLANProtocol?
+    /// Mbps; 0 is no limit. Set together, as the kernel takes them (IFLA_VF_RATE).
+    public var minTxRate: Int?
+    public var maxTxRate: Int?
+    public var linkState: VFLinkState?
 
-    public init(stableMAC: Bool = true, trust: Bool? = nil, spoofCheck: Bool? = nil) {
+    public init(
+        stableMAC: Bool = true, trust: Bool? = nil, spoofCheck: Bool? = nil, vlan: Int? = nil, vlanQoS: Int? = nil,
+        vlanProto: VLANProtocol? = nil, minTxRate: Int? = nil, maxTxRate: Int? = nil, linkState: VFLinkState? = nil
+    ) {
         self.stableMAC = stableMAC
         self.trust = trust
         self.spoofCheck = spoofCheck
+        self.vlan = vlan
+        self.vlanQoS = vlanQoS
+        self.vlanProto = vlanProto
+        self.minTxRate = minTxRate
+        self.maxTxRate = maxTxRate
+        self.linkState = linkState
     }
+
+    /// The rates when either is asked for: the other is then 0, as sriov-cni sets them.
+    public var txRates: (min: Int, max: Int)? {
+        minTxRate == nil && maxTxRate == nil ? nil : (minTxRate ?? 0, maxTxRate ?? 0)
+    }
+}
+
+/// `vlanProto`, lower-cased as sriov-cni stores it.
+public enum VLANProtocol: String, Codable, Equatable, Sendable {
+    case dot1Q = "802.1q"
+    case dot1AD = "802.1ad"
+}
+
+/// `link_state`: IFLA_VF_LINK_STATE's values, in their order.
+public enum VFLinkState: String, Codable, Equatable, Sendable, CaseIterable {
+    case auto, enable, disable
 }
 
 public struct PolicySpec: Codable, Equatable, Sendable {

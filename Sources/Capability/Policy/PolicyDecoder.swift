@@ -151,11 +151,20 @@ public enum PolicyDecoder {
                 problem(node, "metadata.annotations", "must be a map of strings, found \(node.kindName)")
                 return options
             }
+            var nodes: [String: YAMLNode] = [:]
+            let before = problems.count
             for (key, value) in pairs {
                 let field = "metadata.annotations.\(key)"
                 // The API server takes annotations as strings only; others belong to other tools.
                 guard let text = string(value, field), key.hasPrefix(VFOptions.annotationPrefix) else { continue }
-                switch (key.dropFirst(VFOptions.annotationPrefix.count), text) {
+                let name = key.dropFirst(VFOptions.annotationPrefix.count)
+                nodes[String(name)] = value
+                func number() -> Int? {
+                    if let number = Int(text) { return number }
+                    problem(value, field, "must be a whole number in quotes, e.g. \"100\"; found \"\(text)\"")
+                    return nil
+                }
+                switch (name, text) {
                 case ("vf-mac", "derived"): options.stableMAC = true
                 case ("vf-mac", "kernel"): options.stableMAC = false
                 case ("vf-mac", _):
@@ -166,9 +175,32 @@ public enum PolicyDecoder {
                 case ("vf-spoof-check", "on"), ("vf-spoof-check", "off"): options.spoofCheck = text == "on"
                 case ("vf-trust", _), ("vf-spoof-check", _):
                     problem(value, field, "must be \"on\" or \"off\", found \"\(text)\"")
+                case ("vlan", _): options.vlan = number()
+                case ("vlanQoS", _): options.vlanQoS = number()
+                case ("min_tx_rate", _): options.minTxRate = number()
+                case ("max_tx_rate", _): options.maxTxRate = number()
+                case ("vlanProto", _):
+                    // sriov-cni takes any case ("802.1Q").
+                    options.vlanProto = VLANProtocol(rawValue: text.lowercased())
+                    if options.vlanProto == nil {
+                        problem(value, field, "must be \"802.1Q\" or \"802.1ad\", found \"\(text)\"")
+                    }
+                case ("link_state", _):
+                    options.linkState = VFLinkState(rawValue: text)
+                    if options.linkState == nil {
+                        problem(value, field, "must be \"auto\", \"enable\" or \"disable\", found \"\(text)\"")
+                    }
                 default:
-                    problem(value, field, "unknown harvester-sriov annotation; known: vf-mac, vf-trust, vf-spoof-check")
+                    problem(
+                        value, field,
+                        "unknown harvester-sriov annotation; known: vf-mac, vf-trust, vf-spoof-check, vlan, vlanQoS, "
+                            + "vlanProto, min_tx_rate, max_tx_rate, link_state")
                 }
+            }
+            // Rules between values only once each value is known, so that one mistake gives one message.
+            for issue in problems.count == before ? PolicyRules.vfOptionIssues(options) : [] {
+                let key = issue.field.dropFirst("metadata.annotations.".count + VFOptions.annotationPrefix.count)
+                problem(nodes[String(key)] ?? node, issue.field, issue.message)
             }
             return options
         }

@@ -72,7 +72,40 @@ public enum PolicyRules {
             }
         }
         if selector.isEmpty { add("spec.nicSelector", emptySelector) }
-        return issues + check(spec)
+        return issues + check(spec) + vfOptionIssues(policy.vfOptions)
+    }
+
+    /// The per-VF annotations' values and the rules between them, as sriov-cni checks its
+    /// fields (pkg/config/config.go, LoadConf); the rates as the kernel takes them (u32 Mbps).
+    static func vfOptionIssues(_ options: VFOptions) -> [Issue] {
+        var issues: [Issue] = []
+        func add(_ key: String, _ message: String) {
+            issues.append(Issue(field: "metadata.annotations.\(VFOptions.annotationPrefix)\(key)", message: message))
+        }
+        if let vlan = options.vlan {
+            if !(0...4094).contains(vlan) { add("vlan", "must be a VLAN ID from 0 to 4094, found \(vlan)") }
+            if let qos = options.vlanQoS, !(0...7).contains(qos) {
+                add("vlanQoS", "must be a priority (PCP) from 0 to 7, found \(qos)")
+            } else if let qos = options.vlanQoS, qos != 0, vlan == 0 {
+                add("vlanQoS", "needs a non-zero harvester-sriov.io/vlan; set the VLAN ID, or remove vlanQoS")
+            }
+            if options.vlanProto == .dot1AD, vlan == 0 {
+                add("vlanProto", "802.1ad needs a non-zero harvester-sriov.io/vlan; set the VLAN ID, or use 802.1q")
+            }
+        } else {
+            let orphans = [("vlanQoS", options.vlanQoS != nil), ("vlanProto", options.vlanProto != nil)]
+            for (key, present) in orphans where present {
+                add(key, "needs harvester-sriov.io/vlan; set the VLAN ID, or remove \(key)")
+            }
+        }
+        let rates = [("min_tx_rate", options.minTxRate), ("max_tx_rate", options.maxTxRate)]
+        for case let (key, rate?) in rates where !(0...Int(UInt32.max)).contains(rate) {
+            add(key, "must be a rate in Mbps from 0 (no limit) to \(UInt32.max), found \(rate)")
+        }
+        if let min = options.minTxRate, let max = options.maxTxRate, min > 0, max > 0, min > max {
+            add("min_tx_rate", "\(min) Mbps is above max_tx_rate \(max) Mbps; lower min_tx_rate or raise max_tx_rate")
+        }
+        return issues
     }
 
     // MARK: single values, shared by the manifest decoder and the state decoder

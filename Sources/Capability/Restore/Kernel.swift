@@ -9,6 +9,8 @@ public struct PFState: Equatable, Sendable {
     public var netdevSettled: Bool = true
     /// IFF_UP: VF drivers such as igbvf get their MAC from the PF only when it is up.
     public var up: Bool = true
+    /// The link is up (`carrier`): igb sets VF rates only then.
+    public var carrier: Bool = true
     public var mtu: Int?
     /// nil when the kernel shows no `sriov_totalvfs`, or it holds no count.
     public var totalVFs: Int?
@@ -63,6 +65,8 @@ public struct VFState: Equatable, Sendable {
     public var mtu: Int?
     public var mac: String?
     public var iommuGroup: Int?
+    /// What the PF driver reports for the VF (IFLA_VFINFO_LIST); nil when it reports nothing.
+    public var settings: VFSettings?
 
     public init(
         index: Int, address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, mac: String?, iommuGroup: Int?
@@ -74,6 +78,44 @@ public struct VFState: Equatable, Sendable {
         self.mtu = mtu
         self.mac = mac
         self.iommuGroup = iommuGroup
+    }
+}
+
+/// A VF's settings held by its PF driver, as `ip link show PF` lists them.
+public struct VFSettings: Equatable, Sendable {
+    public var vlan = 0
+    public var vlanQoS = 0
+    public var vlanProto = VLANProtocol.dot1Q
+    public var minTxRate = 0
+    public var maxTxRate = 0
+    public var linkState = VFLinkState.auto
+    /// nil when the driver does not report it.
+    public var trust: Bool?
+    public var spoofCheck: Bool?
+
+    public init() {}
+}
+
+/// One setting of one VF, written through its PF (one RTM_SETLINK each, so that a
+/// refusal names the setting).
+public enum VFSetting: Equatable, Sendable, CustomStringConvertible {
+    case mac([UInt8])
+    case trust(Bool)
+    case spoofCheck(Bool)
+    case vlan(Int, qos: Int, proto: VLANProtocol)
+    case txRates(min: Int, max: Int)
+    case linkState(VFLinkState)
+
+    /// As the annotations name it.
+    public var description: String {
+        switch self {
+        case let .mac(mac): "MAC \(StableMAC.text(mac))"
+        case let .trust(on): "trust \(on ? "on" : "off")"
+        case let .spoofCheck(on): "spoof-check \(on ? "on" : "off")"
+        case let .vlan(id, qos, proto): "vlan \(id) (vlanQoS \(qos), vlanProto \(proto.rawValue))"
+        case let .txRates(min, max): "min_tx_rate \(min) and max_tx_rate \(max) Mbps"
+        case let .linkState(state): "link_state \(state.rawValue)"
+        }
     }
 }
 
@@ -117,8 +159,8 @@ public protocol SRIOVKernel: Sendable {
     func setMTU(_ mtu: Int, netdev: String) throws(KernelError)
     /// Sets a netdev administratively up (rtnetlink), as VFs need their PF up.
     func setLinkUp(_ netdev: String) throws(KernelError)
-    /// Sets a VF's MAC, trust and spoof-check through the PF's netdev (rtnetlink); nil leaves a setting.
-    func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?) throws(KernelError)
+    /// Sets one setting of a VF through the PF's netdev (rtnetlink).
+    func setVF(_ index: Int, pfNetdev: String, _ setting: VFSetting) throws(KernelError)
     /// Whether a PCI driver is registered (its module loaded).
     func driverLoaded(_ name: String) -> Bool
     /// Loads a driver's module (modprobe), as the operator does for vfio-pci.

@@ -1,7 +1,7 @@
 import Logging
 import SystemPackage
 
-/// One PF's restore: its VF count, then each VF's MAC, trust, driver and MTU, as planned.
+/// One PF's restore: its VF count, then each VF's MAC and settings, driver, MTU and rates, as planned.
 extension RestoreEngine {
     /// How long a PF's VFs may take to show what was set before it counts as drift.
     static let settleTime: Duration = .seconds(3)
@@ -147,9 +147,10 @@ extension RestoreEngine {
         }
     }
 
-    /// MACs and trust first (the PF driver resets a VF to apply them), then drivers,
-    /// then one wait for every VF to be bound as planned, then MTUs. The PF is re-read a
-    /// handful of times, not once per VF: on a real PF each read is a few hundred sysfs reads.
+    /// MACs, trust and the other VF settings first (the PF driver resets a VF to apply
+    /// some), then drivers, then one wait for every VF to be bound as planned, then MTUs,
+    /// then rates, which need the PF's link up. The PF is re-read a handful of times, not
+    /// once per VF: on a real PF each read is a few hundred sysfs reads.
     private func configureVFs(
         _ planned: PlannedInterface, pf: PFState, card: CardIdentity?, label: String,
         deadline: ContinuousClock.Instant
@@ -166,15 +167,13 @@ extension RestoreEngine {
             pf.vfs.filter { group.vfRange.contains($0.index) }.map { (vf: $0, group: group) }
         }
         var macs: [Int: [UInt8]] = [:]
+        let driver = pf.driver ?? "PF"
         for (vf, group) in assignments {
             let mac = group.vfOptions.stableMAC ? card.map { StableMAC.address(vf: vf.index, of: $0) } : nil
             macs[vf.index] = mac
-            if mac != nil || group.vfOptions.trust != nil || group.vfOptions.spoofCheck != nil {
-                try kernelCall(label) { () throws(KernelError) in
-                    try kernel.setVF(
-                        vf.index, pfNetdev: pfNetdev, mac: mac, trust: group.vfOptions.trust,
-                        spoofCheck: group.vfOptions.spoofCheck)
-                }
+            for setting in (mac.map { [.mac($0)] } ?? []) + group.vfOptions.settings {
+                if case .txRates = setting { continue }
+                try setVF(setting, vf.index, pfNetdev: pfNetdev, group: group, driver: driver, label: label)
             }
         }
         if !pf.up {
@@ -231,6 +230,27 @@ extension RestoreEngine {
                 try setVFMTU(mtu, vf: vf.index, planned: planned, label: label, deadline: deadline)
             }
         }
+        for (vf, group) in assignments {
+            guard let rates = group.vfOptions.txRates else { continue }
+            let setting = VFSetting.txRates(min: rates.min, max: rates.max)
+            do {
+                try kernel.setVF(vf.index, pfNetdev: pfNetdev, setting)
+            } catch
+                where [.invalidArgument, .resourceTemporarilyUnavailable].contains(error.errno)
+                && kernel.pf(planned.pciAddress)?.carrier == false
+            {
+                // igb sets rates only with the link up, which can come some time after the
+                // PF was set up; carrier changes send no uevent, so this re-reads every second.
+                _ = try waitFor(
+                    planned.pciAddress, label: label, until: deadline,
+                    what: "the PF's link (carrier) to set VF \(vf.index)'s \(setting), as \(driver) sets rates only "
+                        + "with the link up; connect the port, then run restore again"
+                ) { $0.carrier }
+                try setVF(setting, vf.index, pfNetdev: pfNetdev, group: group, driver: driver, label: label)
+            } catch {
+                throw refusal(error, setting, vf.index, group: group, driver: driver, label: label)
+            }
+        }
     }
 
     /// Sets a VF netdev's MTU by its current name. udev may rename the netdev between
@@ -257,6 +277,49 @@ extension RestoreEngine {
         }
     }
 
+    private func setVF(
+        _ setting: VFSetting, _ index: Int, pfNetdev: String, group: VFGroup, driver: String, label: String
+    ) throws(SRIOVError) {
+        do {
+            try kernel.setVF(index, pfNetdev: pfNetdev, setting)
+        } catch {
+            throw refusal(error, setting, index, group: group, driver: driver, label: label)
+        }
+    }
+
+    /// A VF setting the driver refused, in one line: which, why, and the annotation to change.
+    private func refusal(
+        _ error: KernelError, _ setting: VFSetting, _ index: Int, group: VFGroup, driver: String, label: String
+    ) -> SRIOVError {
+        guard let errno = error.errno else { return failure(label, error) }
+        let key: String =
+            switch setting {
+            case .mac: "vf-mac"
+            case .trust: "vf-trust"
+            case .spoofCheck: "vf-spoof-check"
+            case .vlan: errno == .protocolNotSupported ? "vlanProto" : "vlan"
+            case let .txRates(min, _): min > 0 ? "min_tx_rate" : "max_tx_rate"
+            case .linkState: "link_state"
+            }
+        let annotation = VFOptions.annotationPrefix + key
+        let policy = "in policy \"\(group.policyName)\""
+        let hint: String =
+            switch errno {
+            case .notSupported: "the driver cannot do this on this NIC: remove \(annotation) \(policy)"
+            case .protocolNotSupported:
+                "the driver takes only 802.1Q VLANs for VFs: set \(annotation) to 802.1q \(policy)"
+            case .invalidArgument:
+                "the driver refuses this value (igb takes no min_tx_rate, and a max_tx_rate only up to the link "
+                    + "speed): change \(annotation) \(policy)"
+            case .resourceTemporarilyUnavailable:
+                "the driver cannot do it now: check the PF's link and dmesg, then run restore again"
+            default: "check dmesg, then run restore again"
+            }
+        return .restore(
+            "\(label): VF \(index): the \(driver) driver refused \(setting): \(errno.description) "
+                + "(\(SRIOVError.symbol(errno))); \(hint)")
+    }
+
     private static func boundAsPlanned(_ pf: PFState, _ index: Int, _ type: DeviceType) -> Bool {
         guard let vf = pf.vf(index) else { return false }
         switch type {
@@ -269,17 +332,19 @@ extension RestoreEngine {
         do {
             try body()
         } catch {
-            if let timedOut = error.timedOut {
-                throw .restore(
-                    "\(label): \(error.operation) \(error.target) did not return within \(seconds(timedOut)) s")
-            }
-            if let detail = error.detail, error.errno == nil {
-                throw .restore("\(label): \(error.operation) \(error.target) failed: \(detail)")
-            }
-            let errno = error.errno ?? .ioError
-            throw .restore(
-                "\(label): \(error.operation) \(error.target) failed: \(errno.description) (\(SRIOVError.symbol(errno)))"
-            )
+            throw failure(label, error)
         }
+    }
+
+    private func failure(_ label: String, _ error: KernelError) -> SRIOVError {
+        if let timedOut = error.timedOut {
+            return .restore("\(label): \(error.operation) \(error.target) did not return within \(seconds(timedOut)) s")
+        }
+        if let detail = error.detail, error.errno == nil {
+            return .restore("\(label): \(error.operation) \(error.target) failed: \(detail)")
+        }
+        let errno = error.errno ?? .ioError
+        return .restore(
+            "\(label): \(error.operation) \(error.target) failed: \(errno.description) (\(SRIOVError.symbol(errno)))")
     }
 }

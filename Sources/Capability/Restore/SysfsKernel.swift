@@ -52,6 +52,7 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         let path = Sysfs.pciDevice(address)
         guard Sysfs.exists(path) else { return nil }
         let netdev = Self.netdev(of: path)
+        let settings = netdev.map(Self.vfSettings) ?? [:]
         let vfs = Sysfs.virtualFunctions(of: address).map { link in
             let vfPath = Sysfs.pciDevice(link.address)
             let vfNetdev = Self.netdev(of: vfPath)
@@ -64,6 +65,7 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
                     .flatMap(SysfsValue.linkAddress),
                 iommuGroup: Sysfs.iommuGroup(vfPath))
             vf.netdevSettled = vfNetdev.map(settled) ?? true
+            vf.settings = settings[link.index]
             return vf
         }
         let net = netdev.map { path.appending("net").appending($0) }
@@ -74,6 +76,8 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
             numVFs: Sysfs.attribute(path.appending("sriov_numvfs")).flatMap(SysfsValue.count), vfs: vfs)
         state.netdevSettled = netdev.map(settled) ?? true
         state.up = net.flatMap { Sysfs.integer($0.appending("flags")) }.map { $0 & 1 != 0 } ?? false
+        // Reading `carrier` fails while the netdev is down.
+        state.carrier = net.flatMap { Sysfs.integer($0.appending("carrier")) } == 1
         return state
     }
 
@@ -126,45 +130,121 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         }
     }
 
-    public func setVF(_ index: Int, pfNetdev: String, mac: [UInt8]?, trust: Bool?, spoofCheck: Bool?)
-        throws(KernelError)
-    {
-        try changeLink(pfNetdev, target: "\(pfNetdev) vf \(index)") { changes throws(KernelError) in
+    public func setVF(_ index: Int, pfNetdev: String, _ setting: VFSetting) throws(KernelError) {
+        let target = "\(pfNetdev) vf \(index)"
+        try changeLink(pfNetdev, target: target) { changes throws(KernelError) in
+            guard let vfIndex = UInt32(exactly: index) else {
+                throw KernelError(target: target, operation: "RTM_SETLINK", errno: .invalidArgument)
+            }
             guard let vf = rtnl_link_vf_alloc() else {
-                throw KernelError(target: pfNetdev, operation: "RTM_SETLINK", errno: .noMemory)
+                throw KernelError(target: target, operation: "RTM_SETLINK", errno: .noMemory)
             }
             defer { rtnl_link_vf_put(vf) }
-            guard let vfIndex = UInt32(exactly: index) else {
-                throw KernelError(target: "\(pfNetdev) vf \(index)", operation: "RTM_SETLINK", errno: .invalidArgument)
-            }
             rtnl_link_vf_set_index(vf, vfIndex)
-            if let mac {
+            switch setting {
+            case let .mac(mac):
                 var bytes = mac
                 guard let address = nl_addr_build(AF_LLC, &bytes, bytes.count) else {
-                    throw KernelError(target: pfNetdev, operation: "RTM_SETLINK", errno: .noMemory)
+                    throw KernelError(target: target, operation: "RTM_SETLINK", errno: .noMemory)
                 }
                 defer { nl_addr_put(address) }
                 rtnl_link_vf_set_addr(vf, address)
+            case let .trust(on): rtnl_link_vf_set_trust(vf, on ? 1 : 0)
+            case let .spoofCheck(on): rtnl_link_vf_set_spoofchk(vf, on ? 1 : 0)
+            case let .vlan(id, qos, proto):
+                var vlans: UnsafeMutablePointer<nl_vf_vlans_t>?
+                guard rtnl_link_vf_vlan_alloc(&vlans, 1) == 0, let vlans else {
+                    throw KernelError(target: target, operation: "RTM_SETLINK", errno: .noMemory)
+                }
+                defer { rtnl_link_vf_vlan_put(vlans) }
+                guard let info = vlans.pointee.vlans else {
+                    throw KernelError(target: target, operation: "RTM_SETLINK", errno: .noMemory)
+                }
+                // libnl sends 802.1Q (in host order) as IFLA_VF_VLAN, anything else as
+                // IFLA_VF_VLAN_INFO, whose vlan_proto the kernel reads in network order.
+                let wire = proto == .dot1Q ? Self.ethernet8021Q : Self.ethernet8021AD.bigEndian
+                info.pointee = nl_vf_vlan_info_t(
+                    vf_vlan: UInt32(clamping: id), vf_vlan_qos: UInt32(clamping: qos), vf_vlan_proto: wire)
+                rtnl_link_vf_set_vlans(vf, vlans)
+            case let .txRates(min, max):
+                var rate = nl_vf_rate(
+                    api: Int32(RTNL_LINK_VF_RATE_API_NEW.rawValue), rate: 0, max_tx_rate: UInt32(clamping: max),
+                    min_tx_rate: UInt32(clamping: min))
+                rtnl_link_vf_set_rate(vf, &rate)
+            case let .linkState(state):
+                rtnl_link_vf_set_linkstate(vf, UInt32(VFLinkState.allCases.firstIndex(of: state) ?? 0))
             }
-            if let trust { rtnl_link_vf_set_trust(vf, trust ? 1 : 0) }
-            if let spoofCheck { rtnl_link_vf_set_spoofchk(vf, spoofCheck ? 1 : 0) }
             let status = rtnl_link_vf_add(changes, vf)
-            guard status == 0 else {
-                throw KernelError(
-                    target: pfNetdev, operation: "RTM_SETLINK",
-                    detail: String(cString: nl_geterror(status)) + " (libnl)")
-            }
+            guard status == 0 else { throw Self.failure(status, target: target) }
         }
+    }
+
+    private static let ethernet8021Q: UInt16 = 0x8100
+    private static let ethernet8021AD: UInt16 = 0x88a8
+
+    /// The VFs' settings as the PF driver reports them, by VF index; empty when the PF
+    /// reports none. libnl asks for them (RTEXT_FILTER_VF) in rtnl_link_get_kernel.
+    private static func vfSettings(_ netdev: String) -> [Int: VFSettings] {
+        guard let socket = nl_socket_alloc() else { return [:] }
+        defer { nl_socket_free(socket) }
+        var link: OpaquePointer?
+        guard nl_connect(socket, NETLINK_ROUTE) == 0, rtnl_link_get_kernel(socket, 0, netdev, &link) == 0, let link
+        else { return [:] }
+        defer { rtnl_link_put(link) }
+        var count: UInt32 = 0
+        // Without the list, rtnl_link_vf_get would read a null list.
+        guard rtnl_link_get_num_vf(link, &count) == 0, rtnl_link_has_vf_list(link) != 0 else { return [:] }
+        var found: [Int: VFSettings] = [:]
+        for index in 0..<count {
+            guard let vf = rtnl_link_vf_get(link, index) else { continue }
+            defer { rtnl_link_vf_put(vf) }
+            var settings = VFSettings()
+            var vlans: UnsafeMutablePointer<nl_vf_vlans_t>?
+            if rtnl_link_vf_get_vlans(vf, &vlans) == 0, let vlans {
+                if vlans.pointee.size > 0, let first = vlans.pointee.vlans?.pointee {
+                    settings.vlan = Int(first.vf_vlan)
+                    settings.vlanQoS = Int(first.vf_vlan_qos)
+                    settings.vlanProto = first.vf_vlan_proto == ethernet8021AD ? .dot1AD : .dot1Q
+                }
+                rtnl_link_vf_vlan_put(vlans)
+            }
+            var rate = nl_vf_rate()
+            if rtnl_link_vf_get_rate(vf, &rate) == 0 {
+                let old = rate.api == Int32(RTNL_LINK_VF_RATE_API_OLD.rawValue)
+                settings.maxTxRate = Int(old ? rate.rate : rate.max_tx_rate)
+                settings.minTxRate = Int(rate.min_tx_rate)
+            }
+            var value: UInt32 = 0
+            if rtnl_link_vf_get_linkstate(vf, &value) == 0, VFLinkState.allCases.indices.contains(Int(value)) {
+                settings.linkState = VFLinkState.allCases[Int(value)]
+            }
+            if rtnl_link_vf_get_trust(vf, &value) == 0 { settings.trust = value != 0 }
+            if rtnl_link_vf_get_spoofchk(vf, &value) == 0 { settings.spoofCheck = value != 0 }
+            found[Int(index)] = settings
+        }
+        return found
+    }
+
+    /// A libnl error, with the errno it stands for where one does (libnl's
+    /// nl_syserr2nlerr folds a few errnos together; these are the ones drivers return).
+    static func failure(_ status: Int32, target: String) -> KernelError {
+        let errnos: [Int32: Errno] = [
+            NLE_INVAL: .invalidArgument, NLE_OPNOTSUPP: .notSupported, NLE_PROTO_MISMATCH: .protocolNotSupported,
+            NLE_AGAIN: .resourceTemporarilyUnavailable, NLE_RANGE: .outOfRange, NLE_PERM: .notPermitted,
+            NLE_BUSY: .resourceBusy, NLE_NODEV: .operationNotSupportedByDevice,
+        ]
+        if let errno = errnos[abs(status)] {
+            return KernelError(target: target, operation: "RTM_SETLINK", errno: errno)
+        }
+        return KernelError(
+            target: target, operation: "RTM_SETLINK", detail: String(cString: nl_geterror(status)) + " (libnl)")
     }
 
     /// One RTM_SETLINK on `netdev` with the changes `fill` makes.
     private func changeLink(_ netdev: String, target: String, _ fill: (OpaquePointer) throws(KernelError) -> Void)
         throws(KernelError)
     {
-        func failure(_ status: Int32) -> KernelError {
-            KernelError(
-                target: target, operation: "RTM_SETLINK", detail: String(cString: nl_geterror(status)) + " (libnl)")
-        }
+        func failure(_ status: Int32) -> KernelError { Self.failure(status, target: target) }
         guard let socket = nl_socket_alloc() else {
             throw KernelError(target: target, operation: "RTM_SETLINK", errno: .noMemory)
         }

@@ -28,6 +28,9 @@ vf_drivers() { # PF: the driver of each VF, in order
     n=$((n + 1))
   done | tr '\n' ' '
 }
+# How many of a PF's VFs have VLAN 100 and a 100 Mb/s max rate (pf2's boot policy).
+vf_vlan_rate() { ip -d link show "$1" | grep -cE 'vf [0-9]+ .*vlan 100,.*max_tx_rate 100Mbps'; }
+export -f vf_vlan_rate
 vf_macs() { ip -o link show "$1" | grep -o 'vf [0-9]* *link/ether [0-9a-f:]*' | awk '{print $NF}' | tr '\n' ' '; }
 wait_for() { # SECONDS COMMAND...: polls until the command succeeds
   local deadline=$((SECONDS + $1)); shift
@@ -43,6 +46,7 @@ no_failed_units() { # prints the failed units with their last journal lines
 }
 # Every file of ours on a Harvester node (the install medium in /opt aside).
 ours() { find /etc /oem /usr/local /run/udev/rules.d \( -name '*harvester-sriov*' -o -name '*harvester_sriov*' \) 2>/dev/null; }
+export -f ours  # the checks run it inside bash -c
 expect_eq() { [ "$1" = "$2" ] && echo "$1" || { echo "got '$1', want '$2'"; return 1; }; }
 finish() { [ -n "$1" ] && echo "$1" > "$state/phase"; sync; out "VMTEST phase $phase done"; systemctl poweroff; exit 0; }
 
@@ -82,6 +86,12 @@ first-boot)
   check 1 permanent-mac bash -c "json=\$($bin detect --json | tr -d ' \n'); [[ \$json == *'\"mac\":\"02:00:00:00:00:99\"'* && \$json == *'\"permanentMac\":\"52:54:00:12:34:57\"'* ]] && $bin status >/dev/null"
   ip link set dev enp1s0 address 52:54:00:12:34:57
   figure boot-restore "$(tr -d ' \n' < /run/harvester-sriov/status.json)"
+  # The VLAN and rate pf2's policy sets, as the igb driver reports them; a VLAN changed by
+  # hand is drift for status, and restore puts it back.
+  check 1 vf-vlan-rate expect_eq "$(vf_vlan_rate enp2s0)" 3
+  ip link set enp2s0 vf 0 vlan 200
+  check 1 status-vlan-drift bash -c "out=\$($bin status); rc=\$?; echo \"\$out\" | grep 'VF 0 vlan 200' && [ \$rc -eq 3 ]"
+  check 1 vlan-restored bash -c "$bin restore && ip -d link show enp2s0 | grep -q 'vf 0 .*vlan 100,' && $bin status"
   # Scenario 7: Harvester's PCI devices addon (a stand-in of its controller) writes 0 behind our
   # back. udev reports it in the journal with the fix, status names the object, and nothing
   # writes the VFs back: no two writers take turns.
@@ -115,6 +125,7 @@ first-boot)
   else
     check 3 vfs-back-after-reload bash -c "echo numvfs $(numvfs $pf1)/$(numvfs $pf2); journalctl -b -u 'harvester-sriov-restore@*' --no-pager | tail -5; exit 1"
   fi
+  check 3 vf-vlan-rate wait_for 30 bash -c "[ \$(vf_vlan_rate enp2s0) = 3 ]"
   check 3 macs-kept expect_eq "$(vf_macs enp1s0)|$(vf_macs enp2s0)" "$(cat $state/macs)"
   finish second-boot
   ;;
