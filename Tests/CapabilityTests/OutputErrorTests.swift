@@ -18,6 +18,8 @@ import Testing
         ["label", "--print"], ["label", "--root", "ROOT"], ["install", "--root", "ROOT"],
         ["install", "--dry-run", "--root", "ROOT"], ["uninstall", "--root", "ROOT"],
         ["hook", "--mode", "install", "--root", "ROOT"], ["--version"], ["--help"], ["detect", "--help"],
+        ["export", "cloudinit", "POLICY", "--match-selector", "a=b"], ["export", "device-plugin", "--root", "ROOT"],
+        ["export", "kubevirt", "--root", "ROOT"], ["export", "network", "NETWORK", "--root", "ROOT"],
     ])
     func aFullStandardOutputIsExit74WithOneLine(_ arguments: [String]) throws {
         let folder = try TemporaryFolder()
@@ -26,7 +28,13 @@ import Testing
         let policy = PolicyCommandTests.examples[0]
         let stored = try Umockdev.run(["policy", "apply", "--root", root, policy], in: testbed.root)
         #expect(stored.status == 0)
-        let substituted = arguments.map { ["ROOT": root, "RUN": folder.path("run"), "POLICY": policy][$0] ?? $0 }
+        try folder.write(
+            "network.yaml",
+            "apiVersion: sriovnetwork.openshift.io/v1\nkind: SriovNetwork\nmetadata: {name: net1}\n"
+                + "spec: {resourceName: intel_x710_netdevice}\n")
+        let network = folder.path("network.yaml")
+        let placeholders = ["ROOT": root, "RUN": folder.path("run"), "POLICY": policy, "NETWORK": network]
+        let substituted = arguments.map { placeholders[$0] ?? $0 }
         let result = try Umockdev.run(substituted, in: testbed.root, stdout: "/dev/full")
         #expect(result.status == 74)
         #expect(result.stderr.hasSuffix(Self.failure), "\(result.stderr)")
