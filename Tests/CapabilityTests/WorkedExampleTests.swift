@@ -14,7 +14,7 @@ import Testing
         let folder = try TemporaryFolder()
         let root = try folder.folder("target")
         let testbed = try Testbed(Fixtures.server)
-        let policies = Self.examples.appendingPathComponent("vm-policies.yaml").path
+        let policies = Self.examples.appendingPathComponent("vm/policies.yaml").path
         let apply = try Umockdev.run(["policy", "apply", "--root", root, policies], in: testbed.root)
         #expect(apply.status == 0, "\(apply.stderr)")
 
@@ -42,7 +42,7 @@ import Testing
         #expect(entries.allSatisfy { $0["externalResourceProvider"] as? Bool == true })
 
         let network = try Umockdev.run(
-            ["export", "network", "--root", root, Self.examples.appendingPathComponent("vm-network.yaml").path],
+            ["export", "network", "--root", root, Self.examples.appendingPathComponent("vm/network.yaml").path],
             in: testbed.root)
         #expect(network.status == 0, "\(network.stderr)")
         #expect(network.stdout.contains("  name: vm-vlan200\n  namespace: default\n"))
