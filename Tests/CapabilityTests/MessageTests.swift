@@ -25,7 +25,8 @@ import Testing
             withDestinationPath: folder.path("outside/state.json"))
         let placeholders = [
             "RUN": folder.path("run"), "POLICY": PolicyCommandTests.examples[0],
-            "NETWORK": PolicyCommandTests.repository.appendingPathComponent("examples/networks/sriov-networks.yaml").path,
+            "NETWORK": PolicyCommandTests.repository.appendingPathComponent("examples/networks/sriov-networks.yaml")
+                .path,
         ]
         let substituted = arguments.map { placeholders[$0] ?? $0 }
         let testbed = try Testbed(Fixtures.server)

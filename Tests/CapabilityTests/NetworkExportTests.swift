@@ -8,7 +8,8 @@ import Testing
 @Suite struct NetworkExportTests {
     static let attachmentSchema = SchemaCheck.schema("k8s.cni.cncf.io_network-attachment-definitions.yaml")
     static let networkSchema = SchemaCheck.schema("sriovnetwork.openshift.io_sriovnetworks.yaml")
-    static let example = PolicyCommandTests.repository.appendingPathComponent("examples/networks/sriov-networks.yaml").path
+    static let example = PolicyCommandTests.repository.appendingPathComponent("examples/networks/sriov-networks.yaml")
+        .path
 
     /// A SriovNetwork manifest with `spec` as a flow map, ending in `---` so that documents concatenate.
     static func network(_ name: String, _ spec: String, namespace: String? = nil) -> String {
