@@ -10,28 +10,21 @@ extension Export {
                 "Each pool selects exactly the VFs the plan gives its resource (pfNames with VF ranges). "
                 + "With --write it is installed as /etc/pcidp/config.json under --root.")
 
-        @OptionGroup var target: RootOptions
-
-        @Option(name: .customLong("node-label"), help: "An extra label (key=value) for policies' nodeSelector.")
-        var nodeLabels: [String] = []
-
-        @Option(help: "The prefix of the resources: <prefix>/<resourceName>.")
-        var resourcePrefix = ResourcePrefix.standard
+        @OptionGroup var options: PlanOptions
 
         @Flag(help: "Install the config where the device plugin reads it instead of printing it.")
         var write = false
 
         func run() throws {
             try runReporting {
-                if let problem = ResourcePrefix.problem(resourcePrefix) { throw SRIOVError.usage(problem) }
-                let current = try CurrentPlan.load(
-                    store: target.store(), inventory: HostDiscovery.discover, nodeLabels: nodeLabels)
-                for warning in current.warnings { printError("harvester-sriov: warning: \(warning)") }
+                try options.checkPrefix()
+                let current = try options.plan()
                 let config = DevicePluginConfig(
-                    plan: current.plan, host: current.host, policies: current.state.policies, prefix: resourcePrefix)
+                    plan: current.plan, host: current.host, policies: current.state.policies,
+                    prefix: options.resourcePrefix)
                 for note in config.notes { printError("harvester-sriov: note: \(note)") }
                 guard write else { return output(config.json(), terminator: "") }
-                let root = try target.resolve().root
+                let root = try options.target.resolve().root
                 let outcome = try RootWriter(root: root).write(DevicePluginConfig.path, Array(config.json().utf8))
                 output("\(outcome.rawValue) \(root.display(DevicePluginConfig.path))")
             }

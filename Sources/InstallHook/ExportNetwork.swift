@@ -15,24 +15,20 @@ extension Export {
         @Argument(help: "YAML files with SriovNetwork documents (or a List of them).")
         var files: [String]
 
-        @OptionGroup var target: RootOptions
-
-        @Option(help: "The prefix of the VF resources, as the device plugin advertises them.")
-        var resourcePrefix = ResourcePrefix.standard
+        @OptionGroup var options: PlanOptions
 
         func run() throws {
             try runReporting {
                 // The flags first: a usage error (64) before any file is read.
-                if let problem = ResourcePrefix.problem(resourcePrefix) { throw SRIOVError.usage(problem) }
-                let store = try target.store()
+                try options.checkPrefix()
+                _ = try options.target.store()  // a bad --root is a usage error before any file is read
                 let (networks, problems) = SriovNetworkDecoder.load(files)
                 guard problems.isEmpty else { throw SRIOVError.invalidPolicies(problems) }
-                let current = try CurrentPlan.load(store: store, inventory: HostDiscovery.discover)
-                for warning in current.warnings { printError("harvester-sriov: warning: \(warning)") }
+                let current = try options.plan()
                 let unprovided = NetworkAttachment.unprovided(
                     networks, plan: current.plan, policies: current.state.policies)
                 guard unprovided.isEmpty else { throw SRIOVError.invalidPolicies(unprovided) }
-                output(try NetworkAttachment.yaml(networks, prefix: resourcePrefix), terminator: "")
+                output(try NetworkAttachment.yaml(networks, prefix: options.resourcePrefix), terminator: "")
             }
         }
     }

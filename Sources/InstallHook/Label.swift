@@ -24,24 +24,12 @@ struct Label: ParsableCommand {
     @Flag(help: "Patch this node's Node object now, through kubectl, instead of writing files.")
     var apply = false
 
-    @Option(help: "With --apply: the kubeconfig (default: RKE2's kubelet kubeconfig).")
-    var kubeconfig: String?
-
-    @Option(help: "With --apply: the Node's name (default: the host name, lowercased, as kubelet registers it).")
-    var node: String?
-
-    @Option(help: "With --apply: the kubectl to run (default: RKE2's, then kubectl on PATH).")
-    var kubectl: String?
-
-    @Option(help: "With --apply: seconds to keep retrying while the API does not answer or answers 5xx.")
-    var retryFor = Kubectl.defaultRetrySeconds
-
-    @Option(help: "With --apply: seconds one kubectl request may take.")
-    var requestTimeout = Kubectl.defaultRequestTimeoutSeconds
+    /// Used with --apply only.
+    @OptionGroup var cluster: KubectlOptions
 
     func validate() throws {
         guard !(apply && print) else { throw ValidationError("give --apply or --print, not both") }
-        guard apply || (kubeconfig == nil && node == nil && kubectl == nil) else {
+        guard apply || (cluster.kubeconfig == nil && cluster.node == nil && cluster.kubectl == nil) else {
             throw ValidationError("--kubeconfig, --node and --kubectl go with --apply")
         }
     }
@@ -70,8 +58,8 @@ struct Label: ParsableCommand {
         LoggingSystem.bootstrap(JournalLogHandler.init)
         let logger = Logger(label: "harvester-sriov")
         let application = try NodeLabelApplication(
-            kubectl: kubectl, kubeconfig: kubeconfig, node: node, requestTimeoutSeconds: requestTimeout,
-            retrySeconds: retryFor)
+            kubectl: cluster.kubectl, kubeconfig: cluster.kubeconfig, node: cluster.node,
+            requestTimeoutSeconds: cluster.requestTimeout, retrySeconds: cluster.retryFor)
         try application.apply(label) { logger.info("\($0)") }
     }
 }

@@ -22,20 +22,7 @@ struct PCIDevices: ParsableCommand {
     @Flag(help: "With --sync: restore the PFs whose objects were patched (the addon removed their VFs).")
     var restore = false
 
-    @Option(help: "The kubeconfig (default: RKE2's admin kubeconfig, on server nodes).")
-    var kubeconfig: String?
-
-    @Option(help: "This node's name (default: the host name, lowercased, as kubelet registers it).")
-    var node: String?
-
-    @Option(help: "The kubectl to run (default: RKE2's, then kubectl on PATH).")
-    var kubectl: String?
-
-    @Option(help: "Seconds to keep retrying while the API does not answer or answers 5xx.")
-    var retryFor = Kubectl.defaultRetrySeconds
-
-    @Option(help: "Seconds one kubectl request may take.")
-    var requestTimeout = Kubectl.defaultRequestTimeoutSeconds
+    @OptionGroup var cluster: KubectlOptions
 
     func validate() throws {
         guard sync || !restore else { throw ValidationError("--restore goes with --sync") }
@@ -47,8 +34,8 @@ struct PCIDevices: ParsableCommand {
         let outcome = try runReporting {
             let current = try CurrentPlan.load(store: target.store(), inventory: HostDiscovery.discover)
             let agreement = try PCIDevicesAgreement(
-                kubectl: kubectl, kubeconfig: kubeconfig, node: node, requestTimeoutSeconds: requestTimeout,
-                retrySeconds: retryFor)
+                kubectl: cluster.kubectl, kubeconfig: cluster.kubeconfig, node: cluster.node,
+                requestTimeoutSeconds: cluster.requestTimeout, retrySeconds: cluster.retryFor)
             return try agreement.reconcile(plan: current.plan, patch: sync) { logger.info("\($0)") }
         }
         switch outcome {
