@@ -179,6 +179,17 @@ import Testing
         #expect(try NodeStatus(engine: node.engine()).inSync)
     }
 
+    /// The link is up but igb does not know its speed yet: the refusal is tried again, not reported.
+    @Test func aRateRefusedJustAfterTheLinkCameUpIsSetOnTheNextTry() throws {
+        var pf = H.x82576()
+        pf.carrierDelay = .milliseconds(100)
+        pf.faults = [.linkSpeedLate]
+        let node = try H([pf])
+        try node.apply(Self.igb(["max_tx_rate": "100"]))
+        #expect(try node.restore().pfs.map(\.status) == [.configured])
+        #expect(node.kernel.snapshot("0000:01:00.0")?.vfs.map(\.settings.maxTxRate) == [100, 100])
+    }
+
     static let refusals: [(label: String, pf: SimulatedKernel.PF, policy: String, message: String)] = {
         var i350 = H.x82576()
         i350.deviceID = "1521"

@@ -83,6 +83,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         case busy
         /// udev renames a VF's netdev just as its MTU is written: the write gets ENOENT once.
         case renameDuringMTUWrite
+        /// igb refuses the first rate with EINVAL even with the carrier up: its watchdog has not
+        /// recorded the link speed yet (seen in the VM just as the link came up).
+        case linkSpeedLate
     }
 
     private let lock = NSCondition()
@@ -405,6 +408,10 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         case let .txRates(min, max):
             if igb, pf.deviceID != "10c9" { throw refuse(.notSupported) }
             if igb, min != 0 || !pf.carrier || max > 1000 { throw refuse(.invalidArgument) }
+            if igb, pfs[pfIndex].faults.contains(.linkSpeedLate) {
+                pfs[pfIndex].faults.remove(.linkSpeedLate)
+                throw refuse(.invalidArgument)
+            }
             pfs[pfIndex].vfs[index].settings.minTxRate = min
             pfs[pfIndex].vfs[index].settings.maxTxRate = max
         case let .linkState(state):

@@ -233,25 +233,37 @@ extension RestoreEngine {
         for (vf, group) in assignments {
             guard let rates = group.vfOptions.txRates else { continue }
             let setting = VFSetting.txRates(min: rates.min, max: rates.max)
-            do {
-                try kernel.setVF(vf.index, pfNetdev: pfNetdev, setting)
-            } catch
-                where [.invalidArgument, .resourceTemporarilyUnavailable].contains(error.errno)
-                && kernel.pf(planned.pciAddress)?.carrier == false
-            {
-                // igb sets rates only with the link up, which can come some time after the
-                // PF was set up; carrier changes send no uevent, so this re-reads every second.
-                _ = try waitFor(
-                    planned.pciAddress, label: label, until: deadline,
-                    what: "the PF's link (carrier) to set VF \(vf.index)'s \(setting), as \(driver) sets rates only "
-                        + "with the link up; connect the port, then run restore again"
-                ) { $0.carrier }
-                try setVF(setting, vf.index, pfNetdev: pfNetdev, group: group, driver: driver, label: label)
-            } catch {
-                throw refusal(error, setting, vf.index, group: group, driver: driver, label: label)
+            // igb sets rates only with the link up and its speed known, which can come some time
+            // after the PF was set up (seen in the VM: EINVAL just as the link came up). Carrier
+            // changes send no uevent, so a refusal is retried every second for a few seconds, after
+            // waiting for the carrier if it is down; what is still refused then is refused.
+            let retryUntil = min(deadline, .now + Self.rateRetryWindow)
+            while true {
+                do {
+                    try kernel.setVF(vf.index, pfNetdev: pfNetdev, setting)
+                    break
+                } catch
+                    where [.invalidArgument, .resourceTemporarilyUnavailable].contains(error.errno)
+                    && ContinuousClock.now < retryUntil
+                {
+                    if kernel.pf(planned.pciAddress)?.carrier == false {
+                        _ = try waitFor(
+                            planned.pciAddress, label: label, until: deadline,
+                            what: "the PF's link (carrier) to set VF \(vf.index)'s \(setting), as \(driver) sets rates "
+                                + "only with the link up; connect the port, then run restore again"
+                        ) { $0.carrier }
+                    } else {
+                        kernel.waitForEvent(until: min(retryUntil, .now + .seconds(1)))
+                    }
+                } catch {
+                    throw refusal(error, setting, vf.index, group: group, driver: driver, label: label)
+                }
             }
         }
     }
+
+    /// How long a refused rate is tried again while the link settles.
+    static let rateRetryWindow: Duration = .seconds(8)
 
     /// Sets a VF netdev's MTU by its current name. udev may rename the netdev between
     /// our read and our write (seen on a real kernel: ENOENT for ethN); then the name is
