@@ -49,10 +49,10 @@ struct PCIDevices: ParsableCommand {
                 output("\(conflict.description); set it to \(conflict.planned)")
             }
             guard restore else { return }
-            let engine = RestoreEngine(
-                kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(), logger: logger)
             let result = try runReporting {
-                try engine.run(RestoreOptions(selection: conflicts.map(\.pf.description)))
+                let engine = RestoreEngine(
+                    kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(), logger: logger)
+                return try engine.run(RestoreOptions(selection: conflicts.map(\.pf.description)))
             }
             if result.failed { throw ExitCode(1) }
         }
