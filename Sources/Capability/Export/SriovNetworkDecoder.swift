@@ -87,7 +87,7 @@ public enum SriovNetworkDecoder {
         }
         var context = Context(file: file)
         for document in documents {
-            context.document(document)
+            context.objects(in: document, kind: SriovNetworkDecoder.kind) { $0.network($1) }
         }
         if context.networks.isEmpty && context.problems.isEmpty {
             context.problems.append(PolicyProblem(file: file, message: "holds no SriovNetwork"))
@@ -149,34 +149,6 @@ public enum SriovNetworkDecoder {
                     object: "network"))
         }
 
-        mutating func document(_ node: YAMLNode) {
-            if case .scalar(.null, _) = node { return }  // an empty document between two `---`
-            guard case let .mapping(pairs, _) = node else {
-                return problem(
-                    node, nil, "expected a Kubernetes object (a map with apiVersion and kind), found \(node.kindName)")
-            }
-            if case .scalar(.string("List"), _)? = pairs.first(where: { $0.key == "kind" })?.value {
-                return list(pairs)
-            }
-            network(node)
-        }
-
-        mutating func list(_ pairs: [(key: String, value: YAMLNode)]) {
-            for (key, value) in pairs {
-                switch key {
-                case "apiVersion", "kind", "metadata": continue
-                case "items":
-                    guard case let .sequence(items, _) = value else {
-                        problem(value, "items", "must be a list of SriovNetwork objects, found \(value.kindName)")
-                        continue
-                    }
-                    for item in items { network(item) }
-                default:
-                    problem(value, key, "unknown field in a List; a List has apiVersion, kind, metadata and items")
-                }
-            }
-        }
-
         mutating func network(_ node: YAMLNode) {
             networkName = nil
             let before = problems.count
@@ -191,23 +163,7 @@ public enum SriovNetworkDecoder {
             } else {
                 problem(node, "metadata", "is missing; a network needs metadata.name")
             }
-            for (key, value) in pairs where !["metadata", "spec", "status", "apiVersion", "kind"].contains(key) {
-                problem(value, key, "unknown field; a SriovNetwork has apiVersion, kind, metadata and spec")
-            }
-            switch fields["apiVersion"] {
-            case .scalar(.string(SriovNetworkDecoder.apiVersion), _)?: break
-            case let value?:
-                problem(value, "apiVersion", "must be \"\(SriovNetworkDecoder.apiVersion)\", found \(value.kindName)")
-            case nil: problem(node, "apiVersion", "is missing; set apiVersion: \(SriovNetworkDecoder.apiVersion)")
-            }
-            switch fields["kind"] {
-            case .scalar(.string(SriovNetworkDecoder.kind), _)?: break
-            case let value?:
-                problem(
-                    value, "kind",
-                    "must be \"\(SriovNetworkDecoder.kind)\" (or a List of them), found \(value.kindName)")
-            case nil: problem(node, "kind", "is missing; set kind: \(SriovNetworkDecoder.kind)")
-            }
+            typeMeta(node, pairs, apiVersion: SriovNetworkDecoder.apiVersion, kind: SriovNetworkDecoder.kind)
             guard let specNode = fields["spec"] else {
                 return problem(node, "spec", "is missing; a network needs at least spec.resourceName")
             }

@@ -15,6 +15,52 @@ protocol ManifestReading {
 }
 
 extension ManifestReading {
+    /// The objects of one YAML document: the document itself, or each item of a `kind: List`.
+    /// `kind` names the objects in messages.
+    mutating func objects(in document: YAMLNode, kind: String, _ each: (inout Self, YAMLNode) -> Void) {
+        if case .scalar(.null, _) = document { return }  // an empty document between two `---`
+        guard case let .mapping(pairs, _) = document else {
+            return problem(
+                document, nil,
+                "expected a Kubernetes object (a map with apiVersion and kind), found \(document.kindName)")
+        }
+        guard case .scalar(.string("List"), _)? = pairs.first(where: { $0.key == "kind" })?.value else {
+            return each(&self, document)
+        }
+        for (key, value) in pairs {
+            switch key {
+            case "apiVersion", "kind", "metadata": continue
+            case "items":
+                guard case let .sequence(items, _) = value else {
+                    problem(value, "items", "must be a list of \(kind) objects, found \(value.kindName)")
+                    continue
+                }
+                for item in items { each(&self, item) }
+            default:
+                problem(value, key, "unknown field in a List; a List has apiVersion, kind, metadata and items")
+            }
+        }
+    }
+
+    /// An object's own fields: no others beside apiVersion, kind, metadata, spec and status, and the
+    /// apiVersion and kind given.
+    mutating func typeMeta(
+        _ node: YAMLNode, _ pairs: [(key: String, value: YAMLNode)], apiVersion: String, kind: String
+    ) {
+        for (key, value) in pairs where !["metadata", "spec", "status", "apiVersion", "kind"].contains(key) {
+            problem(value, key, "unknown field; a \(kind) has apiVersion, kind, metadata and spec")
+        }
+        switch pairs.first(where: { $0.key == "apiVersion" })?.value {
+        case .scalar(.string(apiVersion), _)?: break
+        case let value?: problem(value, "apiVersion", "must be \"\(apiVersion)\", found \(value.kindName)")
+        case nil: problem(node, "apiVersion", "is missing; set apiVersion: \(apiVersion)")
+        }
+        switch pairs.first(where: { $0.key == "kind" })?.value {
+        case .scalar(.string(kind), _)?: break
+        case let value?: problem(value, "kind", "must be \"\(kind)\" (or a List of them), found \(value.kindName)")
+        case nil: problem(node, "kind", "is missing; set kind: \(kind)")
+        }
+    }
     /// The API server's ObjectMeta rule: a map of label keys to values, in label syntax.
     mutating func labels(_ node: YAMLNode) {
         guard case let .mapping(pairs, _) = node else {

@@ -22,7 +22,7 @@ public enum PolicyDecoder {
         }
         var context = Context(file: file)
         for document in documents {
-            context.document(document)
+            context.objects(in: document, kind: PolicyDecoder.kind) { $0.policy($1) }
         }
         if documents.isEmpty || (context.policies.isEmpty && context.problems.isEmpty) {
             context.problems.append(PolicyProblem(file: file, message: "holds no SriovNetworkNodePolicy"))
@@ -43,36 +43,6 @@ public enum PolicyDecoder {
                 PolicyProblem(file: file, line: node?.line, policy: policyName, field: field, message: message))
         }
 
-        mutating func document(_ node: YAMLNode) {
-            if case .scalar(.null, _) = node { return }  // an empty document between two `---`
-            guard case let .mapping(pairs, _) = node else {
-                return problem(
-                    node, nil, "expected a Kubernetes object (a map with apiVersion and kind), found \(node.kindName)")
-            }
-            let kind = pairs.first { $0.key == "kind" }?.value
-            if case .scalar(.string("List"), _)? = kind {
-                return list(pairs, node)
-            }
-            policy(node)
-        }
-
-        mutating func list(_ pairs: [(key: String, value: YAMLNode)], _ node: YAMLNode) {
-            for (key, value) in pairs {
-                switch key {
-                case "apiVersion", "kind", "metadata": continue
-                case "items":
-                    guard case let .sequence(items, _) = value else {
-                        problem(
-                            value, "items", "must be a list of SriovNetworkNodePolicy objects, found \(value.kindName)")
-                        continue
-                    }
-                    for item in items { policy(item) }
-                default:
-                    problem(value, key, "unknown field in a List; a List has apiVersion, kind, metadata and items")
-                }
-            }
-        }
-
         mutating func policy(_ node: YAMLNode) {
             policyName = nil
             let before = problems.count
@@ -89,21 +59,7 @@ public enum PolicyDecoder {
                 problem(node, "metadata", "is missing; a policy needs metadata.name")
             }
             policyName = name
-            for (key, value) in pairs where !["metadata", "spec", "status", "apiVersion", "kind"].contains(key) {
-                problem(value, key, "unknown field; a SriovNetworkNodePolicy has apiVersion, kind, metadata and spec")
-            }
-            switch fields["apiVersion"] {
-            case .scalar(.string(PolicyDecoder.apiVersion), _)?: break
-            case let value?:
-                problem(value, "apiVersion", "must be \"\(PolicyDecoder.apiVersion)\", found \(value.kindName)")
-            case nil: problem(node, "apiVersion", "is missing; set apiVersion: \(PolicyDecoder.apiVersion)")
-            }
-            switch fields["kind"] {
-            case .scalar(.string(PolicyDecoder.kind), _)?: break
-            case let value?:
-                problem(value, "kind", "must be \"\(PolicyDecoder.kind)\" (or a List of them), found \(value.kindName)")
-            case nil: problem(node, "kind", "is missing; set kind: \(PolicyDecoder.kind)")
-            }
+            typeMeta(node, pairs, apiVersion: PolicyDecoder.apiVersion, kind: PolicyDecoder.kind)
             guard let specNode = fields["spec"] else { return problem(node, "spec", "is missing") }
             let spec = self.spec(specNode)
             if let name, let spec, problems.count == before {
