@@ -13,7 +13,7 @@ import Testing
         ["policy", "list"], ["plan"], ["policy", "apply", "POLICY"], ["policy", "apply", "--dry-run", "POLICY"],
         ["policy", "remove", "p"], ["status", "--runtime-directory", "RUN"], ["install"], ["install", "--dry-run"],
         ["hook", "--mode", "install", "--dry-run"], ["export", "device-plugin"], ["export", "kubevirt"],
-        ["export", "network", "NETWORK"], ["pcidevices", "--kubeconfig", "/dev/null"],
+        ["pcidevices", "--kubeconfig", "/dev/null"],
     ])
     func aLinkAtTheStateFileIsRefusedWithExit77(_ arguments: [String]) throws {
         let folder = try TemporaryFolder()
@@ -23,11 +23,7 @@ import Testing
         try FileManager.default.createSymbolicLink(
             atPath: folder.path("root/etc/harvester-sriov/state.json"),
             withDestinationPath: folder.path("outside/state.json"))
-        let placeholders = [
-            "RUN": folder.path("run"), "POLICY": PolicyCommandTests.examples[0],
-            "NETWORK": PolicyCommandTests.repository.appendingPathComponent("examples/networks/sriov-networks.yaml")
-                .path,
-        ]
+        let placeholders = ["RUN": folder.path("run"), "POLICY": PolicyCommandTests.examples[0]]
         let substituted = arguments.map { placeholders[$0] ?? $0 }
         let testbed = try Testbed(Fixtures.server)
         let result = try Umockdev.run(substituted + ["--root", root, "--layout", "fhs"], in: testbed.root)

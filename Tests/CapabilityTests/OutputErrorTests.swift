@@ -19,7 +19,7 @@ import Testing
         ["install", "--dry-run", "--root", "ROOT"], ["uninstall", "--root", "ROOT"],
         ["hook", "--mode", "install", "--root", "ROOT"], ["--version"], ["--help"], ["detect", "--help"],
         ["export", "cloudinit", "POLICY", "--match-selector", "a=b"], ["export", "device-plugin", "--root", "ROOT"],
-        ["export", "kubevirt", "--root", "ROOT"], ["export", "network", "NETWORK", "--root", "ROOT"],
+        ["export", "kubevirt", "--root", "ROOT"],
     ])
     func aFullStandardOutputIsExit74WithOneLine(_ arguments: [String]) throws {
         let folder = try TemporaryFolder()
@@ -28,12 +28,7 @@ import Testing
         let policy = PolicyCommandTests.examples[0]
         let stored = try Umockdev.run(["policy", "apply", "--root", root, policy], in: testbed.root)
         #expect(stored.status == 0)
-        try folder.write(
-            "network.yaml",
-            "apiVersion: sriovnetwork.openshift.io/v1\nkind: SriovNetwork\nmetadata: {name: net1}\n"
-                + "spec: {resourceName: intel_x710_netdevice}\n")
-        let network = folder.path("network.yaml")
-        let placeholders = ["ROOT": root, "RUN": folder.path("run"), "POLICY": policy, "NETWORK": network]
+        let placeholders = ["ROOT": root, "RUN": folder.path("run"), "POLICY": policy]
         let substituted = arguments.map { placeholders[$0] ?? $0 }
         let result = try Umockdev.run(substituted, in: testbed.root, stdout: "/dev/full")
         #expect(result.status == 74)
