@@ -74,17 +74,8 @@ public enum SriovNetworkDecoder {
     ]
 
     public static func decode(_ text: String, file: String) -> (networks: [SriovNetwork], problems: [PolicyProblem]) {
-        guard text.utf8.count <= PolicyDecoder.maximumFileSize else {
-            return (
-                [], [PolicyProblem(file: file, message: "is larger than 1 MiB; a network file is a few KiB of YAML")]
-            )
-        }
-        let documents: [YAMLNode]
-        do {
-            documents = try YAMLReader.documents(text)
-        } catch {
-            return ([], [PolicyProblem(file: file, line: error.line, message: "not valid YAML: \(error.message)")])
-        }
+        let (documents, unreadable) = ManifestFields.documents(text, file: file, fileKind: "network file")
+        if let unreadable { return ([], [unreadable]) }
         var context = Context(file: file)
         for document in documents {
             context.objects(in: document, kind: SriovNetworkDecoder.kind) { $0.network($1) }

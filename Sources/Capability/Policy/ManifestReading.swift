@@ -6,6 +6,19 @@ enum ManifestFields {
         "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "finalizers",
         "ownerReferences", "managedFields", "generateName", "selfLink",
     ]
+
+    /// A manifest file's YAML documents, or the one problem that keeps it from being read: larger
+    /// than `PolicyDecoder.maximumFileSize`, or not YAML. `fileKind` names the file in the message.
+    static func documents(_ text: String, file: String, fileKind: String) -> ([YAMLNode], unreadable: PolicyProblem?) {
+        guard text.utf8.count <= PolicyDecoder.maximumFileSize else {
+            return ([], PolicyProblem(file: file, message: "is larger than 1 MiB; a \(fileKind) is a few KiB of YAML"))
+        }
+        do {
+            return (try YAMLReader.documents(text), nil)
+        } catch {
+            return ([], PolicyProblem(file: file, line: error.line, message: "not valid YAML: \(error.message)"))
+        }
+    }
 }
 
 /// A decoder that collects problems. The reads below check a value's type as the API server

@@ -9,17 +9,8 @@ public enum PolicyDecoder {
     public static let maximumFileSize = 1 << 20
 
     public static func decode(_ text: String, file: String) -> (policies: [NodePolicy], problems: [PolicyProblem]) {
-        guard text.utf8.count <= maximumFileSize else {
-            return (
-                [], [PolicyProblem(file: file, message: "is larger than 1 MiB; a policy file is a few KiB of YAML")]
-            )
-        }
-        let documents: [YAMLNode]
-        do {
-            documents = try YAMLReader.documents(text)
-        } catch {
-            return ([], [PolicyProblem(file: file, line: error.line, message: "not valid YAML: \(error.message)")])
-        }
+        let (documents, unreadable) = ManifestFields.documents(text, file: file, fileKind: "policy file")
+        if let unreadable { return ([], [unreadable]) }
         var context = Context(file: file)
         for document in documents {
             context.objects(in: document, kind: PolicyDecoder.kind) { $0.policy($1) }
