@@ -4,7 +4,7 @@ import Capability
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print Kubernetes objects that carry harvester-sriov's configuration to a cluster.",
-        subcommands: [CloudInit.self, DevicePlugin.self, KubeVirt.self, Network.self])
+        subcommands: [CloudInit.self, DevicePlugin.self, KubeVirt.self, Network.self, PCIDeviceClaims.self])
 
     struct CloudInit: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -21,7 +21,7 @@ extension Export {
             try runReporting {
                 // The flags first: a usage error (64) before any file is read.
                 try options.checkPrefix()
-                _ = try options.target.store()  // a bad --root is a usage error before any file is read
+                try options.refuseOnHarvester(NetworkAttachment.harvesterRefusal)  // also checks --root
                 let (networks, problems) = SriovNetworkDecoder.load(files)
                 guard problems.isEmpty else { throw SRIOVError.invalidPolicies(problems) }
                 let current = try options.plan()

@@ -22,15 +22,28 @@ struct PCIDevices: ParsableCommand {
     @Flag(help: "With --sync: restore the PFs whose objects were patched (the addon removed their VFs).")
     var restore = false
 
+    @Flag(
+        help: "Claim the plan's vfio-pci VFs (PCIDeviceClaim), wait until the addon bound them, and print the resource names VMs' hostDevices use."
+    )
+    var claim = false
+
+    @Option(help: "With --claim: the claims' spec.userName.")
+    var user = PCIDeviceClaims.defaultUser
+
+    @Option(help: "With --claim: seconds to wait for the addon's PCIDevice objects and its binding.")
+    var waitFor = 120
+
     @OptionGroup var cluster: KubectlOptions
 
     func validate() throws {
         guard sync || !restore else { throw ValidationError("--restore goes with --sync") }
+        guard !claim || !sync else { throw ValidationError("--claim and --sync are separate runs") }
     }
 
     func run() throws {
         LoggingSystem.bootstrap(JournalLogHandler.init)
         let logger = Logger(label: "harvester-sriov")
+        if claim { return try runClaim(logger) }
         let outcome = try runReporting {
             let current = try CurrentPlan.load(store: target.store(), inventory: HostDiscovery.discover)
             let agreement = try PCIDevicesAgreement(
@@ -55,6 +68,26 @@ struct PCIDevices: ParsableCommand {
                 return try engine.run(RestoreOptions(selection: conflicts.map(\.pf.description)))
             }
             if result.failed { throw ExitCode(1) }
+        }
+    }
+
+    private func runClaim(_ logger: Logger) throws {
+        try runReporting {
+            let claiming = try PCIDeviceClaiming(
+                kubectl: cluster.kubectl, kubeconfig: cluster.kubeconfig, node: cluster.node, user: user,
+                waitSeconds: waitFor, requestTimeoutSeconds: cluster.requestTimeout, retrySeconds: cluster.retryFor)
+            let current = try CurrentPlan.load(store: target.store(), inventory: HostDiscovery.discover)
+            let outcome = try claiming.claim(plan: current.plan, host: current.host) { logger.info("\($0)") }
+            for name in outcome.created { output("created PCIDeviceClaim \(name)") }
+            if outcome.alreadyThere > 0 {
+                output("\(outcome.alreadyThere) PCIDeviceClaims were there already")
+            }
+            for served in outcome.served {
+                output(
+                    "resource \(served.resource): \(served.vfs) VFs; VMs ask for them with hostDevices deviceName "
+                        + served.deviceNames.joined(separator: " or "))
+            }
+            for note in outcome.notes { printError("harvester-sriov: note: \(note)") }
         }
     }
 }

@@ -47,6 +47,12 @@ struct PlanOptions: ParsableArguments {
         if let problem = ResourcePrefix.problem(resourcePrefix) { throw .usage(problem) }
     }
 
+    /// Exports whose objects Harvester would refuse or overrule end here on the harvester layout, before any file
+    /// is read; `--layout fhs` is the way out for a plain KubeVirt cluster.
+    func refuseOnHarvester(_ why: String) throws(SRIOVError) {
+        if try target.resolve().layout == .harvester { throw .cluster(.rejected, why) }
+    }
+
     /// This node's plan now; its warnings go to stderr.
     func plan() throws(SRIOVError) -> CurrentPlan {
         let current = try CurrentPlan.load(

@@ -522,3 +522,33 @@ final class LockedArray<T>: @unchecked Sendable {
     func set(_ index: Int, _ value: T) { lock.withLock { storage[index] = value } }
     var values: [T?] { lock.withLock { storage } }
 }
+
+/// Harvester's PCI devices addon binds a claimed VF by writing its ID to vfio-pci's `new_id`
+/// (pcidevices `pcideviceclaim_controller.go`, `bindDeviceToVFIOPCIDriver`), so vfio-pci then takes any
+/// unbound VF of that ID, our netdevice VFs too, when they are made again (a driver reload, a resize).
+@Suite struct AddonNewIDTests {
+    typealias H = RestoreHarness
+
+    static let split = PolicyManifest.policy(
+        "pods", #"{resourceName: pods, numVfs: 2, nicSelector: {pfNames: ["enp1s0"]}}"#)
+        + PolicyManifest.policy(
+            "vms", #"{resourceName: vms, numVfs: 3, deviceType: vfio-pci, nicSelector: {pfNames: ["enp2s0"]}}"#)
+
+    @Test func netdeviceVFsStayOnTheirDriverAfterTheAddonsNewID() throws {
+        let node = try H([H.x82576(), H.x82576("0000:02:00.0", netdev: "enp2s0", mac: "52:54:00:12:34:58")])
+        try node.apply(Self.split)
+        _ = try node.restore()
+        // The addon claims the vfio-pci VFs: new_id "8086 10ca", then bind.
+        for vf in try #require(node.kernel.snapshot("0000:02:00.0")).vfs {
+            node.kernel.claimLikePCIDevicesAddon(vf.address)
+        }
+        // pods' VFs are made again (0, then 2): with vfio-pci's dynamic ID they would come up on vfio-pci.
+        try node.kernel.setNumVFs(0, pf: PCIAddress("0000:01:00.0")!, timeout: .seconds(5))
+        let result = try node.restore()
+        #expect(result.pfs.map(\.status).contains(.configured))
+        #expect(node.kernel.snapshot("0000:01:00.0")?.vfs.map(\.driver) == ["igbvf", "igbvf"])
+        #expect(node.kernel.snapshot("0000:02:00.0")?.vfs.map(\.driver) == ["vfio-pci", "vfio-pci", "vfio-pci"])
+        #expect(node.kernel.changeLog.contains("remove_id vfio-pci 8086 10ca"))
+        #expect(node.kernel.vfioDynamicIDs.isEmpty)
+    }
+}

@@ -96,6 +96,8 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     private var seen: [pthread_t: Int] = [:]
     /// Loaded PCI drivers.
     public var loadedDrivers: Set<String> = ["vfio-pci"]
+    /// IDs vfio-pci matches besides overrides: what `new_id` added (`vvvv dddd`).
+    public var vfioDynamicIDs: Set<String> = []
     /// Time between a VF's creation (or a probe) and its driver binding.
     public var bindDelay: Duration = .milliseconds(5)
     /// Time udev takes to rename a new VF netdev from ethN to its final name.
@@ -309,6 +311,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
                 target: "/sys/bus/pci/devices/\(vf)/driver_override", operation: "write to",
                 errno: .noSuchFileOrDirectory)
         }
+        if driver == nil, vfioDynamicIDs.remove(vfID(pfIndex)) != nil {
+            changes.append("remove_id vfio-pci \(vfID(pfIndex))")
+        }
         // driver_override, then unbind, then drivers_probe.
         pfs[pfIndex].vfs[vfIndex].override = driver
         pfs[pfIndex].vfs[vfIndex].driver = nil
@@ -468,6 +473,23 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         lock.broadcast()
     }
 
+    /// `vvvv dddd` of a PF's VFs, as new_id and remove_id take it.
+    private func vfID(_ pfIndex: Int) -> String { "\(pfs[pfIndex].vendor) \(pfs[pfIndex].vfDeviceID)" }
+
+    /// What Harvester's PCI devices addon does to bind a claimed VF (`bindDeviceToVFIOPCIDriver`): writes its ID to
+    /// vfio-pci's `new_id`, then binds it. From then on vfio-pci takes any unbound device of that ID.
+    public func claimLikePCIDevicesAddon(_ vf: PCIAddress) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let (pfIndex, vfIndex) = locate(vf) else { return }
+        loadedDrivers.insert("vfio-pci")
+        vfioDynamicIDs.insert(vfID(pfIndex))
+        changes.append("new_id vfio-pci \(vfID(pfIndex))")
+        pfs[pfIndex].vfs[vfIndex].driver = "vfio-pci"
+        pfs[pfIndex].vfs[vfIndex].netdev = nil
+        changed()
+    }
+
     private func locate(_ vf: PCIAddress) -> (Int, Int)? {
         for pfIndex in pfs.indices {
             if let vfIndex = pfs[pfIndex].vfs.firstIndex(where: { $0.address == vf }) { return (pfIndex, vfIndex) }
@@ -485,7 +507,10 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             else { return }
             var vf = self.pfs[pfIndex].vfs[vfIndex]
             guard vf.driver == nil else { return }
-            let driver = vf.override ?? self.pfs[pfIndex].vfDriver
+            // With no override, a dynamic ID that another writer gave vfio-pci (new_id) wins: vfio-pci registered
+            // before the VF driver, and the PCI core tries drivers in that order.
+            let dynamic = self.vfioDynamicIDs.contains(self.vfID(pfIndex)) && self.loadedDrivers.contains("vfio-pci")
+            let driver = vf.override ?? (dynamic ? "vfio-pci" : self.pfs[pfIndex].vfDriver)
             if driver == "vfio-pci" && (!self.pfs[pfIndex].iommu || !self.loadedDrivers.contains("vfio-pci")) { return }
             vf.driver = driver
             if driver != "vfio-pci" {

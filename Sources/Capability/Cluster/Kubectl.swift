@@ -67,7 +67,7 @@ public struct Kubectl: Sendable {
     /// run once the API answers. Returns kubectl's output.
     @discardableResult
     public func run(
-        _ request: [String], what: String, again: String, log: (String) -> Void,
+        _ request: [String], input: String? = nil, what: String, again: String, log: (String) -> Void,
         failure: (ClusterFailure, _ detail: String) -> String
     ) throws(SRIOVError) -> String {
         let arguments = arguments(request)
@@ -80,7 +80,7 @@ public struct Kubectl: Sendable {
         while true {
             attempt += 1
             let childDeadline = attempt == 1 ? perAttempt : min(perAttempt, remaining(until: deadline))
-            let run = Self.run(arguments, timeout: childDeadline)
+            let run = Self.run(arguments, input: input, timeout: childDeadline)
             let prefix = "attempt \(attempt): \(what):"
             switch Self.verdict(status: run.status, output: run.output) {
             case .applied:
@@ -162,19 +162,24 @@ public struct Kubectl: Sendable {
         }
     }
 
-    /// Runs kubectl as a child, its stdout and stderr into one pipe, and kills it at `timeout`: a request
-    /// kubectl does not bound (a stalled connection) must not hold up the node.
-    static func run(_ arguments: [String], timeout: Duration) -> Run {
+    /// Runs kubectl as a child, its stdout and stderr into one pipe, `input` (or nothing) on its stdin, and kills
+    /// it at `timeout`: a request kubectl does not bound (a stalled connection) must not hold up the node.
+    static func run(_ arguments: [String], input: String? = nil, timeout: Duration) -> Run {
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else {
+        var stdin: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0, input == nil || pipe(&stdin) == 0 else {
             return Run(status: nil, output: "pipe: \(Errno(rawValue: errno).description)")
         }
-        // Neither end may leak into other children; dup2 gives kubectl its own stdout and stderr.
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // Neither end may leak into other children; dup2 gives kubectl its own stdin, stdout and stderr.
+        for fd in fds + stdin where fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if input != nil {
+            posix_spawn_file_actions_adddup2(&actions, stdin[0], 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
         var pid = pid_t()
@@ -182,6 +187,31 @@ public struct Kubectl: Sendable {
         defer { for argument in argv { free(argument) } }
         let spawned = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
         close(fds[1])
+        if let input {
+            close(stdin[0])
+            // Written by its own thread, so that the deadline below holds even when kubectl never reads it; a
+            // killed child closes the pipe and the write ends with EPIPE (SIGPIPE is ignored for that).
+            let writer = stdin[1]
+            if spawned == 0 {
+                signal(SIGPIPE, SIG_IGN)
+                DispatchQueue.global().async {
+                    var bytes = Array(input.utf8)[...]
+                    while !bytes.isEmpty {
+                        let written = bytes.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+                        if written > 0 {
+                            bytes = bytes.dropFirst(written)
+                        } else if written < 0, errno == EINTR {
+                            continue
+                        } else {
+                            break
+                        }
+                    }
+                    close(writer)
+                }
+            } else {
+                close(writer)
+            }
+        }
         guard spawned == 0 else {
             close(fds[0])
             return Run(status: nil, output: "cannot run \(arguments[0]): \(Errno(rawValue: spawned).description)")

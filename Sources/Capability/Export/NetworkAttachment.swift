@@ -8,6 +8,15 @@ public enum NetworkAttachment {
     public static let apiVersion = "k8s.cni.cncf.io/v1"
     public static let kind = "NetworkAttachmentDefinition"
     public static let resourceAnnotation = "k8s.v1.cni.cncf.io/resourceName"
+    /// Harvester's network webhook (network-controller-harvester `pkg/webhook/nad/validator.go`, `checkNadConfig`,
+    /// FailurePolicy Fail, every namespace) refuses a NetworkAttachmentDefinition that is not kube-ovn unless its
+    /// `bridge` is `<clusternetwork>-br` of an existing ClusterNetwork, and Harvester ships no sriov CNI.
+    public static let harvesterRefusal =
+        "export network: Harvester's network webhook refuses every NetworkAttachmentDefinition that is not a bridge "
+        + "of a ClusterNetwork or kube-ovn, and Harvester ships no sriov CNI; give VMs the VFs as PCI devices "
+        + "(harvester-sriov pcidevices --claim), or pass --layout fhs for a KubeVirt cluster that runs Multus, "
+        + "sriov-cni and the SR-IOV device plugin"
+
     /// The version the operator's template writes.
     public static let cniVersion = "1.0.0"
 

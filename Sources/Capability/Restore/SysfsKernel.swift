@@ -109,11 +109,32 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         // old driver take the VF back; "\n" clears it. Never new_id: that would bind
         // every device with the VF's ID.
         try writeHere("\(device)/driver_override", driver ?? "\n")
+        if driver == nil { try forgetVFIODynamicID(of: device) }
         let deadline = ContinuousClock.now + timeout
         if Sysfs.exists(FilePath("\(device)/driver")) {
             try writeInChild("\(device)/driver/unbind", vf.description, timeout: remaining(until: deadline))
         }
         try writeInChild(Sysfs.pciDriversProbe.string, vf.description, timeout: remaining(until: deadline))
+    }
+
+    /// Another writer's `new_id` on vfio-pci (Harvester's PCI devices addon binds claimed devices that way,
+    /// pcideviceclaim_controller.go `bindDeviceToVFIOPCIDriver`) makes vfio-pci match every device of that ID, and it
+    /// is probed before the VF driver that registered after it: our netdevice VFs would land on vfio-pci. Writing
+    /// the ID to `remove_id` ends that; devices bound already stay bound (drivers/pci/pci-driver.c, remove_id_store).
+    private func forgetVFIODynamicID(of device: String) throws(KernelError) {
+        let removeID = Sysfs.pciBus.appending("drivers/vfio-pci/remove_id").string
+        guard Sysfs.exists(FilePath(removeID)),
+            let vendor = Sysfs.attribute(FilePath("\(device)/vendor")).map(withoutHexPrefix),
+            let deviceID = Sysfs.attribute(FilePath("\(device)/device")).map(withoutHexPrefix)
+        else { return }
+        do {
+            try Self.write(removeID, "\(vendor) \(deviceID)")
+        } catch {
+            // ENODEV: no such dynamic ID, the usual case.
+            guard error.rawValue == ENODEV else {
+                throw KernelError(target: removeID, operation: "write \(vendor) \(deviceID) to", errno: error)
+            }
+        }
     }
 
     public func setDriversAutoprobe(_ enabled: Bool, pf: PCIAddress) throws(KernelError) {

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Capability
+
+extension Export {
+    struct PCIDeviceClaims: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pcideviceclaims",
+            abstract: "Print the PCIDeviceClaims that give this node's planned vfio-pci VFs to Harvester's VMs.",
+            discussion: """
+                One claim per vfio-pci VF, named as Harvester's PCI devices addon names the VF's PCIDevice. The \
+                addon's controller needs each claim to name its PCIDevice's uid in ownerReferences, which only \
+                the cluster knows: harvester-sriov pcidevices --claim creates them with it, waits until the addon \
+                has bound them, and prints the names VMs use.
+                """)
+
+        @OptionGroup var options: PlanOptions
+
+        @Option(help: "The claims' spec.userName (the Harvester UI lets that user disable passthrough).")
+        var user = Capability.PCIDeviceClaims.defaultUser
+
+        @Option(help: "This node's name (default: the host name, lowercased, as kubelet registers it).")
+        var node: String?
+
+        func run() throws {
+            try runReporting {
+                let node = try NodeLabelApplication.nodeName(node)
+                let current = try options.plan()
+                let (claims, notes) = Capability.PCIDeviceClaims.wanted(
+                    plan: current.plan, host: current.host, node: node, user: user)
+                for note in notes { printError("harvester-sriov: note: \(note)") }
+                output(try Capability.PCIDeviceClaims.yaml(claims), terminator: "")
+            }
+        }
+    }
+}
