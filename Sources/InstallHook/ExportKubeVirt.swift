@@ -18,7 +18,8 @@ extension Export {
                 try options.checkPrefix()
                 try options.refuseOnHarvester(KubeVirtDevices.harvesterRefusal)
                 let current = try options.plan()
-                let devices = try KubeVirtDevices(plan: current.plan, host: current.host, prefix: options.resourcePrefix)
+                let devices = try KubeVirtDevices(
+                    plan: current.plan, host: current.host, prefix: options.resourcePrefix)
                 for note in devices.notes { printError("harvester-sriov: note: \(note)") }
                 output(devices.json(), terminator: "")
             }

@@ -23,7 +23,8 @@ struct PCIDevices: ParsableCommand {
     var restore = false
 
     @Flag(
-        help: "Claim the plan's vfio-pci VFs (PCIDeviceClaim), wait until the addon bound them, and print the resource names VMs' hostDevices use."
+        help:
+            "Claim the plan's vfio-pci VFs (PCIDeviceClaim), wait until the addon bound them, and print the resource names VMs' hostDevices use."
     )
     var claim = false
 

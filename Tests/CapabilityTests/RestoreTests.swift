@@ -529,8 +529,9 @@ final class LockedArray<T>: @unchecked Sendable {
 @Suite struct AddonNewIDTests {
     typealias H = RestoreHarness
 
-    static let split = PolicyManifest.policy(
-        "pods", #"{resourceName: pods, numVfs: 2, nicSelector: {pfNames: ["enp1s0"]}}"#)
+    static let split =
+        PolicyManifest.policy(
+            "pods", #"{resourceName: pods, numVfs: 2, nicSelector: {pfNames: ["enp1s0"]}}"#)
         + PolicyManifest.policy(
             "vms", #"{resourceName: vms, numVfs: 3, deviceType: vfio-pci, nicSelector: {pfNames: ["enp2s0"]}}"#)
 

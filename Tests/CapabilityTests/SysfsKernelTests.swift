@@ -85,6 +85,28 @@ import Testing
         #expect(try String(contentsOfFile: unbind, encoding: .utf8) == "0000:3b:02.0")
         #expect(try String(contentsOfFile: probe, encoding: .utf8) == "0000:3b:02.0")
     }
+
+    /// Harvester's PCI devices addon leaves the VF ID in vfio-pci's dynamic IDs (new_id); a VF bound back to its
+    /// network driver must not be probed to vfio-pci again, so the ID is removed first (and only then).
+    @Test(arguments: [nil, "vfio-pci"])
+    func bindingToTheNetworkDriverRemovesVFIOsDynamicID(driver: String?) throws {
+        let testbed = try Testbed([Fixtures.x710WithVFs])
+        for file in [
+            "sys/bus/pci/drivers_probe", "sys/bus/pci/drivers/vfio-pci/remove_id",
+            "sys/bus/pci/drivers/vfio-pci/unbind",
+        ] {
+            try FileManager.default.createDirectory(
+                atPath: testbed.root + "/" + (file as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: testbed.root + "/" + file, contents: nil)
+        }
+        try Umockdev.within(testbed.root) {
+            try kernel.bind(PCIAddress("0000:3b:02.3")!, to: driver, timeout: .seconds(5))
+        }
+        let removed = try String(
+            contentsOfFile: testbed.root + "/sys/bus/pci/drivers/vfio-pci/remove_id", encoding: .utf8)
+        #expect(removed == (driver == nil ? "8086 154c" : ""))
+    }
 }
 
 /// `restore` and `status` as a user runs them.

@@ -58,7 +58,8 @@ public struct PCIDeviceClaiming: Sendable {
                     .notRegistered,
                     "the PCI devices addon has no PCIDevice \(missing.map(\.name).joined(separator: ", ")) (VF "
                         + "\(missing[0].address) of \(missing[0].pf)) after \(seconds(wait)) s; check that the VFs exist "
-                        + "(harvester-sriov status) and the addon runs, then run harvester-sriov pcidevices --claim again")
+                        + "(harvester-sriov status) and the addon runs, then run harvester-sriov pcidevices --claim again"
+                )
             }
             log("waiting for the PCI devices addon to list \(missing.count) VFs as PCIDevice objects")
             Kubectl.sleep(for: .seconds(2))
@@ -77,9 +78,12 @@ public struct PCIDeviceClaiming: Sendable {
         let missing = wanted.filter { !existing.contains($0.name) }
         if !missing.isEmpty {
             let uids = Dictionary(uniqueKeysWithValues: missing.map { ($0.name, devices[$0.name]!.uid) })
+            // The API server checks the claims against the CRD's schema and the addon's webhook; kubectl's own
+            // client-side pass would only repeat the schema check, and needs the OpenAPI documents to do it.
             try kubectl.run(
-                ["create", "-f", "-"], input: try PCIDeviceClaims.yaml(missing, ownerUIDs: uids),
-                what: "create \(missing.count) \(PCIDeviceClaims.claimResource)", again: "harvester-sriov pcidevices --claim",
+                ["create", "--validate=false", "-f", "-"], input: try PCIDeviceClaims.yaml(missing, ownerUIDs: uids),
+                what: "create \(missing.count) \(PCIDeviceClaims.claimResource)",
+                again: "harvester-sriov pcidevices --claim",
                 log: log, failure: { message($0, $1, verb: "create") })
         }
 
@@ -93,7 +97,8 @@ public struct PCIDeviceClaiming: Sendable {
                     .unreachable,
                     "the PCI devices addon has not enabled passthrough for \(pending.sorted().joined(separator: ", ")) "
                         + "after \(seconds(wait)) s; see kubectl describe \(PCIDeviceClaims.claimResource) "
-                        + "\(pending.sorted()[0]) and the addon's log, then run harvester-sriov pcidevices --claim again")
+                        + "\(pending.sorted()[0]) and the addon's log, then run harvester-sriov pcidevices --claim again"
+                )
             }
             log("waiting for the PCI devices addon to bind \(pending.count) claimed VFs to vfio-pci")
             Kubectl.sleep(for: .seconds(2))

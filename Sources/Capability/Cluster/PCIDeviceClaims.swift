@@ -55,7 +55,8 @@ public enum PCIDeviceClaims {
                     guard let address = vfAddress(pf, planned: planned.pciAddress, index: index) else {
                         notes.append(
                             "\(pfName): VF \(index) of resource \(group.resourceName) has no known PCI address (no "
-                                + "SR-IOV capability read and no VF yet); run again once harvester-sriov restore made it")
+                                + "SR-IOV capability read and no VF yet); run again once harvester-sriov restore made it"
+                        )
                         continue
                     }
                     claims.append(

@@ -33,6 +33,8 @@ public struct KubeVirtDevices: Equatable, Sendable {
     public init(plan: NodePlan, host: HostInventory, prefix: String) throws(SRIOVError) {
         var notes: [String] = []
         var wanted: [(resource: String, id: String)] = []
+        // VFs of a served ID that no resource of ours holds: restore leaves their driver alone.
+        var strays: [(id: String, what: String)] = []
         for planned in plan.interfaces {
             let pf = host.interfaces.first { $0.address == planned.pciAddress }
             let pfName = planned.name ?? pf?.name ?? planned.pciAddress.description
@@ -49,16 +51,34 @@ public struct KubeVirtDevices: Equatable, Sendable {
             for group in groups where !wanted.contains(where: { $0 == (group.resourceName, id) }) {
                 wanted.append((group.resourceName, id))
             }
+            let covered = planned.vfGroups.reduce(0) { $0 + $1.vfRange.count }
+            if covered < planned.numVfs { strays.append((id, "VFs of \(pfName) that no policy's range takes")) }
+        }
+        for pf in host.interfaces where !plan.interfaces.contains(where: { $0.pciAddress == pf.address }) {
+            guard let device = DevicePluginConfig.vfDeviceID(pf) else { continue }
+            strays.append(
+                (
+                    "\(pf.function.vendor):\(device)".lowercased(),
+                    "PF \(pf.name ?? pf.address.description)'s VFs (no policy selects it)"
+                ))
         }
         wanted.sort { ($0.resource, $0.id) < ($1.resource, $1.id) }
         for (id, holders) in Dictionary(grouping: wanted, by: \.id).sorted(by: { $0.key < $1.key })
         where holders.count > 1 {
             throw .cluster(
                 .rejected,
-                "resources \(holders.map(\.resource).joined(separator: " and ")) both have vfio-pci VFs of ID \(id), and "
+                "resources \(holders.map(\.resource).joined(separator: " and ")) all have vfio-pci VFs of ID \(id), and "
                     + "KubeVirt's PCI device plugin serves one resource per vendor:device ID "
                     + "(discoverPermittedHostPCIDevices): make all but one of them deviceType netdevice, or one "
                     + "resource of both; on Harvester, claim the VFs instead (harvester-sriov pcidevices --claim)")
+        }
+        for (resource, id) in wanted {
+            let others = strays.filter { $0.id == id }.map(\.what)
+            guard !others.isEmpty else { continue }
+            notes.append(
+                "\(id) is also the VF ID of \(others.joined(separator: ", ")); KubeVirt's device plugin serves every "
+                    + "device of that ID bound to vfio-pci as resource \(resource), so keep those on their network driver"
+            )
         }
         entries = wanted.map {
             Entry(resourceName: ResourcePrefix.qualified($0.resource, prefix: prefix), pciVendorSelector: $0.id)

@@ -1,4 +1,6 @@
+import Capability
 import Foundation
+import Testbed
 
 /// Stand-in for kube-apiserver: starts FakeAPIServer.py (beside this file) on an ephemeral port and
 /// writes a kubeconfig for it; the server logs every request to a file the tests read.
@@ -13,10 +15,12 @@ final class FakeAPIServer {
     var kubeconfig: String { folder.url.path + "/kubeconfig" }
 
     /// `mode`: ok, 401, 403, 404, 500x2 or slow (see the script). `devices`, a JSON list of
-    /// SRIOVNetworkDevice objects, makes the server serve harvester/pcidevices' kind.
-    init(node: String, mode: String = "ok", devices: String? = nil) throws {
+    /// SRIOVNetworkDevice objects, makes the server serve harvester/pcidevices' kind. `pcidevices`, the PCI
+    /// functions the addon found on the node, makes it a Harvester cluster (see the script).
+    init(node: String, mode: String = "ok", devices: String? = nil, pcidevices: [FakeFunction]? = nil) throws {
         folder = try TemporaryFolder()
         if let devices { try folder.write("sriovnetworkdevices.json", devices) }
+        if let pcidevices { try folder.write("pcidevices.json", Self.pciDeviceObjects(pcidevices, node: node)) }
         // posix_spawn and waitpid, not Process: stop() must end the server for certain. Its output goes
         // to /dev/null, not the test runner's, which a server left running would hold open.
         let arguments = [try Tool.url("python3").path, Self.script.path, folder.url.path, node, mode]
@@ -80,6 +84,32 @@ final class FakeAPIServer {
             return metadata?["labels"] as? [String: String] ?? [:]
         }
     }
+
+    /// The `PCIDevice` objects pcidevices' node controller makes for each function (pcidevice_controller.go,
+    /// l.57-111): named by `PCIDeviceNameForHostname`, with the IDs and IOMMU group; the script adds the
+    /// resourceName as the addon derives it.
+    static func pciDeviceObjects(_ functions: [FakeFunction], node: String) -> String {
+        let all = functions.flatMap { [$0] + ($0.sriov?.vfs ?? []) }
+        let objects = all.map { function -> String in
+            let name = "\(node)-" + function.address.filter { $0 != ":" && $0 != "." }
+            return """
+                {"apiVersion": "devices.harvesterhci.io/v1beta1", "kind": "PCIDevice",
+                 "metadata": {"name": "\(name)", "uid": "uid-\(name)", "labels": {"nodename": "\(node)"}},
+                 "status": {"address": "\(function.address)", "nodeName": "\(node)",
+                            "vendorId": "\(hex(function.vendor, width: 4))", "deviceId": "\(hex(function.device, width: 4))",
+                            "iommuGroup": "\(function.iommuGroup.map(String.init) ?? "")",
+                            "kernelDriverInUse": "\(function.driver ?? "")"}}
+                """
+        }
+        return "[" + objects.joined(separator: ",\n") + "]"
+    }
+
+    /// A file of the server's state (pcideviceclaims.json, kubevirt.json, nads.json), as JSON.
+    func state(_ name: String) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder.url.path + "/" + name)))
+    }
+
+    var stateFolder: String { folder.url.path }
 
     static func kubeconfig(server: String) -> String {
         """
