@@ -10,8 +10,8 @@ struct Label: ParsableCommand {
             Harvester) labels the node when it registers; for a node that is already registered: \
             kubectl patch node NAME --type merge --patch-file <state folder>/node-label-patch.json
 
-            --apply sends that patch itself, through kubectl, with the node's own kubelet credential, instead of \
-            writing files. Exit status: 0 applied; 69 the API did not answer (retried with back-off for \
+            --apply also sends that patch itself, through kubectl, with the node's own kubelet credential, after \
+            it has rewritten the files (RKE2 applies the drop-in's labels again at every start). Exit status: 0 applied; 69 the API did not answer (retried with back-off for \
             --retry-for seconds); 77 credential refused (401/403); 68 no such node (404); 74 no kubeconfig or kubectl.
             """)
 
@@ -38,8 +38,9 @@ struct Label: ParsableCommand {
         try runReporting {
             let (root, layout) = try target.resolve()
             let label = try CapabilityLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
+            let installation = NodeInstallation(root: root, options: flags.options(layout))
             if apply {
-                try applyNow(label)
+                try applyNow(label, installation: installation)
                 return
             }
             if self.print {
@@ -48,18 +49,23 @@ struct Label: ParsableCommand {
                 output(NodeFiles.labelPatch(label), terminator: "")
                 return
             }
-            let installation = NodeInstallation(root: root, options: flags.options(layout))
             report(try installation.label(label, dryRun: flags.dryRun), dryRun: flags.dryRun)
         }
     }
 
-    /// One line per attempt on stderr (the journal when run from a unit); the error, if any, once.
-    private func applyNow(_ label: CapabilityLabel) throws {
+    /// One line per attempt on stderr (the journal when run from a unit); the error, if any, once. The drop-in
+    /// (and the yip file's copy) is rewritten first: RKE2 sets its configured labels again at every start, so a
+    /// patch alone would be undone by the next one.
+    private func applyNow(_ label: CapabilityLabel, installation: NodeInstallation) throws {
         LoggingSystem.bootstrap(JournalLogHandler.init)
         let logger = Logger(label: "harvester-sriov")
+        // kubectl and the kubeconfig are checked before any file is written.
         let application = try NodeLabelApplication(
             kubectl: cluster.kubectl, kubeconfig: cluster.kubeconfig, node: cluster.node,
             requestTimeoutSeconds: cluster.requestTimeout, retrySeconds: cluster.retryFor)
+        for change in try installation.label(label, dryRun: false) where change.outcome != .unchanged {
+            logger.info("\(change.outcome.rawValue) \(change.path)")
+        }
         try application.apply(label) { logger.info("\($0)") }
     }
 }

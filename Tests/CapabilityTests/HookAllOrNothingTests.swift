@@ -15,6 +15,8 @@ import Testing
         "etc/systemd/system/multi-user.target.wants/harvester-sriov-restore.service",
         "etc/systemd/system/multi-user.target.wants/harvester-sriov-policies.path",
         "etc/systemd/system/multi-user.target.wants/harvester-sriov-cluster.path",
+        "etc/systemd/system/rke2-server.service.wants/harvester-sriov-label.service",
+        "etc/systemd/system/rke2-agent.service.wants/harvester-sriov-label.service",
     ]
 
     /// Plants at `path` what the writer must refuse: a link to a file outside the root or,

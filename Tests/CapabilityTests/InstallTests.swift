@@ -37,6 +37,8 @@ import Testing
             "etc/systemd/system/harvester-sriov-cluster.path", "etc/systemd/system/harvester-sriov-label.service",
             "etc/systemd/system/harvester-sriov-pcidevices.service", "etc/systemd/system/harvester-sriov-watch.service",
             "etc/systemd/system/multi-user.target.wants/harvester-sriov-cluster.path",
+            "etc/systemd/system/rke2-server.service.wants/harvester-sriov-label.service",
+            "etc/systemd/system/rke2-agent.service.wants/harvester-sriov-label.service",
             "etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml", "etc/harvester-sriov/node-label-patch.json",
         ],
         .harvester: [

@@ -8,16 +8,54 @@ import Testing
 struct LabelApplyTests {
     static let node = "worker-1"
 
-    /// Runs label --apply on the server testbed (SR-IOV capable), kubectl's cache in a folder of its own.
-    func apply(_ extra: [String], kubeconfig: String) throws -> Program.Result {
+    /// Runs label --apply on the server testbed (SR-IOV capable), kubectl's cache in a folder of its own, the
+    /// drop-in it rewrites under `root` (a new folder by default).
+    func apply(_ extra: [String], kubeconfig: String, root: String? = nil) throws -> Program.Result {
         try Umockdev.requirePreload()
         let testbed = try Testbed(Fixtures.server)
         let home = try TemporaryFolder()
         var environment = ProcessInfo.processInfo.environment
         environment["UMOCKDEV_DIR"] = testbed.root
         environment["HOME"] = home.url.path
-        let arguments = ["label", "--apply", "--kubeconfig", kubeconfig, "--kubectl", try Tool.url("kubectl").path]
+        let arguments = [
+            "label", "--apply", "--root", try root ?? home.folder("root"), "--layout", "fhs", "--kubeconfig",
+            kubeconfig, "--kubectl", try Tool.url("kubectl").path,
+        ]
         return try Umockdev.runBinary(arguments + extra, environment: environment)
+    }
+
+    /// k3s re-applies its configured node-label values at every agent start (pkg/agent/run.go, configureNode
+    /// -> updateMutableLabels): the drop-in's `node-label+` values, patched onto the Node.
+    func restartRKE2(root: String, server: FakeAPIServer) throws {
+        let dropIn = try String(
+            contentsOfFile: root + "/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml", encoding: .utf8)
+        var labels: [String: String] = [:]
+        for line in dropIn.split(separator: "\n") where line.hasPrefix("  - \"") {
+            let pair = line.dropFirst(5).dropLast().split(separator: "=", maxSplits: 1).map(String.init)
+            labels[pair[0]] = pair[1]
+        }
+        let patch = #"{"metadata":{"labels":{"# + labels.map { #""\#($0)":"\#($1)""# }.joined(separator: ",") + "}}}"
+        let patched = try Program.run(
+            try Tool.url("kubectl"),
+            ["--kubeconfig", server.kubeconfig, "patch", "node", Self.node, "--type", "merge", "-p", patch])
+        #expect(patched.status == 0, "\(patched.stderr)")
+    }
+
+    /// The value `label --apply` patches is the one RKE2 sets again at its next start.
+    @Test func theLabelStaysAfterAnRKE2Restart() throws {
+        let server = try FakeAPIServer(node: Self.node)
+        let folder = try TemporaryFolder()
+        let root = try folder.folder("root")
+        // An old drop-in that still says false, as before the NICs were added.
+        try folder.write(
+            "root/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml",
+            "node-label+:\n  - \"network-sriov.capable=false\"\n")
+        let result = try apply(["--node", Self.node], kubeconfig: server.kubeconfig, root: root)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(
+            result.stderr.contains("info: updated \(root)/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml\n"))
+        try restartRKE2(root: root, server: server)
+        #expect(try server.labels["network-sriov.capable"] == "true")
     }
 
     func attempts(_ result: Program.Result) -> [Substring] {

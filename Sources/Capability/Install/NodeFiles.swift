@@ -71,6 +71,8 @@ public struct InstallOptions: Sendable {
     static let policiesUnitName = "harvester-sriov-policies.service"
     static let clusterPathUnitName = "harvester-sriov-cluster.path"
     static let labelUnitName = "harvester-sriov-label.service"
+    /// RKE2's units: a server node runs the first, an agent the second.
+    static let rke2Units = ["rke2-server.service", "rke2-agent.service"]
     static let pcidevicesUnitName = "harvester-sriov-pcidevices.service"
     static let watchUnitName = "harvester-sriov-watch.service"
     static let rulesFile: FilePath = "etc/udev/rules.d/70-harvester-sriov.rules"
@@ -239,7 +241,9 @@ public enum NodeFiles {
     /// Sets the capability label on the registered node (RKE2 sets it only at registration).
     /// Restarted while the node is not registered yet or the API does not answer, a bounded
     /// number of times; it stays active after success, so that the path unit does not start
-    /// it again and the PF unit can restart it.
+    /// it again and the PF unit can restart it. RKE2 applies its configured `node-label`s again
+    /// at every agent start (k3s `pkg/agent/run.go`, `configureNode` -> `updateMutableLabels`):
+    /// `PartOf` and the `.wants` links run the unit again after every RKE2 start and restart.
     public static func labelUnit(_ options: InstallOptions) -> String {
         """
         # harvester-sriov \(version)
@@ -247,6 +251,7 @@ public enum NodeFiles {
         Description=Set this node's SR-IOV capability label in the cluster (harvester-sriov)
         Documentation=https://github.com/harvester/harvester
         After=rke2-server.service rke2-agent.service network-online.target
+        PartOf=rke2-server.service rke2-agent.service
         Wants=\(InstallOptions.pcidevicesUnitName)
         StartLimitIntervalSec=1200
         StartLimitBurst=6
@@ -408,8 +413,12 @@ public enum NodeFiles {
                 InstallOptions.unitFolder.appending("multi-user.target.wants").appending(
                     InstallOptions.clusterPathUnitName),
                 .symlink("../" + InstallOptions.clusterPathUnitName)),
-            GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label))),
         ]
+            + InstallOptions.rke2Units.map { rke2 in
+                GeneratedFile(
+                    InstallOptions.unitFolder.appending("\(rke2).wants").appending(InstallOptions.labelUnitName),
+                    .symlink("../" + InstallOptions.labelUnitName))
+            } + [GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label)))]
     }
 
     /// What `install` puts under a root: the binary, the /etc files (through the yip file
