@@ -22,6 +22,10 @@ expected=(
   "2 pf1-numvfs" "2 pf2-numvfs" "2 same-macs"
   "4 apply" "4 restore" "4 pf1-numvfs" "4 status"
   "5 vfio-not-loaded" "5 apply" "5 restore" "5 pf2-drivers" "5 iommu" "5 status"
+  "8 claims-exported" "8 claimed-on-vfio"
+  "8 reboot-vfio" "8 reboot-mac-vlan" "8 reboot-netdev" "8 reboot-status" "8 reboot-no-failed-units" "8 reclaim-new-id"
+  "8 reload-vfio" "8 reload-netdev" "8 reload-mac-vlan" "8 reload-status" "8 reload-no-failed-units" "8 control-new-id-takes-netdev"
+  "8 unclaim-drift" "8 unclaim-restore"
   "6 stage" "6 booted" "6 pf1-numvfs" "6 unit-failed" "6 status-drift" "6 status-names-pf2" "6 journal"
   "H1 hook" "H1 only-oem-and-usr-local"
   "H2 yip-stage" "H2 pf1-numvfs" "H2 pf2-numvfs" "H2 before-network-pre" "H2 status" "H2 label" "H2 no-failed-units" "H2 dropin-applied" "H2 dropin-removed"
@@ -55,7 +59,7 @@ boot() { # LOG PHASE [OS-IMAGE MODE]: without an OS image, the generic root (roo
 
 # PHASE [OS-IMAGE [MODE]]: the generic root's phases, then Harvester OS's (docs/testing.md).
 phases=(
-  install first-boot second-boot fault-boot
+  install first-boot second-boot claims-boot fault-boot
   "h-installer harvester-os.img installer" "h-first-boot harvester-os.img" "h-upgrade harvester-os-v2.img"
   "h-updated harvester-os-v2.img" "h-uninstalled harvester-os-v2.img" "h-purged harvester-os-v2.img"
   "h-recovery harvester-os-v2.img recovery"

@@ -24,10 +24,12 @@ numvfs() { cat "/sys/bus/pci/devices/$1/sriov_numvfs"; }
 vf_drivers() { # PF: the driver of each VF, in order
   local pf=$1 n=0
   while [ -e "/sys/bus/pci/devices/$pf/virtfn$n" ]; do
-    basename "$(readlink -f "/sys/bus/pci/devices/$pf/virtfn$n/driver" 2>/dev/null || echo none)"
+    if [ -e "/sys/bus/pci/devices/$pf/virtfn$n/driver" ]; then basename "$(readlink -f "/sys/bus/pci/devices/$pf/virtfn$n/driver")"
+    else echo none; fi
     n=$((n + 1))
   done | tr '\n' ' '
 }
+export -f vf_drivers  # the checks run it inside bash -c
 # How many of a PF's VFs have VLAN 100 and a 100 Mb/s max rate (pf2's boot policy).
 vf_vlan_rate() { ip -d link show "$1" | grep -cE 'vf [0-9]+ .*vlan 100,.*max_tx_rate 100Mbps'; }
 export -f vf_vlan_rate
@@ -49,6 +51,14 @@ no_failed_units() { # prints the failed units with their last journal lines
 ours() { find /etc /oem /usr/local /run/udev/rules.d -path /usr/local/.state/opt.bind -prune -o \( -name '*harvester-sriov*' -o -name '*harvester_sriov*' \) -print 2>/dev/null; }
 export -f ours  # the checks run it inside bash -c
 expect_eq() { [ "$1" = "$2" ] && echo "$1" || { echo "got '$1', want '$2'"; return 1; }; }
+# Scenario 8: each VF's "index MAC vlan N" as the PF driver reports them (only VFs with a VLAN).
+vf_mac_vlan() { ip -d link show "$1" | sed -nE 's/^ *vf ([0-9]+) +link\/ether ([0-9a-f:]+).*(vlan [0-9]+),.*/\1 \2 \3/p' | tr '\n' ' '; }
+mac_vlan_kept() { # PF-NETDEV RECORD: the same MACs and VLANs as recorded, VLAN 300 on all three
+  local now; now=$(vf_mac_vlan "$1")
+  expect_eq "$now" "$(cat "$2")" && [ "$(grep -o 'vlan 300' <<< "$now" | wc -l)" = 3 ]
+}
+claims=$state/pcideviceclaims  # the cluster's PCIDeviceClaims, for the addon stand-in
+addon=/usr/lib/vmtest/pcidevices-claim-standin.sh
 finish() { [ -n "$1" ] && echo "$1" > "$state/phase"; sync; out "VMTEST phase $phase done"; systemctl poweroff; exit 0; }
 
 out "VMTEST phase $phase start"
@@ -148,6 +158,72 @@ second-boot)
   check 5 pf2-drivers expect_eq "$(vf_drivers $pf2)" "vfio-pci vfio-pci vfio-pci "
   check 5 iommu test -e /sys/bus/pci/devices/$pf2/virtfn0/iommu_group
   check 5 status $bin status
+  # Scenario 8: PCIDeviceClaims for the vfio-pci VFs, one per VF, named as the PCI devices addon
+  # names their PCIDevices; a stand-in of the addon's claim controller takes them.
+  node=$(uname -n | tr 'A-Z' 'a-z') want_names="" want_addresses=""
+  for n in 0 1 2; do
+    address=$(basename "$(readlink /sys/bus/pci/devices/$pf2/virtfn$n)")
+    want_names+="$node-${address//[:.]/} " want_addresses+="$address "
+  done
+  $bin export pcideviceclaims > $state/pcideviceclaims.yaml 2> /tmp/export.err; export_rc=$?
+  [ $export_rc = 0 ] || out "VMLOG export pcideviceclaims: $(tr '\n' ' ' < /tmp/export.err)"
+  field() { sed -n "s/^  $1: *//p" $state/pcideviceclaims.yaml | tr -d "\"'" | tr '\n' ' '; }
+  check 8 claims-exported expect_eq "rc $export_rc, $(grep -c '^kind: PCIDeviceClaim$' $state/pcideviceclaims.yaml) documents, $(grep -c '^---$' $state/pcideviceclaims.yaml) separators|$(field name)|$(field address)|$(field nodeName)" \
+    "rc 0, 3 documents, 2 separators|$want_names|$want_addresses|$node $node $node "
+  vf_mac_vlan enp2s0 > $state/vfio-mac-vlan
+  check 8 claimed-on-vfio bash -c "$addon claim $claims $(field address) && [ \"\$(vf_drivers $pf2)\" = 'vfio-pci vfio-pci vfio-pci ' ] && echo '$(cat $state/vfio-mac-vlan)'"
+  finish claims-boot
+  ;;
+claims-boot)
+  # Scenario 8 after a reboot: the addon's controller starts after RKE2, so after our restore:
+  # it unbinds the vfio-pci devices no claim holds and binds the claimed ones.
+  # What the stand-in says reaches the checks' details through the environment.
+  export standin standin_rc
+  standin=$($addon start $claims 2>&1); standin_rc=$?
+  check 8 reboot-vfio bash -c "echo \"\$standin\"; [ \$standin_rc = 0 ] && [ \"\$(vf_drivers $pf2)\" = 'vfio-pci vfio-pci vfio-pci ' ]"
+  check 8 reboot-mac-vlan mac_vlan_kept enp2s0 $state/vfio-mac-vlan
+  check 8 reboot-netdev expect_eq "$(vf_drivers $pf1)" "igbvf igbvf igbvf igbvf "
+  check 8 reboot-status $bin status
+  check 8 reboot-no-failed-units no_failed_units
+  # A user disables passthrough on VF 1 and enables it again: the claim's deletion takes the VF off
+  # vfio-pci, the new claim finds it off vfio-pci and binds it with new_id: from now on vfio-pci
+  # takes every unbound 8086:10ca, PF 1's VFs as well.
+  vf1=$(basename "$(readlink /sys/bus/pci/devices/$pf2/virtfn1)")
+  standin=$($addon unclaim $claims $vf1 2>&1; echo "VF 1 on $(vf_drivers $pf2 | awk '{print $2}')"; $addon claim $claims $vf1 2>&1); standin_rc=$?
+  check 8 reclaim-new-id bash -c "echo \"\$standin\"; [ \$standin_rc = 0 ] && grep -q 'wrote .8086 10ca. to vfio-pci/new_id' <<< \"\$standin\" && [ \"\$(vf_drivers $pf2)\" = 'vfio-pci vfio-pci vfio-pci ' ]"
+  # A driver reload with that ID on vfio-pci: PF 1's VFs must come back on igbvf (restore writes
+  # the ID to vfio-pci's remove_id before it probes a netdevice VF), PF 2's on vfio-pci.
+  modprobe -r igbvf igb
+  modprobe igb
+  loaded=$(date +%s%N)
+  sleep 1; settle
+  if wait_for 90 bash -c "[ \$(cat /sys/bus/pci/devices/$pf1/sriov_numvfs) = 4 ] && [ \$(cat /sys/bus/pci/devices/$pf2/sriov_numvfs) = 3 ] && ! vf_drivers $pf1 | grep -q none && ! vf_drivers $pf2 | grep -q none"; then
+    figure claims-reload-to-vfs-ms $(( ($(date +%s%N) - loaded) / 1000000 ))
+  fi
+  settle
+  # The addon reconciles the claims on the PCIDevices' change.
+  standin=$($addon reconcile $claims 2>&1); standin_rc=$?
+  check 8 reload-vfio bash -c "echo \"\$standin\"; [ \$standin_rc = 0 ] && [ \"\$(vf_drivers $pf2)\" = 'vfio-pci vfio-pci vfio-pci ' ]"
+  # The ID is gone from vfio-pci: remove_id answers ENODEV (only restore writes it).
+  check 8 reload-netdev expect_eq "$(vf_drivers $pf1)|$( { printf '8086 10ca' > /sys/bus/pci/drivers/vfio-pci/remove_id; } 2>&1 | sed 's/.*: //')" \
+    "igbvf igbvf igbvf igbvf |No such device"
+  check 8 reload-mac-vlan mac_vlan_kept enp2s0 $state/vfio-mac-vlan
+  check 8 reload-status $bin status
+  check 8 reload-no-failed-units no_failed_units
+  # The control: what remove_id prevents. The ID on vfio-pci's new_id again (as the addon writes it),
+  # then PF 1's last VF unbound and probed as the kernel probes a new VF: vfio-pci, registered before
+  # the reloaded igbvf, takes it. restore gives it back to igbvf (through remove_id).
+  vf3=$(basename "$(readlink /sys/bus/pci/devices/$pf1/virtfn3)")
+  check 8 control-new-id-takes-netdev bash -c "printf '8086 10ca' > /sys/bus/pci/drivers/vfio-pci/new_id && printf $vf3 > /sys/bus/pci/devices/$vf3/driver/unbind \
+    && printf $vf3 > /sys/bus/pci/drivers_probe; d=\$(vf_drivers $pf1); echo \"probed: \$d\"; [ \"\$d\" = 'igbvf igbvf igbvf vfio-pci ' ] \
+    && { r=\$($bin restore 2>&1) || { echo \"\$r\"; false; }; } && d=\$(vf_drivers $pf1) && echo \"after restore: \$d\" && [ \"\$d\" = 'igbvf igbvf igbvf igbvf ' ] \
+    && { s=\$($bin status) || { echo \"\$s\"; false; }; }"
+  # A claim deleted for good: the addon gives VF 0 back to its original driver; status calls it
+  # drift (it is planned on vfio-pci) and restore puts it back.
+  vf0=$(basename "$(readlink /sys/bus/pci/devices/$pf2/virtfn0)")
+  standin=$($addon unclaim $claims $vf0 2>&1)
+  check 8 unclaim-drift bash -c "echo \"\$standin\"; out=\$($bin status); rc=\$?; echo \"\$out\" | grep 'VF 0 on .* instead of vfio-pci' && [ \$rc -eq 3 ]"
+  check 8 unclaim-restore bash -c "$bin restore && [ \"\$(vf_drivers $pf2)\" = 'vfio-pci vfio-pci vfio-pci ' ] && $bin status"
   # Prepare scenario 6: a policy the kernel will refuse, applied to another root as an
   # installer would (host checks deferred), then made this node's state.
   mkdir -p /tmp/staging
