@@ -67,5 +67,16 @@ struct Label: ParsableCommand {
             logger.info("\(change.outcome.rawValue) \(change.path)")
         }
         try application.apply(label) { logger.info("\($0)") }
+        // The Node's labels, for the next restore's nodeSelectors (the label unit then starts one).
+        do {
+            let labels = try ClusterNodeLabels.read(
+                application.kubectl, node: application.node, again: "harvester-sriov label --apply")
+            let update = try target.store().update(checkingRules: false) { state in state.clusterLabels = labels }
+            if update.outcome != .unchanged {
+                logger.info("stored the Node's \(labels.count) labels for policies' nodeSelector")
+            }
+        } catch {
+            logger.warning("the Node's labels were not stored (\(error)); policies match the ones stored before")
+        }
     }
 }

@@ -15,10 +15,14 @@ struct Plan: ParsableCommand {
     @Flag(help: "Print JSON in the shape of the operator's SriovNetworkNodeState.spec.interfaces.")
     var json = false
 
+    @OptionGroup var cluster: ClusterLabelOptions
+
     func run() throws {
         try runReporting {
+            let (root, _) = try target.resolve()
             let current = try CurrentPlan.load(
-                store: target.store(), inventory: HostDiscovery.discover, nodeLabels: nodeLabels)
+                store: target.store(), inventory: HostDiscovery.discover, nodeLabels: nodeLabels,
+                clusterLabels: cluster.read(root: root))
             for warning in current.warnings { printError("harvester-sriov: warning: \(warning)") }
             let plan = current.plan
             output(json ? PlanReport.json(plan) : PlanReport.table(plan), terminator: "")

@@ -71,12 +71,15 @@ struct Status: ParsableCommand {
     @Option(help: .hidden)
     var runtimeDirectory = RuntimeDirectory.defaultPath
 
+    @OptionGroup var cluster: ClusterLabelOptions
+
     func run() throws {
         let status = try runReporting {
+            let labels = cluster.read(root: try target.resolve().root)
             let engine = RestoreEngine(
                 kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(runtimeDirectory),
                 logger: Logger(label: "harvester-sriov"))
-            return try NodeStatus(engine: engine)
+            return try NodeStatus(engine: engine, clusterLabels: labels)
         }
         for warning in status.warnings { printError("harvester-sriov: warning: \(warning)") }
         output(json ? StatusReport.json(status) : StatusReport.table(status), terminator: "")

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Capability
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `--root` and `--layout`, shared by every command that reads or writes stored state.
 struct RootOptions: ParsableArguments {
     @Option(
@@ -78,4 +82,40 @@ struct KubectlOptions: ParsableArguments {
 
     @Option(help: "Seconds one kubectl request may take.")
     var requestTimeout = Kubectl.defaultRequestTimeoutSeconds
+}
+
+/// Where `plan` and `status` read the Node's labels from: the cluster, with the node's own credential, when it
+/// answers within a few seconds; else the labels `label --apply` stored last.
+struct ClusterLabelOptions: ParsableArguments {
+    @Option(
+        name: .customLong("kubeconfig"),
+        help:
+            "Read the Node's labels with this kubeconfig (default: RKE2's kubelet kubeconfig, when --root is / and it exists)."
+    )
+    var kubeconfig: String?
+
+    @Option(name: .customLong("node"), help: "This node's name in the cluster (default: the host name, lowercased).")
+    var node: String?
+
+    @Flag(help: "Do not ask the cluster: match against the labels stored last.")
+    var offline = false
+
+    /// The labels, or nil (with a warning on stderr when the cluster was asked and did not answer).
+    func read(root: TargetRoot) -> [String: String]? {
+        guard !offline else { return nil }
+        let kubeconfig = self.kubeconfig ?? (root.path == "/" ? Kubectl.kubeletKubeconfig : nil)
+        guard let kubeconfig, self.kubeconfig != nil || access(kubeconfig, R_OK) == 0 else { return nil }
+        do {
+            let kubectl = try Kubectl(
+                kubectl: nil, kubeconfig: kubeconfig, missingKubeconfig: "pass --kubeconfig, or --offline",
+                requestTimeoutSeconds: 5, retrySeconds: 0)
+            return try ClusterNodeLabels.read(
+                kubectl, node: try NodeLabelApplication.nodeName(node), again: "this command")
+        } catch {
+            printError(
+                "harvester-sriov: warning: the Node's labels were not read (\(error)); matching against the ones "
+                    + "stored by the last label --apply")
+            return nil
+        }
+    }
 }

@@ -262,6 +262,8 @@ public enum NodeFiles {
         Type=oneshot
         RemainAfterExit=yes
         ExecStart=/\(InstallOptions.binary) label --apply --layout \(options.layout.rawValue)
+        # The Node's labels it stored may select other policies: a restore, which changes nothing otherwise.
+        ExecStartPost=-/usr/bin/systemctl start --no-block \(InstallOptions.policiesUnitName)
         Restart=on-failure
         RestartSec=60
         TimeoutStartSec=180

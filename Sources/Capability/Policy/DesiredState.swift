@@ -14,12 +14,19 @@ public struct DesiredState: Codable, Equatable, Sendable {
     public var nodeLabels: [String: String]
     /// Sorted by PCI address.
     public var cards: [CardIdentity]
+    /// The Node's labels as the cluster last showed them (`label --apply` reads them after RKE2 starts), so
+    /// that restore matches nodeSelectors against them at the next boot, before the API can answer.
+    public var clusterLabels: [String: String]?
 
-    public init(policies: [NodePolicy] = [], nodeLabels: [String: String] = [:], cards: [CardIdentity] = []) {
+    public init(
+        policies: [NodePolicy] = [], nodeLabels: [String: String] = [:], cards: [CardIdentity] = [],
+        clusterLabels: [String: String]? = nil
+    ) {
         schemaVersion = Self.currentSchemaVersion
         self.policies = policies.sorted { $0.name < $1.name }
         self.nodeLabels = nodeLabels
         self.cards = cards.sorted { $0.pciAddress < $1.pciAddress }
+        self.clusterLabels = clusterLabels
     }
 
     public static let empty = DesiredState()

@@ -51,8 +51,10 @@ public struct NodeStatus: Encodable, Sendable {
     public static let driftExitCode: Int32 = 3
 
     /// Reads the stored plan, the node and the last restore's result.
-    public init(engine: RestoreEngine) throws(SRIOVError) {
-        let current = try CurrentPlan.load(store: engine.store, inventory: engine.kernel.inventory)
+    /// `clusterLabels`: the Node's labels read just now, else the stored ones are used.
+    public init(engine: RestoreEngine, clusterLabels: [String: String]? = nil) throws(SRIOVError) {
+        let current = try CurrentPlan.load(
+            store: engine.store, inventory: engine.kernel.inventory, clusterLabels: clusterLabels)
         let last = engine.runtime.readStatus()
         let node = Kubectl.hostName().lowercased()
         interfaces = current.plan.interfaces.map { planned in

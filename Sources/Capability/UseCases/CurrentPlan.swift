@@ -10,8 +10,13 @@ public struct CurrentPlan: Sendable {
     public var warnings: [String] = []
 
     /// Pure: from a state and a host already read. `labels` (from the command line) win
-    /// over the stored ones, which win over the node's own.
-    public init(state: DesiredState, host: HostInventory, labels: [String: String] = [:]) {
+    /// over the stored ones, which win over the node's own; the Node's labels in the cluster (`clusterLabels`,
+    /// else the ones stored) come under all of them, except that what harvester-sriov derives (the host name,
+    /// the capability) is never taken from the cluster, where it may be stale.
+    public init(
+        state: DesiredState, host: HostInventory, labels: [String: String] = [:],
+        clusterLabels: [String: String]? = nil
+    ) {
         self.state = state
         self.host = host
         tracker = CardTracker(stored: state.cards, host: host)
@@ -19,19 +24,34 @@ public struct CurrentPlan: Sendable {
         for foreign in tracker.foreign {
             usable.interfaces.removeAll { $0.address == foreign.found.address }
         }
-        let extra = state.nodeLabels.merging(labels) { _, given in given }
         plan = PlanResolver.resolve(
-            tracker.follow(state.policies), host: usable, labels: NodeLabels.of(host, extra: extra))
+            tracker.follow(state.policies), host: usable,
+            labels: Self.labels(
+                host, cluster: clusterLabels ?? state.clusterLabels, stored: state.nodeLabels, given: labels))
+    }
+
+    /// The labels nodeSelectors are matched against: the Node's in the cluster, under the ones stored with
+    /// --node-label, under the ones given now; what harvester-sriov derives (the host name, the capability) is
+    /// never taken from the cluster, where it may be stale.
+    public static func labels(
+        _ host: HostInventory, cluster: [String: String]?, stored: [String: String], given: [String: String]
+    ) -> [String: String] {
+        let derived = NodeLabels.of(host, extra: [:])
+        let fromCluster = (cluster ?? [:]).filter { derived[$0.key] == nil }
+        let extra = fromCluster.merging(stored) { _, new in new }.merging(given) { _, new in new }
+        return NodeLabels.of(host, extra: extra)
     }
 
     /// Reads the stored state and the drop-in policies, then the node; `nodeLabels` are `key=value` flags, checked
     /// last, as the commands always have.
     public static func load(
-        store: StateStore, inventory: () throws(SRIOVError) -> HostInventory, nodeLabels: [String] = []
+        store: StateStore, inventory: () throws(SRIOVError) -> HostInventory, nodeLabels: [String] = [],
+        clusterLabels: [String: String]? = nil
     ) throws(SRIOVError) -> CurrentPlan {
         let (state, warnings) = try store.loadWithDropIns()
         let host = try inventory()
-        var current = CurrentPlan(state: state, host: host, labels: try NodeLabels.parse(nodeLabels))
+        var current = CurrentPlan(
+            state: state, host: host, labels: try NodeLabels.parse(nodeLabels), clusterLabels: clusterLabels)
         current.warnings = warnings
         return current
     }

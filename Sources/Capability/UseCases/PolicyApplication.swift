@@ -73,14 +73,17 @@ public struct PolicyApplication: Sendable {
             let checked = PolicyRules.checkHost(policies, host: host, origins: origins)
             guard checked.errors.isEmpty else { throw .invalidPolicies(checked.errors) }
             warnings = checked.warnings
-            let plan = PlanResolver.resolve(policies, host: host, labels: NodeLabels.of(host, extra: labels))
+            let plan = PlanResolver.resolve(
+                policies, host: host,
+                labels: CurrentPlan.labels(host, cluster: stored.clusterLabels, stored: labels, given: [:]))
             cards = plan.interfaces.compactMap { host.card(at: $0.pciAddress) }
         } else {
             notes.append(
                 "\(store.writer.root.path) is not this host: the checks against its NICs (numVfs <= sriov_totalvfs, IOMMU for vfio-pci, selectors that match nothing) run when the node restores its VFs"
             )
         }
-        let state = DesiredState(policies: policies, nodeLabels: labels, cards: cards)
+        let state = DesiredState(
+            policies: policies, nodeLabels: labels, cards: cards, clusterLabels: stored.clusterLabels)
         return Report(
             changes: changes, warnings: warnings, notes: notes, outcome: .unchanged,
             statePath: store.displayPath, state: state)

@@ -32,6 +32,9 @@ import urllib.parse
 STATE, NODE = sys.argv[1], sys.argv[2]
 MODE = sys.argv[3] if len(sys.argv) > 3 else "ok"
 node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}}}
+if os.path.exists(os.path.join(STATE, "node-labels.json")):  # the Node's labels at start, besides the host name
+    with open(os.path.join(STATE, "node-labels.json")) as source:
+        node["metadata"]["labels"].update(json.load(source))
 patches_failed = 0
 DEVICES_FILE = os.path.join(STATE, "sriovnetworkdevices.json")
 devices = None

@@ -17,8 +17,15 @@ final class FakeAPIServer {
     /// `mode`: ok, 401, 403, 404, 500x2 or slow (see the script). `devices`, a JSON list of
     /// SRIOVNetworkDevice objects, makes the server serve harvester/pcidevices' kind. `pcidevices`, the PCI
     /// functions the addon found on the node, makes it a Harvester cluster (see the script).
-    init(node: String, mode: String = "ok", devices: String? = nil, pcidevices: [FakeFunction]? = nil) throws {
+    init(
+        node: String, mode: String = "ok", devices: String? = nil, pcidevices: [FakeFunction]? = nil,
+        labels: [String: String] = [:]
+    ) throws {
         folder = try TemporaryFolder()
+        if !labels.isEmpty {
+            try folder.write(
+                "node-labels.json", String(decoding: try JSONSerialization.data(withJSONObject: labels), as: UTF8.self))
+        }
         if let devices { try folder.write("sriovnetworkdevices.json", devices) }
         if let pcidevices { try folder.write("pcidevices.json", Self.pciDeviceObjects(pcidevices, node: node)) }
         // posix_spawn and waitpid, not Process: stop() must end the server for certain. Its output goes
