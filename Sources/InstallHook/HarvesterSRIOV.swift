@@ -9,7 +9,7 @@ struct HarvesterSRIOV: ParsableCommand {
         version: Capability.version,
         subcommands: [
             Detect.self, Policy.self, Plan.self, Restore.self, Status.self, Label.self, Install.self, Uninstall.self,
-            Hook.self, SysfsWrite.self, Export.self, PCIDevices.self,
+            Hook.self, SysfsWrite.self, Export.self, PCIDevices.self, DoctorCommand.self,
         ]
     )
 

@@ -57,6 +57,12 @@ struct Hook: ParsableCommand {
                 }
             }
             report(result.files, dryRun: flags.dryRun)
+            // What will stand in the plan's way on this node: said, never a reason not to install.
+            if let state = result.policies?.state {
+                for finding in Doctor.findings(CurrentPlan(state: state, host: host)) {
+                    printError("doctor: \(finding.line)")
+                }
+            }
             noteIfDevelopmentBuild()
         }
     }

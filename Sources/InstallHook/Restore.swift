@@ -83,6 +83,9 @@ struct Status: ParsableCommand {
         }
         for warning in status.warnings { printError("harvester-sriov: warning: \(warning)") }
         output(json ? StatusReport.json(status) : StatusReport.table(status), terminator: "")
+        if !json {
+            for finding in status.findings where finding.severity == .failing { output("doctor: \(finding.line)") }
+        }
         if !status.inSync { throw ExitCode(NodeStatus.driftExitCode) }
     }
 }

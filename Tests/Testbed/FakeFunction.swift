@@ -120,6 +120,8 @@ public struct FakeNetdev: Sendable {
     public var physPortName: String?
     /// 0: the MAC is the factory one; 3: it was set (a bond slave's, say).
     public var addressAssignType = 0
+    /// The bond or bridge it is enslaved to.
+    public var master: FakeMaster?
 
     public init(
         name: String, mac: String, mtu: Int = 1500, speed: Int? = nil, type: Int = 1,
@@ -134,4 +136,13 @@ public struct FakeNetdev: Sendable {
         self.devPort = devPort
         self.physPortName = physPortName
     }
+}
+
+/// A bond or a bridge a netdev is a member of.
+public struct FakeMaster: Sendable {
+    public var name: String
+    public var isBond: Bool
+
+    public static func bond(_ name: String) -> FakeMaster { FakeMaster(name: name, isBond: true) }
+    public static func bridge(_ name: String) -> FakeMaster { FakeMaster(name: name, isBond: false) }
 }

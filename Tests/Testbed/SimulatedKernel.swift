@@ -447,6 +447,13 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         changed()
     }
 
+    /// An IOMMU when every PF has one, a group of its own for each function, no bonds or bridges.
+    public func facts(_ host: HostInventory) -> NodeFacts {
+        lock.lock()
+        defer { lock.unlock() }
+        return NodeFacts(iommuGroups: pfs.allSatisfy(\.iommu), loadedDrivers: loadedDrivers)
+    }
+
     public func driverLoaded(_ name: String) -> Bool {
         lock.lock()
         defer { lock.unlock() }

@@ -86,6 +86,9 @@ public final class Testbed {
             if let group = function.iommuGroup {
                 try makeDirectories(sys + "/kernel/iommu_groups/\(group)/devices")
                 try symlink("../../../kernel/iommu_groups/\(group)", at: dir + "/iommu_group")
+                try symlink(
+                    "../../../../devices/pci0000:00/\(function.address)",
+                    at: sys + "/kernel/iommu_groups/\(group)/devices/\(function.address)")
             }
             if let sriov = function.sriov, let total = sriov.kernelTotalVFs {
                 try writeFile(dir + "/sriov_totalvfs", "\(total)\n")
@@ -122,6 +125,15 @@ public final class Testbed {
                 // The kernel answers EINVAL for a down link; an empty file reads as "no value" too.
                 try writeFile(netDir + "/speed", netdev.speed.map { "\($0)\n" } ?? "")
                 if let port = netdev.physPortName { try writeFile(netDir + "/phys_port_name", port + "\n") }
+                if let master = netdev.master {
+                    // A bond or bridge is a virtual netdev: its folder tells which (bonding/, bridge/).
+                    let masterDir = sys + "/devices/virtual/net/\(master.name)"
+                    if !FileManager.default.fileExists(atPath: masterDir) {
+                        try makeDirectories(masterDir + "/" + (master.isBond ? "bonding" : "bridge"))
+                        try symlink("../../devices/virtual/net/\(master.name)", at: sys + "/class/net/\(master.name)")
+                    }
+                    try symlink("../../../../virtual/net/\(master.name)", at: netDir + "/master")
+                }
             }
         }
     }

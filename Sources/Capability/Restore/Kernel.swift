@@ -165,6 +165,8 @@ public protocol SRIOVKernel: Sendable {
     func driverLoaded(_ name: String) -> Bool
     /// Loads a driver's module (modprobe), as the operator does for vfio-pci.
     func loadDriver(_ name: String, timeout: Duration) throws(KernelError)
+    /// What `doctor` needs beyond the inventory (IOMMU groups, bond and bridge masters, drivers).
+    func facts(_ host: HostInventory) -> NodeFacts
     /// Returns when a device event may have changed something, or at `deadline`.
     func waitForEvent(until deadline: ContinuousClock.Instant)
 }

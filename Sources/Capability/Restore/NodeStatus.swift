@@ -36,6 +36,8 @@ public struct NodeStatus: Encodable, Sendable {
     public var lastRestore: RestoreResult?
     /// The drop-in folder's warnings, for stderr: not part of the JSON.
     public var warnings: [String] = []
+    /// What `doctor` finds on this node now (status shows the failing ones): not part of the JSON.
+    public var findings: [Finding] = []
 
     enum Keys: String, CodingKey { case inSync, interfaces, lastRestore }
 
@@ -83,6 +85,9 @@ public struct NodeStatus: Encodable, Sendable {
         }
         lastRestore = last
         warnings = current.warnings
+        findings = Doctor.findings(
+            plan: current.plan, host: current.host, policies: current.state.policies,
+            facts: engine.kernel.facts(current.host))
         inSync = interfaces.allSatisfy(\.differences.isEmpty)
     }
 

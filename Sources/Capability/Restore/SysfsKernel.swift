@@ -137,6 +137,8 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         }
     }
 
+    public func facts(_ host: HostInventory) -> NodeFacts { NodeFacts.read(host) }
+
     public func setDriversAutoprobe(_ enabled: Bool, pf: PCIAddress) throws(KernelError) {
         try writeHere(Sysfs.pciDevice(pf).appending("sriov_drivers_autoprobe").string, enabled ? "1" : "0")
     }
