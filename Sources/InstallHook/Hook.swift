@@ -35,6 +35,7 @@ struct Hook: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            try CapabilityLabel.check(flags.key)
             let target = try TargetRoot(root)
             let layout = layout?.layout ?? Layout.detect(target)
             let labels = try NodeLabels.parse(nodeLabels)

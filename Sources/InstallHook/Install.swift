@@ -12,6 +12,7 @@ struct Install: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            try CapabilityLabel.check(flags.key)
             let (root, layout) = try target.resolve()
             let label = try CapabilityLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
             let installation = NodeInstallation(root: root, options: flags.options(layout))

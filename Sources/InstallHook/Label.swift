@@ -36,6 +36,7 @@ struct Label: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            try CapabilityLabel.check(flags.key)
             let (root, layout) = try target.resolve()
             let label = try CapabilityLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
             if apply {

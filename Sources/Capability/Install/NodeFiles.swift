@@ -11,11 +11,21 @@ public struct CapabilityLabel: Sendable {
     public var key: String
     public var value: String
 
-    /// Validates the key against Kubernetes' label syntax.
+    /// Validates the key: Kubernetes' label syntax and the keys a node may set on itself.
     public init(key: String = defaultKey, capable: Bool) throws(SRIOVError) {
-        if let problem = LabelSyntax.keyProblem(key) { throw .usage("--key \(key): \(problem)") }
+        try Self.check(key)
         self.key = key
         value = String(capable)
+    }
+
+    /// Why `key` cannot be the capability label's key, or nil: `--key` is refused with it (exit 64) before
+    /// anything is read or written.
+    public static func keyProblem(_ key: String) -> String? {
+        LabelSyntax.keyProblem(key) ?? KubeletLabels.problem(key)
+    }
+
+    public static func check(_ key: String) throws(SRIOVError) {
+        if let problem = keyProblem(key) { throw .usage("--key \(key): \(problem)") }
     }
 
     /// For listing paths, which do not depend on the label.
