@@ -39,7 +39,7 @@ struct Hook: ParsableCommand {
             let target = try TargetRoot(root)
             let layout = layout?.layout ?? Layout.detect(target)
             let labels = try NodeLabels.parse(nodeLabels)
-            let host = try HostDiscovery.discover()
+            let host = try HostDiscovery.discover(root: target.path)
             let binary = try NodeInstallation.runningExecutable()
             let hook = HookRun(root: target, options: flags.options(layout))
             let result = try hook.run(

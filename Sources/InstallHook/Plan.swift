@@ -18,7 +18,7 @@ struct Plan: ParsableCommand {
     func run() throws {
         try runReporting {
             let current = try CurrentPlan.load(
-                store: target.store(), inventory: HostDiscovery.discover, nodeLabels: nodeLabels)
+                store: target.store(), inventory: target.discover, nodeLabels: nodeLabels)
             for warning in current.warnings { printError("harvester-sriov: warning: \(warning)") }
             let plan = current.plan
             output(json ? PlanReport.json(plan) : PlanReport.table(plan), terminator: "")
