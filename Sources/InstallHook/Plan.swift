@@ -22,6 +22,12 @@ struct Plan: ParsableCommand {
             for warning in current.warnings { printError("harvester-sriov: warning: \(warning)") }
             let plan = current.plan
             output(json ? PlanReport.json(plan) : PlanReport.table(plan), terminator: "")
+            // The table lists them; JSON keeps its shape (the names), so the reasons go to stderr.
+            if json {
+                for (policy, reason) in plan.unmatched {
+                    printError("harvester-sriov: note: policy \(policy) configures nothing on this node: \(reason)")
+                }
+            }
         }
     }
 }

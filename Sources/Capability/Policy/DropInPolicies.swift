@@ -94,7 +94,8 @@ extension StateStore {
         let stored = try load()
         let dropIns = DropInPolicies.load(self, stored: stored.policies)
         let state = DesiredState(
-            policies: stored.policies + dropIns.policies, nodeLabels: stored.nodeLabels, cards: stored.cards)
+            policies: stored.policies + dropIns.policies, nodeLabels: stored.nodeLabels, cards: stored.cards,
+            labelKey: stored.labelKey)
         return (state, dropIns.warnings)
     }
 }

@@ -165,7 +165,8 @@ public struct RestoreEngine: Sendable {
                 for card in found where !cards.contains(where: { $0.pciAddress == card.pciAddress }) {
                     cards.append(card)
                 }
-                state = DesiredState(policies: state.policies, nodeLabels: state.nodeLabels, cards: cards)
+                state = DesiredState(
+                    policies: state.policies, nodeLabels: state.nodeLabels, cards: cards, labelKey: state.labelKey)
             }
             if let note = update.waitNote { logger.notice("\(note)") }
         } catch {

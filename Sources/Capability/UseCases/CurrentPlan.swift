@@ -21,7 +21,8 @@ public struct CurrentPlan: Sendable {
         }
         let extra = state.nodeLabels.merging(labels) { _, given in given }
         plan = PlanResolver.resolve(
-            tracker.follow(state.policies), host: usable, labels: NodeLabels.of(host, extra: extra))
+            tracker.follow(state.policies), host: usable,
+            labels: NodeLabels.of(host, extra: extra, key: state.capabilityKey))
     }
 
     /// Reads the stored state and the drop-in policies, then the node; `nodeLabels` are `key=value` flags, checked
