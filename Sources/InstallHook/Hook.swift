@@ -43,7 +43,9 @@ struct Hook: ParsableCommand {
             let binary = try NodeInstallation.runningExecutable()
             let hook = HookRun(root: target, options: flags.options(layout))
             let result = try hook.run(
-                policyFiles: policies, nodeLabels: labels, labelKey: flags.key, host: host,
+                policyFiles: policies, nodeLabels: labels,
+                labelKey: CapabilityLabel.key(given: flags.key, store: StateStore(root: target, layout: layout)),
+                host: host,
                 binary: binary, dryRun: flags.dryRun)
 
             output("harvester-sriov hook, mode \(mode.rawValue), layout \(layout.rawValue), root \(target.path)")

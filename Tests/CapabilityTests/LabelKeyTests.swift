@@ -54,8 +54,12 @@ import Testing
                 + "network-sriov.capable=true does not match this node: it has no label network-sriov.capable "
                 + "(--node-label network-sriov.capable=true gives it one)\n")
 
+        // Without --key, label (and label --apply, which the label unit runs) keeps the installed key.
+        let printed = try Umockdev.run(["label", "--print", "--root", root], in: testbed.root)
+        #expect(printed.stdout.hasPrefix("example.com/sriov=true\n"), "\(printed.stderr)")
+
         // Labelled again with the default key, the state forgets the other one.
-        let again = try Umockdev.run(["label", "--root", root], in: testbed.root)
+        let again = try Umockdev.run(["label", "--root", root, "--key", "network-sriov.capable"], in: testbed.root)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try JSONDocument(try folder.read("root/etc/harvester-sriov/state.json"))["labelKey"] == nil)
         let planned = try JSONDocument(try Umockdev.run(["plan", "--root", root, "--json"], in: testbed.root).stdout)

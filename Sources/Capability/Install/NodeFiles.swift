@@ -24,8 +24,17 @@ public struct CapabilityLabel: Sendable {
         LabelSyntax.keyProblem(key) ?? KubeletLabels.problem(key)
     }
 
-    public static func check(_ key: String) throws(SRIOVError) {
-        if let problem = keyProblem(key) { throw .usage("--key \(key): \(problem)") }
+    /// `key`, when given, is checked (64 before anything is read or written).
+    public static func check(_ key: String?) throws(SRIOVError) {
+        if let key, let problem = keyProblem(key) { throw .usage("--key \(key): \(problem)") }
+    }
+
+    /// The key to label with: `given` (`--key`), else the one the state records from an earlier install or
+    /// label (so that `label --apply`, which the label unit runs without `--key`, and a re-install keep the
+    /// key the node was installed with), else the default. A state that cannot be read gives the default;
+    /// the commands that read its policies say what is wrong with it.
+    public static func key(given: String?, store: StateStore) -> String {
+        given ?? (try? store.load(checkingRules: false))?.capabilityKey ?? defaultKey
     }
 
     /// For listing paths, which do not depend on the label.

@@ -65,8 +65,10 @@ public enum NodeLabels {
     ) -> [String: String] {
         var labels = [
             "kubernetes.io/hostname": host.node, "kubernetes.io/os": "linux", "kubernetes.io/arch": architecture,
-            nodeFeatureDiscoveryKey: String(host.capable), key: String(host.capable),
+            nodeFeatureDiscoveryKey: String(host.capable),
         ]
+        // A subscript, not the literal: `key` may be node-feature-discovery's own.
+        labels[key] = String(host.capable)
         labels.merge(extra) { _, given in given }
         return labels
     }
