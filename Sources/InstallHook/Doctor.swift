@@ -18,7 +18,7 @@ struct DoctorCommand: ParsableCommand {
 
     func run() throws {
         let findings = try runReporting {
-            let current = try CurrentPlan.load(store: target.store(), inventory: HostDiscovery.discover)
+            let current = try CurrentPlan.load(store: target.store(), inventory: target.discover)
             for warning in current.warnings { printError("harvester-sriov: warning: \(warning)") }
             let findings = Doctor.findings(current)
             if json {

@@ -18,12 +18,15 @@ extension Export {
         @Option(help: "The claims' spec.userName (the Harvester UI lets that user disable passthrough).")
         var user = Capability.PCIDeviceClaims.defaultUser
 
-        @Option(help: "This node's name (default: the host name, lowercased, as kubelet registers it).")
+        @Option(
+            help:
+                "This node's name (default: RKE2's node-name, else the host name, lowercased, as kubelet registers it)."
+        )
         var node: String?
 
         func run() throws {
             try runReporting {
-                let node = try NodeLabelApplication.nodeName(node)
+                let node = try NodeName.resolve(root: options.target.resolve().root.path, override: node)
                 let current = try options.plan()
                 let (claims, notes) = Capability.PCIDeviceClaims.wanted(
                     plan: current.plan, host: current.host, node: node, user: user)

@@ -35,14 +35,17 @@ struct Hook: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            try CapabilityLabel.check(flags.key)
             let target = try TargetRoot(root)
             let layout = layout?.layout ?? Layout.detect(target)
             let labels = try NodeLabels.parse(nodeLabels)
-            let host = try HostDiscovery.discover()
+            let host = try HostDiscovery.discover(root: target.path)
             let binary = try NodeInstallation.runningExecutable()
             let hook = HookRun(root: target, options: flags.options(layout))
             let result = try hook.run(
-                policyFiles: policies, nodeLabels: labels, labelKey: flags.key, host: host,
+                policyFiles: policies, nodeLabels: labels,
+                labelKey: CapabilityLabel.key(given: flags.key, store: StateStore(root: target, layout: layout)),
+                host: host,
                 binary: binary, dryRun: flags.dryRun)
 
             output("harvester-sriov hook, mode \(mode.rawValue), layout \(layout.rawValue), root \(target.path)")

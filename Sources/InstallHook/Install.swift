@@ -12,8 +12,10 @@ struct Install: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            try CapabilityLabel.check(flags.key)
             let (root, layout) = try target.resolve()
-            let label = try CapabilityLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
+            let key = CapabilityLabel.key(given: flags.key, store: StateStore(root: root, layout: layout))
+            let label = try CapabilityLabel(key: key, capable: try HostDiscovery.discover().capable)
             let installation = NodeInstallation(root: root, options: flags.options(layout))
             report(
                 try installation.install(

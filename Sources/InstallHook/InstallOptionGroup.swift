@@ -3,8 +3,11 @@ import Capability
 
 /// Options shared by install, label and hook.
 struct InstallFlags: ParsableArguments {
-    @Option(help: "The node label key (Kubernetes syntax), e.g. feature.node.kubernetes.io/network-sriov.capable.")
-    var key = CapabilityLabel.defaultKey
+    @Option(
+        help:
+            "The node label key, e.g. feature.node.kubernetes.io/network-sriov.capable. Default: the key installed before, else network-sriov.capable."
+    )
+    var key: String?
 
     @Option(help: "Seconds the boot unit waits for configured PFs that have not appeared.")
     var wait = RestoreOptions.defaultAppearWaitSeconds

@@ -46,7 +46,7 @@ struct PCIDevices: ParsableCommand {
         let logger = Logger(label: "harvester-sriov")
         if claim { return try runClaim(logger) }
         let outcome = try runReporting {
-            let current = try CurrentPlan.load(store: target.store(), inventory: HostDiscovery.discover)
+            let current = try CurrentPlan.load(store: target.store(), inventory: target.discover)
             let agreement = try PCIDevicesAgreement(
                 kubectl: cluster.kubectl, kubeconfig: cluster.kubeconfig, node: cluster.node,
                 requestTimeoutSeconds: cluster.requestTimeout, retrySeconds: cluster.retryFor)
@@ -77,7 +77,7 @@ struct PCIDevices: ParsableCommand {
             let claiming = try PCIDeviceClaiming(
                 kubectl: cluster.kubectl, kubeconfig: cluster.kubeconfig, node: cluster.node, user: user,
                 waitSeconds: waitFor, requestTimeoutSeconds: cluster.requestTimeout, retrySeconds: cluster.retryFor)
-            let current = try CurrentPlan.load(store: target.store(), inventory: HostDiscovery.discover)
+            let current = try CurrentPlan.load(store: target.store(), inventory: target.discover)
             let outcome = try claiming.claim(plan: current.plan, host: current.host) { logger.info("\($0)") }
             for name in outcome.created { output("created PCIDeviceClaim \(name)") }
             if outcome.alreadyThere > 0 {

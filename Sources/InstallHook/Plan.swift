@@ -21,11 +21,17 @@ struct Plan: ParsableCommand {
         try runReporting {
             let (root, _) = try target.resolve()
             let current = try CurrentPlan.load(
-                store: target.store(), inventory: HostDiscovery.discover, nodeLabels: nodeLabels,
+                store: target.store(), inventory: target.discover, nodeLabels: nodeLabels,
                 clusterLabels: cluster.read(root: root))
             for warning in current.warnings { printError("harvester-sriov: warning: \(warning)") }
             let plan = current.plan
             output(json ? PlanReport.json(plan) : PlanReport.table(plan), terminator: "")
+            // The table lists them; JSON keeps its shape (the names), so the reasons go to stderr.
+            if json {
+                for (policy, reason) in plan.unmatched {
+                    printError("harvester-sriov: note: policy \(policy) configures nothing on this node: \(reason)")
+                }
+            }
         }
     }
 }

@@ -55,7 +55,9 @@ struct Policy: ParsableCommand {
                 let labels = try NodeLabels.parse(nodeLabels)
                 let input = PolicyInput.load(files)
                 let store = try target.store()
-                let host = store.writer.root.isLiveHost && input.problems.isEmpty ? try HostDiscovery.discover() : nil
+                let host =
+                    store.writer.root.isLiveHost && input.problems.isEmpty
+                    ? try HostDiscovery.discover(root: store.writer.root.path) : nil
                 let report = try PolicyApplication(store: store).apply(
                     input, nodeLabels: labels, host: host, dryRun: dryRun)
                 for warning in report.warnings { printError("warning: \(warning)") }

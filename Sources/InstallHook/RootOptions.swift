@@ -24,6 +24,11 @@ struct RootOptions: ParsableArguments {
         return (root, layout?.layout ?? Layout.detect(root))
     }
 
+    /// This node's NICs, the node named as RKE2's config under the root names it (`NodeName`).
+    func discover() throws(SRIOVError) -> HostInventory {
+        try HostDiscovery.discover(root: resolve().root.path)
+    }
+
     func store() throws(SRIOVError) -> StateStore {
         let (root, layout) = try resolve()
         return StateStore(root: root, layout: layout)
@@ -60,7 +65,7 @@ struct PlanOptions: ParsableArguments {
     /// This node's plan now; its warnings go to stderr.
     func plan() throws(SRIOVError) -> CurrentPlan {
         let current = try CurrentPlan.load(
-            store: target.store(), inventory: HostDiscovery.discover, nodeLabels: nodeLabels)
+            store: target.store(), inventory: target.discover, nodeLabels: nodeLabels)
         for warning in current.warnings { printError("harvester-sriov: warning: \(warning)") }
         return current
     }
@@ -71,7 +76,8 @@ struct KubectlOptions: ParsableArguments {
     @Option(help: "The kubeconfig (label --apply: RKE2's kubelet kubeconfig; pcidevices: RKE2's admin kubeconfig).")
     var kubeconfig: String?
 
-    @Option(help: "This node's name (default: the host name, lowercased, as kubelet registers it).")
+    @Option(
+        help: "This node's name (default: RKE2's node-name, else the host name, lowercased, as kubelet registers it).")
     var node: String?
 
     @Option(help: "The kubectl to run (default: RKE2's, then kubectl on PATH).")
@@ -110,7 +116,7 @@ struct ClusterLabelOptions: ParsableArguments {
                 kubectl: nil, kubeconfig: kubeconfig, missingKubeconfig: "pass --kubeconfig, or --offline",
                 requestTimeoutSeconds: 5, retrySeconds: 0)
             return try ClusterNodeLabels.read(
-                kubectl, node: try NodeLabelApplication.nodeName(node), again: "this command")
+                kubectl, node: try NodeName.resolve(root: root.path, override: node), again: "this command")
         } catch {
             printError(
                 "harvester-sriov: warning: the Node's labels were not read (\(error)); matching against the ones "

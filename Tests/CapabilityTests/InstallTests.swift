@@ -280,6 +280,41 @@ import Testing
         }
     }
 
+    static let kubeletOwn =
+        "is a label kubelet sets itself on every node (well_known_labels.go kubeletLabels); "
+        + "use network-sriov.capable, feature.node.kubernetes.io/network-sriov.capable or a key of your own domain"
+    static let kubernetesNamespace =
+        "kubelet refuses node labels in the kubernetes.io and k8s.io namespaces except under "
+        + "kubelet.kubernetes.io and node.kubernetes.io (--node-labels, NodeRestriction); "
+        + "use network-sriov.capable, feature.node.kubernetes.io/network-sriov.capable or a key of your own domain"
+
+    /// Keys a node may set on itself (kubelet's --node-labels rule and NodeRestriction), and none kubelet sets.
+    @Test(
+        arguments: [
+            ("network-sriov.capable", nil), ("feature.node.kubernetes.io/network-sriov.capable", nil),
+            ("node.kubernetes.io/sriov", nil), ("kubelet.kubernetes.io/sriov", nil),
+            ("example.com/sriov", nil), ("kubernetes.io.example.com/sriov", nil), ("notkubernetes.io/sriov", nil),
+            ("net.kubernetes.io/sriov", kubernetesNamespace), ("kubernetes.io/sriov", kubernetesNamespace),
+            ("k8s.io/sriov", kubernetesNamespace), ("sriov.k8s.io/capable", kubernetesNamespace),
+            ("node-role.kubernetes.io/sriov", kubernetesNamespace),
+            ("node-restriction.kubernetes.io/sriov", kubernetesNamespace),
+            ("beta.kubernetes.io/sriov", kubernetesNamespace),
+            ("kubernetes.io/hostname", kubeletOwn), ("kubernetes.io/os", kubeletOwn),
+            ("kubernetes.io/arch", kubeletOwn),
+            ("beta.kubernetes.io/arch", kubeletOwn), ("node.kubernetes.io/instance-type", kubeletOwn),
+            ("topology.kubernetes.io/zone", kubeletOwn), ("failure-domain.beta.kubernetes.io/region", kubeletOwn),
+        ] as [(String, String?)])
+    func labelKeysFollowKubeletsRule(_ key: String, _ problem: String?) {
+        #expect(CapabilityLabel.keyProblem(key) == problem)
+        do {
+            _ = try CapabilityLabel(key: key, capable: true)
+            #expect(problem == nil)
+        } catch {
+            #expect(error.exitCode == 64)
+            #expect(error.description == "--key \(key): \(problem ?? "")")
+        }
+    }
+
     @Test func theMergePatchIsJSONAKubernetesClientAccepts() throws {
         let patch = NodeFiles.labelPatch(try CapabilityLabel(capable: false))
         let json = try JSONDocument(patch)
@@ -322,6 +357,26 @@ import Testing
         let printed = try Umockdev.run(
             ["label", "--print", "--key", "feature.node.kubernetes.io/network-sriov.capable"], in: testbed.root)
         #expect(printed.stdout.hasPrefix("feature.node.kubernetes.io/\(expected)\n"))
+    }
+
+    /// A key kubelet or NodeRestriction would refuse ends install, label and hook with 64 and one line,
+    /// before anything is written.
+    @Test(
+        arguments: [
+            ["install"], ["label"], ["label", "--print"], ["hook", "--mode", "join"],
+        ])
+    func aKeyKubeletRefusesIsAUsageError(_ command: [String]) throws {
+        let folder = try TemporaryFolder()
+        let root = try folder.folder("root")
+        let testbed = try Testbed([Fixtures.x710])
+        let result = try Umockdev.run(
+            command + ["--root", root, "--key", "net.kubernetes.io/sriov"], in: testbed.root)
+        #expect(result.status == 64)
+        #expect(result.stdout == "")
+        #expect(
+            result.stderr
+                == "harvester-sriov: --key net.kubernetes.io/sriov: \(InstallTests.kubernetesNamespace)\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
     }
 
     @Test func hookInstallsIntoAnElementalTargetAndASecondRunChangesNothing() throws {

@@ -484,7 +484,8 @@ import Testing
         #expect(result.status == 65)
         let expected: String =
             #"\#(input):4: network "rack": spec.resourceName: no policy gives this node VFs of "rack_vfs" "#
-            + #"(policy "rack-b" names it, but nodeSelector rack=b does not match this node); "#
+            + #"(policy "rack-b" names it, but nodeSelector rack=b does not match this node: it has no label rack "#
+            + "(--node-label rack=b gives it one)); "
             + "the resources here: intel_e810_vfio, intel_x710_netdevice, split_netdevice, split_vfio "
             + "(harvester-sriov plan)"
         #expect(result.stderr.split(separator: "\n").first.map(String.init) == expected)

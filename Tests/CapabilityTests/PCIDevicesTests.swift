@@ -79,7 +79,7 @@ import Testing
         try node.kernel.setNumVFs(0, pf: PCIAddress("0000:3b:00.0")!, timeout: .seconds(5))
         let status = try NodeStatus(engine: node.engine())
         #expect(!status.inSync)
-        let object = PCIDevicesAddon.objectName(node: Kubectl.hostName(), interface: "enp59s0f0")
+        let object = PCIDevicesAddon.objectName(node: NodeName.resolved(), interface: "enp59s0f0")
         let said = try #require(status.interfaces.first?.differences.last)
         #expect(
             said

@@ -396,11 +396,19 @@ import Testing
             ("+012", .failure("kubectl reads +012 as octal 10; write the number without the leading 0")),
             ("00", .failure("kubectl reads 00 as octal 0; write the number without the leading 0")),
             ("!!int 010", .failure("kubectl reads 010 as octal 8; write the number without the leading 0")),
-            ("08", .failure("must be an integer, found the number 08")),
-            ("8.0", .failure("must be an integer, found the number 8.0")),
-            ("1e1", .failure("must be an integer, found the number 1e1")),
+            // go-yaml reads 08 (no octal digits) as the float 8, which kubectl sends as 8.
+            ("08", .success(8)),
+            // kubectl sends an integral float as an integer (4.0 becomes JSON 4); a fraction stays refused.
+            ("8.0", .success(8)), ("1e1", .success(10)), ("!!float 8", .success(8)), ("4.00", .success(4)),
+            ("4e0", .success(4)), ("4.", .success(4)), ("+4.0", .success(4)), ("1_0.0", .success(10)),
+            ("40e-1", .success(4)),
             (".5", .failure("must be an integer, found the number .5")),
-            ("!!float 8", .failure("must be an integer, found the number 8.0")),
+            ("4.5", .failure("must be an integer, found the number 4.5")),
+            ("4e-1", .failure("must be an integer, found the number 4e-1")),
+            (".inf", .failure("must be an integer, found the number .inf")),
+            (".nan", .failure("must be an integer, found the number .nan")),
+            ("1e19", .failure("1e19 is too large for an integer")),
+            ("-1e19", .failure("-1e19 is too large for an integer")),
             ("!!str 4", .failure(#"must be an integer, found the string "4""#)),
             ("! 4", .failure(#"must be an integer, found the string "4""#)),
             ("\"4\"", .failure(#"must be an integer, found the string "4""#)),
@@ -420,6 +428,27 @@ import Testing
             #expect(decoded.policies.first?.spec.numVfs == number)
         case let .failure(message):
             #expect(decoded.problems.map(\.description) == [#"p.yaml:7: policy "p1": spec.numVfs: "# + message.text])
+        }
+    }
+
+    /// The other integer fields read integral floats as numVfs does: `priority` and `mtu`.
+    @Test(
+        arguments: [
+            ("priority", "10.0", .success(10)), ("priority", "1e1", .success(10)),
+            ("priority", "10.5", .failure("must be an integer, found the number 10.5")),
+            ("mtu", "9000.0", .success(9000)), ("mtu", "9e3", .success(9000)), ("mtu", "1500.00", .success(1500)),
+            ("mtu", "1500.5", .failure("must be an integer, found the number 1500.5")),
+        ] as [(String, String, Result<Int, Message>)])
+    func readsIntegralFloatsInEveryIntegerField(_ field: String, _ text: String, _ expected: Result<Int, Message>) {
+        let manifest = Self.manifest("resourceName: r\nnumVfs: 4\nnicSelector: {vendor: \"8086\"}\n\(field): \(text)")
+        let decoded = PolicyDecoder.decode(manifest, file: "p.yaml")
+        switch expected {
+        case let .success(number):
+            #expect(decoded.problems == [])
+            let spec = decoded.policies.first?.spec
+            #expect((field == "mtu" ? spec?.mtu : spec?.priority) == number)
+        case let .failure(message):
+            #expect(decoded.problems.map(\.description) == [#"p.yaml:9: policy "p1": spec.\#(field): "# + message.text])
         }
     }
 

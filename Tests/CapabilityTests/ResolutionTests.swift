@@ -140,7 +140,11 @@ import Testing
         Case(
             "nodeSelector that the node does not carry",
             [policy("workers", 2, NICSelector(vendor: "8086"), nodeSelector: ["node-role.kubernetes.io/worker": ""])],
-            [], unmatched: ["workers: nodeSelector node-role.kubernetes.io/worker= does not match this node"]),
+            [],
+            unmatched: [
+                "workers: nodeSelector node-role.kubernetes.io/worker= does not match this node: it has no label "
+                    + "node-role.kubernetes.io/worker (--node-label node-role.kubernetes.io/worker= gives it one)"
+            ]),
         Case(
             "nodeSelector matched by a --node-label",
             [
@@ -185,6 +189,48 @@ import Testing
         let policy = Self.policy(
             "capable", 1, NICSelector(vendor: "8086"), nodeSelector: ["network-sriov.capable": "true"])
         #expect(PlanResolver.resolve([policy], host: host, labels: labels).unmatched.map(\.policy) == ["capable"])
+    }
+
+    /// The capability label is read under the key the node was labelled with (`--key`), and always under
+    /// node-feature-discovery's key, which operators' manifests select by; the default key only when it is
+    /// the one installed.
+    @Test(
+        arguments: [
+            (CapabilityLabel.defaultKey, "network-sriov.capable", true),
+            (CapabilityLabel.defaultKey, "feature.node.kubernetes.io/network-sriov.capable", true),
+            ("example.com/sriov", "example.com/sriov", true),
+            ("example.com/sriov", "feature.node.kubernetes.io/network-sriov.capable", true),
+            ("example.com/sriov", "network-sriov.capable", false),
+            ("feature.node.kubernetes.io/network-sriov.capable", "network-sriov.capable", false),
+        ] as [(String, String, Bool)])
+    func theCapabilityIsReadUnderTheInstalledKey(_ installed: String, _ selected: String, _ matches: Bool) throws {
+        let host = try Umockdev.discover(Fixtures.server)
+        let policy = Self.policy("capable", 2, Self.pf("enp59s0f0"), nodeSelector: [selected: "true"])
+        let plan = PlanResolver.resolve([policy], host: host, labels: NodeLabels.of(host, extra: [:], key: installed))
+        #expect(plan.interfaces.map(\.numVfs) == (matches ? [2] : []))
+        #expect(plan.unmatched.map(\.policy) == (matches ? [] : ["capable"]))
+    }
+
+    /// Each key of the nodeSelector the node lacks, or has with another value, is named with what the node has.
+    @Test(
+        arguments: [
+            (["rack": "a"], nil),
+            (["rack": "b"], "nodeSelector rack=b does not match this node: it has rack=a"),
+            (
+                ["zone": "x"],
+                "nodeSelector zone=x does not match this node: it has no label zone (--node-label zone=x gives it one)"
+            ),
+            (
+                ["rack": "b", "zone": "x", "kubernetes.io/os": "linux"],
+                "nodeSelector rack=b, zone=x does not match this node: it has rack=a; "
+                    + "it has no label zone (--node-label zone=x gives it one)"
+            ),
+        ] as [([String: String], String?)])
+    func aSelectorThatMissesNamesTheKey(_ selector: [String: String], _ reason: String?) throws {
+        let host = try Umockdev.discover(Fixtures.server)
+        let policy = Self.policy("p", 2, Self.pf("enp59s0f0"), nodeSelector: selector)
+        let plan = PlanResolver.resolve([policy], host: host, labels: NodeLabels.of(host, extra: ["rack": "a"]))
+        #expect(plan.unmatched.map(\.reason) == (reason.map { [$0] } ?? []))
     }
 
     @Test func planJSONHasTheOperatorsShape() throws {

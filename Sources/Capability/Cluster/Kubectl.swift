@@ -138,15 +138,6 @@ public struct Kubectl: Sendable {
         return path.split(separator: ":").map { "\($0)/kubectl" }.first { access($0, X_OK) == 0 }
     }
 
-    /// `uname -n`, the name kubelet registers by default.
-    public static func hostName() -> String {
-        var names = utsname()
-        guard uname(&names) == 0 else { return "" }
-        return withUnsafeBytes(of: &names.nodename) { bytes in
-            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-        }
-    }
-
     static func sleep(for duration: Duration) {
         var request = timespec(tv_sec: Int(duration.components.seconds), tv_nsec: 0)
         var left = timespec()

@@ -7,7 +7,7 @@ public struct NodeLabelApplication: Sendable {
     public let node: String
 
     /// Resolves the defaults: RKE2's kubectl, then `kubectl` on PATH; the kubelet's kubeconfig; the node
-    /// name kubelet registers (the host name, lowercased). Fails here when a file is missing, before any
+    /// name kubelet registers (`NodeName`). Fails here when a file is missing, before any
     /// request.
     public init(
         kubectl: String? = nil, kubeconfig: String? = nil, node: String? = nil,
@@ -19,16 +19,7 @@ public struct NodeLabelApplication: Sendable {
             missingKubeconfig:
                 "pass --kubeconfig with a kubeconfig for this node (RKE2 writes \(Kubectl.kubeletKubeconfig))",
             requestTimeoutSeconds: requestTimeoutSeconds, retrySeconds: retrySeconds)
-        self.node = try Self.nodeName(node)
-    }
-
-    /// The Node's name: `name`, or the one kubelet registers (the host name, lowercased).
-    public static func nodeName(_ name: String?) throws(SRIOVError) -> String {
-        let name = name ?? Kubectl.hostName().lowercased()
-        guard !name.isEmpty, !name.contains("/") else {
-            throw .usage("node name '\(name)' is not a Node's name; pass --node with the name kubectl get nodes shows")
-        }
-        return name
+        self.node = try NodeName.resolve(override: node)
     }
 
     /// The kubectl arguments of one attempt.

@@ -20,7 +20,7 @@ public struct PCIDeviceClaiming: Sendable {
             missingKubeconfig: "RKE2 writes it on server nodes only; pass --kubeconfig with one that may create "
                 + "\(PCIDeviceClaims.claimResource), or apply harvester-sriov export pcideviceclaims elsewhere",
             requestTimeoutSeconds: requestTimeoutSeconds, retrySeconds: retrySeconds)
-        self.node = try NodeLabelApplication.nodeName(node)
+        self.node = try NodeName.resolve(override: node)
         self.user = user
         wait = .seconds(waitSeconds)
     }

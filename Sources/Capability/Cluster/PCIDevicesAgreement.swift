@@ -15,7 +15,7 @@ public struct PCIDevicesAgreement: Sendable {
             missingKubeconfig: "RKE2 writes it on server nodes only; pass --kubeconfig with one that may patch "
                 + "\(PCIDevicesAddon.resource), or run the kubectl command harvester-sriov pcidevices prints",
             requestTimeoutSeconds: requestTimeoutSeconds, retrySeconds: retrySeconds)
-        self.node = try NodeLabelApplication.nodeName(node)
+        self.node = try NodeName.resolve(override: node)
     }
 
     public enum Outcome: Equatable, Sendable {

@@ -16,7 +16,8 @@ import SystemPackage
 /// libpci reads config space and names of those; VFs are found through their PF's
 /// `virtfnN` links and read with a handful of plain sysfs reads each.
 public enum HostDiscovery {
-    public static func discover() throws(SRIOVError) -> HostInventory {
+    /// `root` is where RKE2's config is read for the node's name (`NodeName`).
+    public static func discover(root: FilePath = "/") throws(SRIOVError) -> HostInventory {
         let sysDevices = Sysfs.root.appending("devices")
         guard Sysfs.exists(sysDevices) else {
             throw .discovery(
@@ -122,7 +123,7 @@ public enum HostDiscovery {
                     iommuGroup: Sysfs.iommuGroup(path),
                     vfs: vfs))
         }
-        return HostInventory(node: hostname(), interfaces: interfaces, unusable: unusable)
+        return HostInventory(node: NodeName.resolved(root: root), interfaces: interfaces, unusable: unusable)
     }
 
     /// A network function without `sriov_*` files: config space tells whether the
@@ -179,11 +180,6 @@ public enum HostDiscovery {
         return hex(value, width: 4)
     }
 
-    static func hostname() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-        return String(cBuffer: buffer)
-    }
 }
 
 extension NetDevice {

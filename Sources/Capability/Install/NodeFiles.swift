@@ -11,11 +11,30 @@ public struct CapabilityLabel: Sendable {
     public var key: String
     public var value: String
 
-    /// Validates the key against Kubernetes' label syntax.
+    /// Validates the key: Kubernetes' label syntax and the keys a node may set on itself.
     public init(key: String = defaultKey, capable: Bool) throws(SRIOVError) {
-        if let problem = LabelSyntax.keyProblem(key) { throw .usage("--key \(key): \(problem)") }
+        try Self.check(key)
         self.key = key
         value = String(capable)
+    }
+
+    /// Why `key` cannot be the capability label's key, or nil: `--key` is refused with it (exit 64) before
+    /// anything is read or written.
+    public static func keyProblem(_ key: String) -> String? {
+        LabelSyntax.keyProblem(key) ?? KubeletLabels.problem(key)
+    }
+
+    /// `key`, when given, is checked (64 before anything is read or written).
+    public static func check(_ key: String?) throws(SRIOVError) {
+        if let key, let problem = keyProblem(key) { throw .usage("--key \(key): \(problem)") }
+    }
+
+    /// The key to label with: `given` (`--key`), else the one the state records from an earlier install or
+    /// label (so that `label --apply`, which the label unit runs without `--key`, and a re-install keep the
+    /// key the node was installed with), else the default. A state that cannot be read gives the default;
+    /// the commands that read its policies say what is wrong with it.
+    public static func key(given: String?, store: StateStore) -> String {
+        given ?? (try? store.load(checkingRules: false))?.capabilityKey ?? defaultKey
     }
 
     /// For listing paths, which do not depend on the label.

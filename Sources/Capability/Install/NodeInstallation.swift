@@ -26,13 +26,42 @@ public struct NodeInstallation: Sendable {
         options.layout == .harvester && root.isLiveHost && Layout.isBootedElemental
     }
 
-    /// Everything `install` puts in place; the empty state file only when none exists.
+    /// Everything `install` puts in place; the state file when none exists or it records another label key.
     public func installFiles(label: CapabilityLabel, binary: [UInt8]) throws(SRIOVError) -> [GeneratedFile] {
         var files = NodeFiles.installFiles(options, label: label, binary: binary, applyNow: appliesNow)
-        if try store.writer.read(options.layout.stateFile) == nil {
-            files.append(GeneratedFile(options.layout.stateFile, .bytes(DesiredState.empty.jsonBytes)))
-        }
+        if let state = try stateRecording(label) { files.append(state) }
         return files
+    }
+
+    /// The state with `label`'s key recorded (`DesiredState.labelKey`), so that policies are matched against
+    /// the key the node carries; nil when the stored state records it already. A state that cannot be read is
+    /// left alone for the default key (as before there was a key to record) and refused for another.
+    func stateRecording(_ label: CapabilityLabel) throws(SRIOVError) -> GeneratedFile? {
+        let path = options.layout.stateFile
+        let key = DesiredState.storedKey(label.key)
+        guard let bytes = try store.writer.read(path) else {
+            return GeneratedFile(path, .bytes(DesiredState(labelKey: key).jsonBytes))
+        }
+        var state: DesiredState
+        do {
+            state = try DesiredState.decodeUnchecked(bytes, file: store.displayPath)
+        } catch {
+            if key == nil { return nil }
+            throw error
+        }
+        guard state.labelKey != key else { return nil }
+        state.labelKey = key
+        return GeneratedFile(path, .bytes(state.jsonBytes))
+    }
+
+    /// Writes the recorded key under the state lock, so that it cannot replace policies that a `policy apply`
+    /// stored since `stateRecording` looked.
+    private func recordKey(_ label: CapabilityLabel) throws(SRIOVError) -> FileInstaller.Change {
+        let key = DesiredState.storedKey(label.key)
+        let update = try store.update(checkingRules: false) { (state: inout DesiredState) throws(SRIOVError) in
+            state.labelKey = key
+        }
+        return FileInstaller.Change(path: store.displayPath, outcome: update.outcome, diff: "")
     }
 
     public func install(
@@ -40,20 +69,21 @@ public struct NodeInstallation: Sendable {
     ) throws(SRIOVError) -> [FileInstaller.Change] {
         let files = try installFiles(label: label, binary: binary)
         guard !dryRun else { return try installer.preview(files) }
-        // The empty state is created under the state lock, so that it cannot replace
-        // policies that a `policy apply` stored since installFiles looked.
         let state = options.layout.stateFile
         var changes = try installer.apply(files.filter { $0.path != state })
-        if files.contains(where: { $0.path == state }) {
-            let outcome = try store.createIfAbsent()
-            changes.append(FileInstaller.Change(path: root.display(state), outcome: outcome, diff: ""))
-        }
+        if files.contains(where: { $0.path == state }) { changes.append(try recordKey(label)) }
         return changes
     }
 
+    /// The label files, and the state when it must record another key (`stateRecording`).
     public func label(_ label: CapabilityLabel, dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
         let files = NodeFiles.labelFiles(options, label: label, applyNow: appliesNow)
-        return dryRun ? try installer.preview(files) : try installer.apply(files)
+        let state = try stateRecording(label)
+        guard !dryRun else { return try installer.preview(files + (state.map { [$0] } ?? [])) }
+        try installer.check(files + (state.map { [$0] } ?? []))
+        var changes = try installer.apply(files)
+        if state != nil { changes.append(try recordKey(label)) }
+        return changes
     }
 
     /// Removes exactly the files `install` writes; the stored policies only with `purge`.

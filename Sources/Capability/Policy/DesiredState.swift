@@ -17,17 +17,28 @@ public struct DesiredState: Codable, Equatable, Sendable {
     /// The Node's labels as the cluster last showed them (`label --apply` reads them after RKE2 starts), so
     /// that restore matches nodeSelectors against them at the next boot, before the API can answer.
     public var clusterLabels: [String: String]?
+    /// The capability label's key that install, label or hook put on the node (`--key`), so that policies'
+    /// nodeSelector is matched against the key the node carries. nil (and absent from the file, as in
+    /// states written before it) for the default key.
+    public var labelKey: String?
 
     public init(
         policies: [NodePolicy] = [], nodeLabels: [String: String] = [:], cards: [CardIdentity] = [],
-        clusterLabels: [String: String]? = nil
+        labelKey: String? = nil, clusterLabels: [String: String]? = nil
     ) {
         schemaVersion = Self.currentSchemaVersion
         self.policies = policies.sorted { $0.name < $1.name }
         self.nodeLabels = nodeLabels
         self.cards = cards.sorted { $0.pciAddress < $1.pciAddress }
+        self.labelKey = Self.storedKey(labelKey)
         self.clusterLabels = clusterLabels
     }
+
+    /// The capability label's key on this node.
+    public var capabilityKey: String { labelKey ?? CapabilityLabel.defaultKey }
+
+    /// How a key is stored: nil for the default one.
+    static func storedKey(_ key: String?) -> String? { key == CapabilityLabel.defaultKey ? nil : key }
 
     public static let empty = DesiredState()
 
@@ -100,6 +111,12 @@ public struct DesiredState: Codable, Equatable, Sendable {
         for var problem in PolicyRules.checkSet(unique, origins: origins) {
             problem.message += fix(problem.policy ?? "NAME")
             problems.append(problem)
+        }
+        if let labelKey, let message = CapabilityLabel.keyProblem(labelKey) {
+            problems.append(
+                PolicyProblem(
+                    file: file, field: "labelKey",
+                    message: message + "; run harvester-sriov label (or install) again with a valid --key"))
         }
         for (key, value) in nodeLabels.sorted(by: { $0.key < $1.key }) {
             if let message = LabelSyntax.keyProblem(key) ?? LabelSyntax.valueProblem(value) {

@@ -95,7 +95,7 @@ extension StateStore {
         let dropIns = DropInPolicies.load(self, stored: stored.policies)
         let state = DesiredState(
             policies: stored.policies + dropIns.policies, nodeLabels: stored.nodeLabels, cards: stored.cards,
-            clusterLabels: stored.clusterLabels)
+            labelKey: stored.labelKey, clusterLabels: stored.clusterLabels)
         return (state, dropIns.warnings)
     }
 }

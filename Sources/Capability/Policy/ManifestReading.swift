@@ -21,6 +21,12 @@ enum ManifestFields {
     }
 }
 
+/// What `ManifestReading.integral` finds in a float's text with no fraction.
+enum IntegralFloat: Equatable {
+    case value(Int)
+    case tooLarge
+}
+
 /// A decoder that collects problems. The reads below check a value's type as the API server
 /// would, and report a wrong one as a problem naming the field.
 protocol ManifestReading {
@@ -107,10 +113,28 @@ extension ManifestReading {
             problem(node, field, "kubectl reads \(text) as octal \(value); write the number without the leading 0")
         case let .scalar(.largeInteger(text), _):
             problem(node, field, "\(text) is too large for an integer")
+        case let .scalar(.float(text), _):
+            switch Self.integral(text) {
+            case let .value(value)?: return value
+            case .tooLarge?: problem(node, field, "\(text) is too large for an integer")
+            case nil: problem(node, field, "must be an integer, found \(node.kindName)")
+            }
         default:
             problem(node, field, "must be an integer, found \(node.kindName)")
         }
         return nil
+    }
+
+    /// A float with no fraction (`4.0`, `4e0`, `4.00`) is the integer kubectl sends: it converts YAML to
+    /// JSON through go-yaml and Go's encoding/json (sigs.k8s.io/yaml `yamlToJSON`), which writes the
+    /// float64 4 as `4`, and the API server's schema check takes an integral float64 as an integer
+    /// (k8s.io/kube-openapi `pkg/validation/validate/type.go`, `swag.IsFloat64AJSONInteger`). `.inf`,
+    /// `.nan` and a fraction are not integers. nil when it is not integral.
+    static func integral(_ text: String) -> IntegralFloat? {
+        guard let double = Double(String(text.filter { $0 != "_" })), double.isFinite, double.rounded() == double
+        else { return nil }
+        // Int(exactly:) is nil beyond Int64's range: 2^63 itself is a Double, one past Int.max.
+        return Int(exactly: double).map(IntegralFloat.value) ?? .tooLarge
     }
 
     mutating func bool(_ node: YAMLNode, _ field: String) -> Bool? {

@@ -51,10 +51,8 @@ public enum PlanResolver {
         var lastPriority: Int?
         for policy in ordered {
             let spec = policy.spec
-            if let missing = spec.nodeSelector.sorted(by: { $0.key < $1.key }).first(where: {
-                labels[$0.key] != $0.value
-            }) {
-                unmatched.append((policy.name, "nodeSelector \(missing.key)=\(missing.value) does not match this node"))
+            if let reason = selectorMismatch(spec.nodeSelector, labels: labels) {
+                unmatched.append((policy.name, reason))
                 continue
             }
             let equalPriority = lastPriority == spec.priority
@@ -95,6 +93,20 @@ public enum PlanResolver {
         }
         interfaces.sort { $0.pciAddress < $1.pciAddress }
         return NodePlan(interfaces: interfaces, unmatched: unmatched)
+    }
+
+    /// Why a nodeSelector does not select this node, naming each key it lacks or has with another value;
+    /// nil when it selects the node.
+    static func selectorMismatch(_ selector: [String: String], labels: [String: String]) -> String? {
+        let wrong = selector.sorted { $0.key < $1.key }.filter { labels[$0.key] != $0.value }
+        guard !wrong.isEmpty else { return nil }
+        let facts = wrong.map { key, value in
+            labels[key].map { "it has \(key)=\($0)" }
+                ?? "it has no label \(key) (--node-label \(key)=\(value) gives it one)"
+        }
+        return
+            "nodeSelector \(wrong.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) does not match this node: "
+            + facts.joined(separator: "; ")
     }
 
     private static func merge(_ existing: PlannedInterface, into result: inout PlannedInterface, equalPriority: Bool) {

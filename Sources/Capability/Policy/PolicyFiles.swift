@@ -55,11 +55,20 @@ public struct PolicyInput: Sendable {
 /// The labels a node's policies are matched against: what kubelet sets on every node,
 /// the capability label harvester-sriov sets, and those given with --node-label.
 public enum NodeLabels {
-    public static func of(_ host: HostInventory, extra: [String: String]) -> [String: String] {
+    /// node-feature-discovery's key for the same fact, which operators' manifests select nodes by (the
+    /// sriov-network-operator's quickstart `nodeSelector`); always read as the capability label too.
+    public static let nodeFeatureDiscoveryKey = "feature.node.kubernetes.io/network-sriov.capable"
+
+    /// `key` is the capability label's key as installed (`DesiredState.capabilityKey`).
+    public static func of(
+        _ host: HostInventory, extra: [String: String], key: String = CapabilityLabel.defaultKey
+    ) -> [String: String] {
         var labels = [
             "kubernetes.io/hostname": host.node, "kubernetes.io/os": "linux", "kubernetes.io/arch": architecture,
-            CapabilityLabel.defaultKey: String(host.capable),
+            nodeFeatureDiscoveryKey: String(host.capable),
         ]
+        // A subscript, not the literal: `key` may be node-feature-discovery's own.
+        labels[key] = String(host.capable)
         labels.merge(extra) { _, given in given }
         return labels
     }

@@ -137,7 +137,7 @@ public struct RestoreEngine: Sendable {
     /// addon, most likely): said in the journal, as restore makes them again.
     private func warnOfRemovedVFs(_ plan: [PlannedInterface]) {
         guard let previous = runtime.readStatus() else { return }
-        let node = Kubectl.hostName().lowercased()
+        let node = NodeName.resolved(root: store.writer.root.path)
         for planned in plan {
             guard let made = previous.vfsMade(at: planned.pciAddress), let pf = kernel.pf(planned.pciAddress),
                 let now = pf.numVFs, now < made
@@ -166,7 +166,7 @@ public struct RestoreEngine: Sendable {
                     cards.append(card)
                 }
                 state = DesiredState(
-                    policies: state.policies, nodeLabels: state.nodeLabels, cards: cards,
+                    policies: state.policies, nodeLabels: state.nodeLabels, cards: cards, labelKey: state.labelKey,
                     clusterLabels: state.clusterLabels)
             }
             if let note = update.waitNote { logger.notice("\(note)") }

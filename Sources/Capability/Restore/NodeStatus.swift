@@ -58,7 +58,7 @@ public struct NodeStatus: Encodable, Sendable {
         let current = try CurrentPlan.load(
             store: engine.store, inventory: engine.kernel.inventory, clusterLabels: clusterLabels)
         let last = engine.runtime.readStatus()
-        let node = Kubectl.hostName().lowercased()
+        let node = NodeName.resolved(root: engine.store.writer.root.path)
         interfaces = current.plan.interfaces.map { planned in
             guard let pf = engine.kernel.pf(planned.pciAddress) else {
                 return PF(

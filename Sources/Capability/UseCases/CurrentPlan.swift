@@ -27,19 +27,21 @@ public struct CurrentPlan: Sendable {
         plan = PlanResolver.resolve(
             tracker.follow(state.policies), host: usable,
             labels: Self.labels(
-                host, cluster: clusterLabels ?? state.clusterLabels, stored: state.nodeLabels, given: labels))
+                host, cluster: clusterLabels ?? state.clusterLabels, stored: state.nodeLabels, given: labels,
+                key: state.capabilityKey))
     }
 
     /// The labels nodeSelectors are matched against: the Node's in the cluster, under the ones stored with
     /// --node-label, under the ones given now; what harvester-sriov derives (the host name, the capability) is
     /// never taken from the cluster, where it may be stale.
     public static func labels(
-        _ host: HostInventory, cluster: [String: String]?, stored: [String: String], given: [String: String]
+        _ host: HostInventory, cluster: [String: String]?, stored: [String: String], given: [String: String],
+        key: String
     ) -> [String: String] {
-        let derived = NodeLabels.of(host, extra: [:])
+        let derived = NodeLabels.of(host, extra: [:], key: key)
         let fromCluster = (cluster ?? [:]).filter { derived[$0.key] == nil }
         let extra = fromCluster.merging(stored) { _, new in new }.merging(given) { _, new in new }
-        return NodeLabels.of(host, extra: extra)
+        return NodeLabels.of(host, extra: extra, key: key)
     }
 
     /// Reads the stored state and the drop-in policies, then the node; `nodeLabels` are `key=value` flags, checked

@@ -29,7 +29,8 @@ public struct HookRun: Sendable {
 
         // 1. Validate: the policies (with the stored ones, against this node's NICs) and
         //    the files to install.
-        var policies = try application.apply(input, nodeLabels: nodeLabels, host: host, dryRun: true)
+        var policies = try application.apply(
+            input, nodeLabels: nodeLabels, host: host, dryRun: true, labelKey: label.key)
         let files = try installation.installFiles(label: label, binary: binary)
         if dryRun {
             return Report(
@@ -44,7 +45,8 @@ public struct HookRun: Sendable {
 
         // 3. Write: the policies, then everything else.
         if !policyFiles.isEmpty {
-            policies = try application.apply(input, nodeLabels: nodeLabels, host: host, dryRun: false)
+            policies = try application.apply(
+                input, nodeLabels: nodeLabels, host: host, dryRun: false, labelKey: label.key)
         }
         return Report(
             label: label, policies: policyFiles.isEmpty ? nil : policies, warnings: policies.warnings,

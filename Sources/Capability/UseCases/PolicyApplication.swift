@@ -18,9 +18,12 @@ public struct PolicyApplication: Sendable {
     /// `host` is the live host's inventory when the root is this system, else nil. A real
     /// apply checks and writes under the state lock, so that the policies it checks
     /// against are the ones it stores beside; a dry run reads without the lock.
-    public func apply(_ input: PolicyInput, nodeLabels: [String: String], host: HostInventory?, dryRun: Bool)
-        throws(SRIOVError) -> Report
-    {
+    /// `labelKey`: the capability label's key being installed with the policies (hook), stored with them;
+    /// nil keeps the stored one.
+    public func apply(
+        _ input: PolicyInput, nodeLabels: [String: String], host: HostInventory?, dryRun: Bool,
+        labelKey: String? = nil
+    ) throws(SRIOVError) -> Report {
         guard input.problems.isEmpty else { throw .invalidPolicies(input.problems) }
         guard !dryRun else {
             let current = try store.writer.read(store.layout.stateFile)
@@ -28,12 +31,12 @@ public struct PolicyApplication: Sendable {
                 try current.map { bytes throws(SRIOVError) in
                     try DesiredState.decode(bytes, file: store.displayPath)
                 } ?? .empty
-            var report = try merge(input, into: stored, nodeLabels: nodeLabels, host: host)
+            var report = try merge(input, into: stored, nodeLabels: nodeLabels, host: host, labelKey: labelKey)
             report.outcome = current == nil ? .created : current == report.state.jsonBytes ? .unchanged : .updated
             return report
         }
         let update = try store.update { (state: inout DesiredState) throws(SRIOVError) -> Report in
-            let report = try merge(input, into: state, nodeLabels: nodeLabels, host: host)
+            let report = try merge(input, into: state, nodeLabels: nodeLabels, host: host, labelKey: labelKey)
             state = report.state
             return report
         }
@@ -47,8 +50,9 @@ public struct PolicyApplication: Sendable {
     /// name, checked as one set; the outcome is left for the caller.
     private func merge(
         _ input: PolicyInput, into stored: DesiredState, nodeLabels: [String: String],
-        host: HostInventory?
+        host: HostInventory?, labelKey: String?
     ) throws(SRIOVError) -> Report {
+        let key = labelKey ?? stored.capabilityKey
         var changes: [String] = []
         var merged = Dictionary(stored.policies.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for policy in input.policies.sorted(by: { $0.name < $1.name }) {
@@ -75,7 +79,7 @@ public struct PolicyApplication: Sendable {
             warnings = checked.warnings
             let plan = PlanResolver.resolve(
                 policies, host: host,
-                labels: CurrentPlan.labels(host, cluster: stored.clusterLabels, stored: labels, given: [:]))
+                labels: CurrentPlan.labels(host, cluster: stored.clusterLabels, stored: labels, given: [:], key: key))
             cards = plan.interfaces.compactMap { host.card(at: $0.pciAddress) }
         } else {
             notes.append(
@@ -83,7 +87,7 @@ public struct PolicyApplication: Sendable {
             )
         }
         let state = DesiredState(
-            policies: policies, nodeLabels: labels, cards: cards, clusterLabels: stored.clusterLabels)
+            policies: policies, nodeLabels: labels, cards: cards, labelKey: key, clusterLabels: stored.clusterLabels)
         return Report(
             changes: changes, warnings: warnings, notes: notes, outcome: .unchanged,
             statePath: store.displayPath, state: state)
