@@ -23,6 +23,12 @@ struct Restore: ParsableCommand {
 
     @OptionGroup var target: RootOptions
 
+    @Flag(
+        help:
+            "Change VF counts even where VFs are in use (a VM's, a pod's): they are removed, and what used them loses them."
+    )
+    var force = false
+
     @Option(help: .hidden)
     var runtimeDirectory = RuntimeDirectory.defaultPath
 
@@ -41,7 +47,8 @@ struct Restore: ParsableCommand {
                 kernel: SysfsKernel(), store: try target.store(), runtime: try RuntimeDirectory(runtimeDirectory),
                 logger: logger)
             engineRan = true
-            let options = RestoreOptions(selection: pfs, timeout: .seconds(timeout), appearTimeout: .seconds(wait))
+            let options = RestoreOptions(
+                selection: pfs, timeout: .seconds(timeout), appearTimeout: .seconds(wait), force: force)
             result = try engine.run(options)
         } catch {
             // Restore runs from systemd: its errors go to the journal at error priority,

@@ -16,6 +16,7 @@ import Testing
         "etc/systemd/system/multi-user.target.wants/harvester-sriov-policies.path",
         "etc/systemd/system/multi-user.target.wants/harvester-sriov-cluster.path",
         "etc/systemd/system/rke2-server.service.wants/harvester-sriov-label.service",
+        "etc/systemd/system/timers.target.wants/harvester-sriov-waiting.timer",
         "etc/systemd/system/rke2-agent.service.wants/harvester-sriov-label.service",
     ]
 

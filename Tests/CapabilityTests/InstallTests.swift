@@ -36,6 +36,8 @@ import Testing
             "etc/systemd/system/multi-user.target.wants/harvester-sriov-policies.path",
             "etc/systemd/system/harvester-sriov-cluster.path", "etc/systemd/system/harvester-sriov-label.service",
             "etc/systemd/system/harvester-sriov-pcidevices.service", "etc/systemd/system/harvester-sriov-watch.service",
+            "etc/systemd/system/harvester-sriov-waiting.timer", "etc/systemd/system/harvester-sriov-waiting.service",
+            "etc/systemd/system/timers.target.wants/harvester-sriov-waiting.timer",
             "etc/systemd/system/multi-user.target.wants/harvester-sriov-cluster.path",
             "etc/systemd/system/rke2-server.service.wants/harvester-sriov-label.service",
             "etc/systemd/system/rke2-agent.service.wants/harvester-sriov-label.service",
@@ -92,6 +94,8 @@ import Testing
                 "/etc/systemd/system/harvester-sriov-cluster.path", "/etc/systemd/system/harvester-sriov-label.service",
                 "/etc/systemd/system/harvester-sriov-pcidevices.service",
                 "/etc/systemd/system/harvester-sriov-watch.service",
+                "/etc/systemd/system/harvester-sriov-waiting.timer",
+                "/etc/systemd/system/harvester-sriov-waiting.service",
                 "/etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml",
             ])
         #expect(
@@ -104,7 +108,9 @@ import Testing
                                 [
                                     .scalar(.string("harvester-sriov-restore.service"), line: 0),
                                     .scalar(.string("harvester-sriov-policies.path"), line: 0),
+                                    .scalar(.string("harvester-sriov-waiting.timer"), line: 0),
                                     .scalar(.string("harvester-sriov-cluster.path"), line: 0),
+                                    .scalar(.string("harvester-sriov-label.service"), line: 0),
                                 ], line: 0)
                         )
                     ], line: 0))

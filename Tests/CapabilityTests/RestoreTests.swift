@@ -1,7 +1,8 @@
-import Capability
 import Foundation
 import Testbed
 import Testing
+
+@testable import Capability
 
 /// Restore against a simulated kernel that behaves like drivers/pci/iov.c.
 @Suite struct RestoreTests {
@@ -551,5 +552,90 @@ final class LockedArray<T>: @unchecked Sendable {
         #expect(node.kernel.snapshot("0000:02:00.0")?.vfs.map(\.driver) == ["vfio-pci", "vfio-pci", "vfio-pci"])
         #expect(node.kernel.changeLog.contains("remove_id vfio-pci 8086 10ca"))
         #expect(node.kernel.vfioDynamicIDs.isEmpty)
+    }
+}
+
+/// A change of a PF's VF count goes through 0 and so removes every VF: never from under a VM (its vfio group
+/// open) or a pod (its netdev in the pod's namespace) unless the admin forces it.
+@Suite struct InUseTests {
+    typealias H = RestoreHarness
+
+    static let four = PolicyManifest.policy(
+        "x710", #"{resourceName: x710, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#)
+    static let six = PolicyManifest.policy(
+        "x710", #"{resourceName: x710, numVfs: 6, nicSelector: {pfNames: ["enp59s0f0"]}}"#,
+        annotations: #"harvester-sriov.io/vlan: "100""#)
+
+    /// Four VFs made, VF 1 then in use by `user`.
+    static func node(inUseBy user: String) throws -> H {
+        let node = try H([H.x710()])
+        try node.apply(Self.four)
+        _ = try node.restore()
+        let vf = try #require(node.kernel.snapshot("0000:3b:00.0")?.vfs[1].address)
+        node.kernel.use(vf, by: user)
+        return node
+    }
+
+    @Test(arguments: [
+        "is held by process 4242 (qemu-system-x86) through /dev/vfio/31",
+        "has its netdev in another network namespace (a pod's)",
+    ])
+    func aCountChangeWaitsWhileAVFIsInUseThenHappensOnceItIsFree(user: String) throws {
+        let node = try Self.node(inUseBy: user)
+        try node.apply(Self.six)
+        let writes = node.kernel.writeLog
+        let held = try node.restore()
+        #expect(held.pfs.map(\.status) == [.waiting])
+        #expect(!held.failed)
+        #expect(node.kernel.writeLog == writes, "nothing written to sriov_numvfs")
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.count == 4)
+        let message = try #require(held.pfs.first?.message)
+        #expect(message.contains("the change from 4 to 6 VFs waits: VF 1 (0000:3b:02.1) \(user)"))
+        #expect(node.runtime.readStatus()?.waiting == true)
+        #expect(FileManager.default.fileExists(atPath: node.runtime.path.string + "/waiting"))
+
+        // What the unit's timer does once the VF is free: the next restore carries the change out.
+        let vf = try #require(node.kernel.snapshot("0000:3b:00.0")?.vfs[1].address)
+        node.kernel.use(vf, by: nil)
+        let done = try node.restore()
+        #expect(done.pfs.map(\.status) == [.configured])
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.count == 6)
+        #expect(!FileManager.default.fileExists(atPath: node.runtime.path.string + "/waiting"))
+    }
+
+    @Test func settingsThatChangeInPlaceStillApplyWhileTheCountWaits() throws {
+        let node = try Self.node(inUseBy: "is held by process 1 (qemu) through /dev/vfio/31")
+        try node.apply(Self.six)
+        _ = try node.restore()
+        #expect(
+            node.kernel.changeLog.contains { $0.hasPrefix("vf enp59s0f0 0 vlan 100") },
+            "\(node.kernel.changeLog.suffix(8))")
+    }
+
+    @Test func forceCutsTheVFsAndSaysWhat() throws {
+        let node = try Self.node(inUseBy: "is held by process 4242 (qemu) through /dev/vfio/31")
+        try node.apply(Self.six)
+        let forced = try node.restore(force: true)
+        #expect(forced.pfs.map(\.status) == [.configured])
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.count == 6)
+        #expect(
+            node.logs.all.contains {
+                $0.hasPrefix("warning: 0000:3b:00.0 (enp59s0f0): --force: removing VFs in use: VF 1")
+            })
+    }
+}
+
+/// The /proc walk that finds a vfio group device's holders (a VM's QEMU), tried on a file this process opens.
+@Suite struct VFHolderTests {
+    @Test func aProcessHoldingTheDeviceIsFoundByItsDescriptor() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("group", "")
+        let path = folder.url.path + "/group"
+        #expect(!SysfsKernel.processes(holding: path).contains { $0.pid == Int(getpid()) })
+        let fd = open(path, O_RDONLY)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        let holders = SysfsKernel.processes(holding: path)
+        #expect(holders.contains { $0.pid == Int(getpid()) && !$0.command.isEmpty })
     }
 }

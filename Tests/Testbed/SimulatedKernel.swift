@@ -447,6 +447,21 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         changed()
     }
 
+    /// Who uses each VF (a VM's QEMU, a pod's namespace), as `users(of:)` reports it; set by the tests.
+    private var vfUsers: [PCIAddress: String] = [:]
+
+    public func use(_ vf: PCIAddress, by user: String?) {
+        lock.lock()
+        defer { lock.unlock() }
+        vfUsers[vf] = user
+    }
+
+    public func users(of vf: VFState) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return vfUsers[vf.address].map { [$0] } ?? []
+    }
+
     /// An IOMMU when every PF has one, a group of its own for each function, no bonds or bridges.
     public func facts(_ host: HostInventory) -> NodeFacts {
         lock.lock()

@@ -144,7 +144,7 @@ enum Sysfs {
     }
 
     /// A stack buffer: discovery reads a few links per VF, thousands on a large host.
-    private static func readLinkText(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int) -> String? {
+    static func readLinkText(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int) -> String? {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(PATH_MAX)) { buffer in
             guard let base = buffer.baseAddress else { return nil }
             let count = call(base, buffer.count)

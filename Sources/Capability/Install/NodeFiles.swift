@@ -94,6 +94,8 @@ public struct InstallOptions: Sendable {
     static let rke2Units = ["rke2-server.service", "rke2-agent.service"]
     static let pcidevicesUnitName = "harvester-sriov-pcidevices.service"
     static let watchUnitName = "harvester-sriov-watch.service"
+    static let waitingTimerName = "harvester-sriov-waiting.timer"
+    static let waitingUnitName = "harvester-sriov-waiting.service"
     static let rulesFile: FilePath = "etc/udev/rules.d/70-harvester-sriov.rules"
     static let unitFolder: FilePath = "etc/systemd/system"
     static let dropIn: FilePath = "etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml"
@@ -287,6 +289,9 @@ public enum NodeFiles {
         RestartSec=60
         TimeoutStartSec=180
 
+        [Install]
+        WantedBy=\(InstallOptions.rke2Units.joined(separator: " "))
+
         """
     }
 
@@ -339,6 +344,46 @@ public enum NodeFiles {
             """
     }
 
+    /// Every 30 s, a restore while one left a change waiting for VFs in use (a VM's, a pod's): it is carried out
+    /// once they are free. A calendar timer, since a skipped start (the condition) resets no monotonic timer.
+    public static func waitingTimer(_ options: InstallOptions) -> String {
+        """
+        # harvester-sriov \(version)
+        [Unit]
+        Description=Retry SR-IOV changes that wait for VFs in use (harvester-sriov)
+        Documentation=https://github.com/harvester/harvester
+
+        [Timer]
+        OnCalendar=*:*:0/30
+        AccuracySec=1s
+        Unit=\(InstallOptions.waitingUnitName)
+
+        [Install]
+        WantedBy=timers.target
+
+        """
+    }
+
+    public static func waitingUnit(_ options: InstallOptions) -> String {
+        let state = "/" + options.layout.stateFile.string
+        return """
+            # harvester-sriov \(version)
+            [Unit]
+            Description=Carry out SR-IOV changes once their VFs are free (harvester-sriov)
+            Documentation=https://github.com/harvester/harvester
+            After=\(InstallOptions.bootUnitName)
+            ConditionPathExists=\(RuntimeDirectory.defaultPath)/\(RuntimeDirectory.waitingFile)
+            ConditionPathExists=\(state)
+            ConditionFileIsExecutable=/\(InstallOptions.binary)
+
+            [Service]
+            Type=oneshot
+            ExecStart=/\(InstallOptions.binary) restore --all --wait 0 --timeout \(options.timeout) --layout \(options.layout.rawValue)
+            TimeoutStartSec=\(options.timeout + 40)
+
+            """
+    }
+
     /// The RKE2 config drop-in: `node-label+` appends to the labels of earlier files, so
     /// Harvester's own labels stay.
     public static func rke2DropIn(_ label: CapabilityLabel) -> String {
@@ -385,11 +430,17 @@ public enum NodeFiles {
                 out += line.isEmpty ? "\n" : "            " + line + "\n"
             }
         }
+        // yip writes regular files only: the units the links enable are enabled instead, each once, as their
+        // [Install] sections say (the same links).
         out += "      systemctl:\n"
         out += "        enable:\n"
-        out += "          - \(InstallOptions.bootUnitName)\n"
-        out += "          - \(InstallOptions.policiesPathUnitName)\n"
-        out += "          - \(InstallOptions.clusterPathUnitName)\n"
+        var enabled: [String] = []
+        for file in etcFiles(options, label: label) {
+            guard case .symlink = file.content, let unit = file.path.lastComponent?.string, !enabled.contains(unit)
+            else { continue }
+            enabled.append(unit)
+            out += "          - \(unit)\n"
+        }
         return out
     }
 
@@ -430,6 +481,13 @@ public enum NodeFiles {
             GeneratedFile(
                 InstallOptions.unitFolder.appending(InstallOptions.pcidevicesUnitName), .text(pcidevicesUnit(options))),
             GeneratedFile(InstallOptions.unitFolder.appending(InstallOptions.watchUnitName), .text(watchUnit(options))),
+            GeneratedFile(
+                InstallOptions.unitFolder.appending(InstallOptions.waitingTimerName), .text(waitingTimer(options))),
+            GeneratedFile(
+                InstallOptions.unitFolder.appending(InstallOptions.waitingUnitName), .text(waitingUnit(options))),
+            GeneratedFile(
+                InstallOptions.unitFolder.appending("timers.target.wants").appending(InstallOptions.waitingTimerName),
+                .symlink("../" + InstallOptions.waitingTimerName)),
             GeneratedFile(
                 InstallOptions.unitFolder.appending("multi-user.target.wants").appending(
                     InstallOptions.clusterPathUnitName),

@@ -165,6 +165,9 @@ public protocol SRIOVKernel: Sendable {
     func driverLoaded(_ name: String) -> Bool
     /// Loads a driver's module (modprobe), as the operator does for vfio-pci.
     func loadDriver(_ name: String, timeout: Duration) throws(KernelError)
+    /// Who uses a VF now, one phrase each: a process holding its vfio group device, a network namespace
+    /// holding its netdev. Empty when it is free.
+    func users(of vf: VFState) -> [String]
     /// What `doctor` needs beyond the inventory (IOMMU groups, bond and bridge masters, drivers).
     func facts(_ host: HostInventory) -> NodeFacts
     /// Returns when a device event may have changed something, or at `deadline`.

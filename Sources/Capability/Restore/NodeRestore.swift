@@ -12,6 +12,8 @@ public struct RestoreOptions: Sendable {
     public var timeout: Duration
     /// How long to wait for configured PFs that have not appeared (boot: drivers still loading).
     public var appearTimeout: Duration
+    /// Change VF counts even under VFs in use (a VM's, a pod's): the admin's choice, said in the log.
+    public var force: Bool
 
     /// The defaults, in the whole seconds the command-line flags and the installed units take.
     public static let defaultTimeoutSeconds = 120
@@ -19,8 +21,9 @@ public struct RestoreOptions: Sendable {
 
     public init(
         selection: [String] = [], timeout: Duration = .seconds(defaultTimeoutSeconds),
-        appearTimeout: Duration = .seconds(defaultAppearWaitSeconds)
+        appearTimeout: Duration = .seconds(defaultAppearWaitSeconds), force: Bool = false
     ) {
+        self.force = force
         self.selection = selection
         self.timeout = timeout
         self.appearTimeout = appearTimeout
@@ -125,7 +128,7 @@ public struct RestoreEngine: Sendable {
         warnOfRemovedVFs(plan)
         let jobs: [@Sendable () -> PFOutcome] = plan.map { planned in
             let card = host.card(at: planned.pciAddress)
-            return { self.restore(planned, card: card, timeout: options.timeout) }
+            return { self.restore(planned, card: card, timeout: options.timeout, force: options.force) }
         }
         outcomes += runInParallel(jobs)
 

@@ -7,7 +7,8 @@ extension RestoreEngine {
     static let settleTime: Duration = .seconds(3)
 
     /// Restores one PF under its lock, within `timeout`; a failure is this PF's alone.
-    func restore(_ planned: PlannedInterface, card: CardIdentity?, timeout: Duration) -> PFOutcome {
+    func restore(_ planned: PlannedInterface, card: CardIdentity?, timeout: Duration, force: Bool = false) -> PFOutcome
+    {
         let start = ContinuousClock.now
         let deadline = start + timeout
         let label = "\(planned.pciAddress) (\(planned.name ?? "no netdev"))"
@@ -44,6 +45,22 @@ extension RestoreEngine {
                 logger.info("\(label): \(planned.numVfs) VFs as planned; nothing to do")
                 return outcome(.unchanged)
             }
+            // Going through 0 removes every VF: never from under a VM or a pod unless the admin says so
+            // (sriov-network-operator drains the node for it; #225, #626, #843).
+            if current != planned.numVfs, current > 0 {
+                let users = pf.vfs.flatMap { vf in kernel.users(of: vf).map { "VF \(vf.index) (\(vf.address)) \($0)" } }
+                if !users.isEmpty {
+                    let held = users.joined(separator: "; ")
+                    let message = "\(label): the change from \(current) to \(planned.numVfs) VFs waits: \(held)"
+                    guard force else {
+                        logger.warning(
+                            "\(message); it is carried out once they are free (restore --force cuts them now)")
+                        applyInPlace(planned, pf: pf, card: card, label: label)
+                        return outcome(.waiting, message)
+                    }
+                    logger.warning("\(label): --force: removing VFs in use: \(held)")
+                }
+            }
             if current != planned.numVfs {
                 // New VFs wait for us to probe them, so their MACs are set before any
                 // driver reads them; autoprobe is back on whatever happens.
@@ -79,6 +96,28 @@ extension RestoreEngine {
             return outcome(.configured)
         } catch {
             return fail(label, error.description, outcome)
+        }
+    }
+
+    /// While a count change waits, what can change without removing a VF still does: each present VF's settings
+    /// (VLAN, rates, trust, spoof check, link state), and the MAC of a VF nobody uses. Failures are logged only:
+    /// the next restore tries again.
+    private func applyInPlace(_ planned: PlannedInterface, pf: PFState, card: CardIdentity?, label: String) {
+        guard let pfNetdev = pf.netdev else { return }
+        for group in planned.vfGroups {
+            for vf in pf.vfs where group.vfRange.contains(vf.index) {
+                var settings = group.vfOptions.settings
+                if group.vfOptions.stableMAC, let card, kernel.users(of: vf).isEmpty {
+                    settings.insert(.mac(StableMAC.address(vf: vf.index, of: card)), at: 0)
+                }
+                for setting in settings {
+                    do {
+                        try kernel.setVF(vf.index, pfNetdev: pfNetdev, setting)
+                    } catch {
+                        logger.warning("\(label): VF \(vf.index): \(SRIOVError.restore("\(error)"))")
+                    }
+                }
+            }
         }
     }
 

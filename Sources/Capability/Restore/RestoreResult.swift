@@ -10,6 +10,7 @@ public struct RestoreResult: Codable, Equatable, Sendable {
     }
 
     public var failed: Bool { pfs.contains { $0.status == .failed } }
+    public var waiting: Bool { pfs.contains { $0.status == .waiting } }
 
     /// How many VFs this restore left on the PF, when it succeeded there.
     public func vfsMade(at address: PCIAddress) -> Int? {
@@ -23,6 +24,8 @@ public struct PFOutcome: Codable, Equatable, Sendable {
         case unchanged
         /// VFs created or changed.
         case configured
+        /// A change of the VF count waits: VFs in use (a VM, a pod) would be removed. Carried out once they are free.
+        case waiting
         case failed
     }
 

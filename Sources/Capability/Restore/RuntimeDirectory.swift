@@ -44,8 +44,21 @@ public struct RuntimeDirectory: Sendable {
         return RuntimeLock(fd: fd)
     }
 
+    /// Present while a restore left a change waiting for VFs in use: the waiting unit's condition, so that its
+    /// timer runs a restore only then.
+    public static let waitingFile: FilePath = "waiting"
+
     public func writeStatus(_ result: RestoreResult) throws(SRIOVError) {
         try writer.write(Self.statusFile, Array(encodeJSON(result).utf8), mode: 0o644)
+        if result.waiting {
+            try writer.write(
+                Self.waitingFile,
+                Array(
+                    "\(result.pfs.filter { $0.status == .waiting }.map(\.pciAddress).joined(separator: "\n"))\n".utf8),
+                mode: 0o644)
+        } else {
+            _ = try writer.remove(Self.waitingFile)
+        }
     }
 
     public func readStatus() -> RestoreResult? {

@@ -56,9 +56,10 @@ final class RestoreHarness: @unchecked Sendable {
 
     func restore(
         _ selection: [String] = [], timeout: Duration = .seconds(5), appear: Duration = .seconds(1),
-        kernel: SimulatedKernel? = nil
+        kernel: SimulatedKernel? = nil, force: Bool = false
     ) throws -> RestoreResult {
-        try engine(kernel: kernel).run(RestoreOptions(selection: selection, timeout: timeout, appearTimeout: appear))
+        try engine(kernel: kernel).run(
+            RestoreOptions(selection: selection, timeout: timeout, appearTimeout: appear, force: force))
     }
 
     func outcome(_ result: RestoreResult, _ address: String) -> PFOutcome? {
