@@ -224,6 +224,28 @@ claims-boot)
   standin=$($addon unclaim $claims $vf0 2>&1)
   check 8 unclaim-drift bash -c "echo \"\$standin\"; out=\$($bin status); rc=\$?; echo \"\$out\" | grep 'VF 0 on .* instead of vfio-pci' && [ \$rc -eq 3 ]"
   check 8 unclaim-restore bash -c "$bin restore && [ \"\$(vf_drivers $pf2)\" = 'vfio-pci vfio-pci vfio-pci ' ] && $bin status"
+  # Scenario 9: doctor passes with the virtual IOMMU; then VFs in use are never pulled. A process (as a
+  # VM's QEMU does) holds PF 2's VF 0 through its vfio group, and PF 1's VF 0 moves into a pod's
+  # network namespace; a policy change that would re-create both PFs' VFs waits, status names the
+  # holders, and the timer carries it out once they are free.
+  check 9 doctor-passes $bin doctor
+  group=$(basename "$(readlink /sys/bus/pci/devices/$pf2/virtfn0/iommu_group)")
+  ( exec 3<>/dev/vfio/$group; exec sleep 600 ) & holder=$!
+  ip netns add pod1 && ip link set enp1s0v0 netns pod1
+  sleep 1
+  check 9 apply $bin policy apply $media/policies/inuse/pf1.yaml $media/policies/inuse/pf2.yaml
+  check 9 held bash -c "$bin restore 2>&1 | grep 'waits' ; [ \$(cat /sys/bus/pci/devices/$pf1/sriov_numvfs) = 4 ] && [ \$(cat /sys/bus/pci/devices/$pf2/sriov_numvfs) = 3 ] && test -f /run/harvester-sriov/waiting"
+  check 9 status-names-holders bash -c "out=\$($bin status); rc=\$?; echo \"\$out\" | grep -E 'waits|process $holder|namespace' ; [ \$rc -eq 3 ] && grep -q 'is held by process $holder' <<< \"\$out\" && grep -q 'another network namespace' <<< \"\$out\""
+  kill $holder; wait $holder 2>/dev/null
+  ip netns exec pod1 ip link set enp1s0v0 netns 1 && ip netns del pod1
+  freed=$(date +%s%N)
+  if wait_for 75 bash -c "[ \$(cat /sys/bus/pci/devices/$pf1/sriov_numvfs) = 3 ] && [ \$(cat /sys/bus/pci/devices/$pf2/sriov_numvfs) = 2 ] && ! test -e /run/harvester-sriov/waiting"; then
+    check 9 carried-out bash -c "echo \"\$(( (\$(date +%s%N) - $freed) / 1000000 )) ms after the VFs were freed\"; $bin status"
+    figure inuse-freed-to-done-ms $(( ($(date +%s%N) - freed) / 1000000 ))
+  else
+    check 9 carried-out bash -c "numvfs $pf1; numvfs $pf2; systemctl status --no-pager harvester-sriov-waiting.timer | tail -3; journalctl -b -u harvester-sriov-waiting.service --no-pager | tail -5; exit 1"
+  fi
+  check 9 no-failed-units no_failed_units
   # Prepare scenario 6: a policy the kernel will refuse, applied to another root as an
   # installer would (host checks deferred), then made this node's state.
   mkdir -p /tmp/staging
@@ -240,6 +262,9 @@ fault-boot)
   check 6 status-drift bash -c "$bin status; [ \$? -eq 3 ]"
   check 6 status-names-pf2 bash -c "$bin status | grep -q '$pf2.*at most 7 (sriov_totalvfs)'"
   check 6 journal bash -c "journalctl -b -u harvester-sriov-restore.service --no-pager | grep '$pf2' | grep -q 'at most 7 (sriov_totalvfs); lower numVfs in policy \"pf2\"; nothing was written'"
+  # Scenario 9: this boot has no IOMMU (run.sh): doctor fails a vfio-pci plan with the IOMMU finding.
+  mkdir -p /tmp/vfio-root && $bin policy apply --root /tmp/vfio-root $media/policies/vfio/pf2.yaml >/dev/null
+  check 9 doctor-no-iommu bash -c "out=\$($bin doctor --root /tmp/vfio-root); rc=\$?; echo \"\$out\"; [ \$rc -eq 1 ] && grep -q '^failing: iommu: ' <<< \"\$out\""
   finish done
   ;;
 h-installer)
