@@ -162,4 +162,28 @@ import Testing
         #expect(doctor.status == 0, "\(doctor.stderr)")
         #expect(doctor.stdout.hasPrefix("nothing stands between node "))
     }
+
+    /// hook says what doctor finds and installs anyway; status shows the failing findings after its table.
+    @Test func hookPrintsTheFindingsAndInstallsAnywayAndStatusShowsTheFailingOnes() throws {
+        let folder = try TemporaryFolder()
+        let root = try folder.folder("target")
+        // VF 2 shares its PF's IOMMU group (failing), and the PF is in the management bond (a warning).
+        let pf = Self.x710(vfGroups: { index in index == 2 ? 30 : 31 + index }, master: .bond("mgmt-bo"))
+        let testbed = try Testbed([pf])
+        try folder.write(
+            "p.yaml",
+            PolicyManifest.policy(
+                "vms", #"{resourceName: vms, numVfs: 4, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        let hook = try Umockdev.run(
+            ["hook", "--mode", "join", "--root", root, "--layout", "fhs", "--policy", folder.url.path + "/p.yaml"],
+            in: testbed.root)
+        #expect(hook.status == 0, "\(hook.stderr)")
+        #expect(hook.stderr.contains("doctor: failing: iommu-group: 0000:3b:02.2 (VF 2 of enp59s0f0): "))
+        #expect(hook.stderr.contains("doctor: warning: host-network: 0000:3b:00.0 (enp59s0f0): "))
+        #expect(FileManager.default.fileExists(atPath: root + "/usr/local/bin/harvester-sriov"))
+        let status = try Umockdev.run(
+            ["status", "--root", root, "--offline", "--runtime-directory", try folder.folder("run")], in: testbed.root)
+        #expect(status.stdout.contains("\ndoctor: failing: iommu-group: 0000:3b:02.2"), "\(status.stdout)")
+        #expect(!status.stdout.contains("warning"), "status shows only the failing findings")
+    }
 }
