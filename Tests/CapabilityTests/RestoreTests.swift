@@ -639,3 +639,31 @@ final class LockedArray<T>: @unchecked Sendable {
         #expect(holders.contains { $0.pid == Int(getpid()) && !$0.command.isEmpty })
     }
 }
+
+/// A driver reload while a restore runs: systemd merges udev's start request into the running unit, so the
+/// restore itself must see that the PF's netdev was made again and go once more (seen on a real kernel).
+@Suite struct EventDuringRestoreTests {
+    typealias H = RestoreHarness
+
+    @Test func aPFWhoseNetdevWasMadeAgainDuringARestoreIsRestoredAgain() throws {
+        var pf = H.x710()
+        pf.enableLatency = .milliseconds(300)
+        let node = try H([pf])
+        try node.apply(RestoreTests.x710Four)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(500)) {
+            node.kernel.reloadDriver(of: "0000:3b:00.0")
+        }
+        let result = try node.restore()
+        #expect(result.pfs.map(\.status) == [.configured])
+        #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.count == 4)
+        #expect(node.logs.all.contains { $0.contains("the netdev was made again during the restore: restoring again") })
+    }
+
+    @Test func aQuietRestoreRunsOnce() throws {
+        let node = try H([H.x710()])
+        try node.apply(RestoreTests.x710Four)
+        _ = try node.restore()
+        #expect(!node.logs.all.contains { $0.contains("restoring again") })
+        #expect(node.kernel.writeLog == ["0000:3b:00.0=4"])
+    }
+}

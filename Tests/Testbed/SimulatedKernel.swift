@@ -42,6 +42,8 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         /// driver to make this change effective"); i40e resets the VF itself.
         public var macNeedsReprobe = true
         public var numVFs = 0
+        /// The netdev's ifindex; a driver reload gives a new one.
+        public var ifindex = 2
         /// False when `sriov_numvfs` holds no count (a corrupt tree, a failing device):
         /// readers get nil, the kernel itself still knows `numVFs`.
         public var numVFsReadable = true
@@ -151,6 +153,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     /// held for them, are gone, and its new netdev is down.
     public func reloadDriver(of address: String) {
         update(address) { pf in
+            pf.ifindex += 100
             pf.numVFs = 0
             pf.vfs = []
             pf.up = false
@@ -242,6 +245,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         state.up = pf.up
         state.carrier = pf.carrier
         state.netdevSettled = pf.settled
+        state.ifindex = pf.ifindex
         return state
     }
 

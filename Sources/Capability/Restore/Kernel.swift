@@ -18,6 +18,8 @@ public struct PFState: Equatable, Sendable {
     public var numVFs: Int?
     /// By index; as many as `virtfnN` links exist.
     public var vfs: [VFState]
+    /// The netdev's ifindex: a new one means the netdev was made again (a driver reload, a hotplug).
+    public var ifindex: Int?
 
     public init(
         address: PCIAddress, driver: String?, netdev: String?, mtu: Int?, totalVFs: Int?, numVFs: Int?,

@@ -51,7 +51,33 @@ public struct RestoreEngine: Sendable {
     /// only witness is the journal); an invalid state stops it before any VF is touched.
     public func run(_ options: RestoreOptions) throws(SRIOVError) -> RestoreResult {
         do {
-            return try restoreAll(options)
+            // An event that comes while a round runs (a driver reload, a policy file) is not lost when
+            // systemd merges its start request into the running unit: whatever changed during a round, a
+            // PF's netdev made again or the policies, gets one more round, at most `rounds` in all.
+            var selection = options.selection
+            var result: RestoreResult
+            var round = 1
+            while true {
+                let before = (state: try? store.loadWithDropIns().state, netdevs: netdevIdentities())
+                result = try restoreAll(
+                    RestoreOptions(
+                        selection: selection, timeout: options.timeout, appearTimeout: options.appearTimeout,
+                        force: options.force))
+                guard round < Self.rounds else { break }
+                let changedState = (try? store.loadWithDropIns().state) != before.state
+                let remade = netdevIdentities().filter { address, ifindex in
+                    before.netdevs[address].map { $0 != ifindex } ?? false
+                }.map(\.key.description).sorted()
+                guard changedState || !remade.isEmpty else { break }
+                logger.notice(
+                    changedState
+                        ? "the policies changed during the restore: restoring again"
+                        : "\(remade.joined(separator: ", ")): the netdev was made again during the restore: restoring again"
+                )
+                if !changedState { selection = options.selection.isEmpty ? remade : selection }
+                round += 1
+            }
+            return result
         } catch {
             if case let .invalidPolicies(problems) = error {
                 for problem in problems { logger.error("\(problem)") }
@@ -62,6 +88,17 @@ public struct RestoreEngine: Sendable {
             }
             throw error
         }
+    }
+
+    /// Rounds of one restore at most: the first, and two for events that came during it.
+    static let rounds = 3
+
+    /// Each PF's netdev identity now, by PCI address.
+    private func netdevIdentities() -> [PCIAddress: Int] {
+        guard let host = try? kernel.inventory() else { return [:] }
+        var identities: [PCIAddress: Int] = [:]
+        for pf in host.interfaces { identities[pf.address] = kernel.pf(pf.address)?.ifindex }
+        return identities
     }
 
     private func restoreAll(_ options: RestoreOptions) throws(SRIOVError) -> RestoreResult {

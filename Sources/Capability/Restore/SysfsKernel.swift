@@ -75,6 +75,7 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
             totalVFs: Sysfs.attribute(path.appending("sriov_totalvfs")).flatMap(SysfsValue.count),
             numVFs: Sysfs.attribute(path.appending("sriov_numvfs")).flatMap(SysfsValue.count), vfs: vfs)
         state.netdevSettled = netdev.map(settled) ?? true
+        state.ifindex = net.flatMap { Sysfs.nonNegative($0.appending("ifindex")) }
         state.up = net.flatMap { Sysfs.integer($0.appending("flags")) }.map { $0 & 1 != 0 } ?? false
         // Reading `carrier` fails while the netdev is down.
         state.carrier = net.flatMap { Sysfs.integer($0.appending("carrier")) } == 1
