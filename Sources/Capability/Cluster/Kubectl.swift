@@ -17,6 +17,10 @@ public struct Kubectl: Sendable {
     /// Pauses between attempts: 5 attempts at most, fewer when `retryFor` runs out first.
     static let backoff: [Duration] = [.seconds(1), .seconds(2), .seconds(4), .seconds(8)]
 
+    /// The bounds of `--request-timeout` and `--retry-for`, in seconds.
+    public static let requestTimeoutRange = 1...3600
+    public static let retryRange = 0...86_400
+
     public let path: String
     public let kubeconfig: String
     public let requestTimeout: Duration
@@ -29,6 +33,7 @@ public struct Kubectl: Sendable {
         kubectl: String?, kubeconfig: String, missingKubeconfig: String,
         requestTimeoutSeconds: Int = defaultRequestTimeoutSeconds, retrySeconds: Int = defaultRetrySeconds
     ) throws(SRIOVError) {
+        try Self.checkBounds(requestTimeoutSeconds: requestTimeoutSeconds, retrySeconds: retrySeconds)
         if let kubectl {
             guard access(kubectl, X_OK) == 0 else {
                 throw .io(
@@ -49,11 +54,23 @@ public struct Kubectl: Sendable {
                 hint: missingKubeconfig)
         }
         self.kubeconfig = kubeconfig
-        guard requestTimeoutSeconds > 0, retrySeconds >= 0 else {
-            throw .usage("--request-timeout must be at least 1 and --retry-for at least 0 seconds")
-        }
         requestTimeout = .seconds(requestTimeoutSeconds)
         retryFor = .seconds(retrySeconds)
+    }
+
+    /// The numbers of `--request-timeout` and `--retry-for`, checked where they are parsed and again here: beyond
+    /// these bounds a value is a typo, and near Int.max the deadlines computed from it overflow.
+    public static func checkBounds(requestTimeoutSeconds: Int, retrySeconds: Int) throws(SRIOVError) {
+        guard Self.requestTimeoutRange.contains(requestTimeoutSeconds) else {
+            throw .usage(
+                "--request-timeout \(requestTimeoutSeconds): must be \(Self.requestTimeoutRange.lowerBound) to "
+                    + "\(Self.requestTimeoutRange.upperBound) seconds")
+        }
+        guard Self.retryRange.contains(retrySeconds) else {
+            throw .usage(
+                "--retry-for \(retrySeconds): must be \(Self.retryRange.lowerBound) to \(Self.retryRange.upperBound) seconds"
+            )
+        }
     }
 
     /// The whole command line of one request (`request` as kubectl's arguments, e.g. patch node NAME ...).
@@ -79,7 +96,9 @@ public struct Kubectl: Sendable {
         var last = ""
         while true {
             attempt += 1
-            let childDeadline = attempt == 1 ? perAttempt : min(perAttempt, remaining(until: deadline))
+            // A later attempt gets what is left of `retryFor`, but never less than one whole request.
+            let childDeadline =
+                attempt == 1 ? perAttempt : max(requestTimeout, min(perAttempt, remaining(until: deadline)))
             let run = Self.run(arguments, input: input, timeout: childDeadline)
             let prefix = "attempt \(attempt): \(what):"
             switch Self.verdict(status: run.status, output: run.output) {
@@ -162,100 +181,19 @@ public struct Kubectl: Sendable {
         }
     }
 
-    /// Runs kubectl as a child, its stdout and stderr into one pipe, `input` (or nothing) on its stdin, and kills
-    /// it at `timeout`: a request kubectl does not bound (a stalled connection) must not hold up the node.
+    /// Runs kubectl as a child (`ChildProcess`: its own process group, killed whole at `timeout`), its stdout
+    /// and stderr into one pipe, `input` (or nothing) on its stdin: a request kubectl does not bound (a stalled
+    /// connection), or a process it left behind holding the pipe, must not hold up the node.
     static func run(_ arguments: [String], input: String? = nil, timeout: Duration) -> Run {
-        var fds: [Int32] = [0, 0]
-        var stdin: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0, input == nil || pipe(&stdin) == 0 else {
-            return Run(status: nil, output: "pipe: \(Errno(rawValue: errno).description)")
+        let outcome = ChildProcess.run(
+            arguments, input: input.map { Array($0.utf8) }, captureOutput: true, timeout: timeout)
+        if let error = outcome.spawnError {
+            return Run(status: nil, output: "cannot run \(arguments[0]): \(error.description)")
         }
-        // Neither end may leak into other children; dup2 gives kubectl its own stdin, stdout and stderr.
-        for fd in fds + stdin where fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if input != nil {
-            posix_spawn_file_actions_adddup2(&actions, stdin[0], 0)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let text = String(decoding: outcome.output, as: UTF8.self)
+        if outcome.timedOut {
+            return Run(status: nil, output: text + "\nno answer within \(seconds(timeout)) s")
         }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-        var pid = pid_t()
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
-        close(fds[1])
-        if let input {
-            close(stdin[0])
-            // Written by its own thread, so that the deadline below holds even when kubectl never reads it; a
-            // killed child closes the pipe and the write ends with EPIPE (SIGPIPE is ignored for that).
-            let writer = stdin[1]
-            if spawned == 0 {
-                signal(SIGPIPE, SIG_IGN)
-                DispatchQueue.global().async {
-                    var bytes = Array(input.utf8)[...]
-                    while !bytes.isEmpty {
-                        let written = bytes.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
-                        if written > 0 {
-                            bytes = bytes.dropFirst(written)
-                        } else if written < 0, errno == EINTR {
-                            continue
-                        } else {
-                            break
-                        }
-                    }
-                    close(writer)
-                }
-            } else {
-                close(writer)
-            }
-        }
-        guard spawned == 0 else {
-            close(fds[0])
-            return Run(status: nil, output: "cannot run \(arguments[0]): \(Errno(rawValue: spawned).description)")
-        }
-        let done = DispatchSemaphore(value: 0)
-        let result = ChildResult()
-        let reader = fds[0]
-        let child = pid
-        DispatchQueue.global().async {
-            var collected: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(reader, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    collected += buffer[0..<count]
-                } else if count == 0 || errno != EINTR {
-                    break
-                }
-            }
-            close(reader)
-            var raw: Int32 = 0
-            while waitpid(child, &raw, 0) < 0, errno == EINTR {}
-            result.output = collected
-            result.status = raw
-            done.signal()
-        }
-        var timedOut = false
-        if done.wait(timeout: .now() + .milliseconds(max(0, milliseconds(timeout)))) != .success {
-            timedOut = true
-            kill(pid, SIGKILL)
-            // The pipe closes with the child, so the reader ends.
-            done.wait()
-        }
-        let text = String(decoding: result.output, as: UTF8.self)
-        if timedOut {
-            return Run(status: nil, output: text + "\nno answer within \(milliseconds(timeout) / 1000) s")
-        }
-        let exited = result.status & 0x7f == 0
-        return Run(status: exited ? (result.status >> 8) & 0xff : nil, output: text)
+        return Run(status: outcome.status, output: text)
     }
-}
-
-/// A child's output and wait status, set by the thread that reaps it before it signals.
-private final class ChildResult: @unchecked Sendable {
-    var output: [UInt8] = []
-    var status: Int32 = 0
 }
