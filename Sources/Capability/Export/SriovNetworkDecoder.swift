@@ -95,13 +95,8 @@ public enum SriovNetworkDecoder {
             let text: String
             do {
                 text = try PolicyInput.readText(path)
-            } catch let error as Errno {
-                problems.append(
-                    PolicyProblem(
-                        file: path, message: "cannot read: \(error.description) (\(SRIOVError.symbol(error)))"))
-                continue
             } catch {
-                problems.append(PolicyProblem(file: path, message: "cannot read: \(error)"))
+                problems.append(PolicyInput.readProblem(error, file: path, fileKind: "network file"))
                 continue
             }
             let decoded = decode(text, file: path)

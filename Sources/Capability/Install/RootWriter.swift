@@ -30,8 +30,9 @@ public struct RootWriter: Sendable {
     }
 
     /// The file's bytes, or nil when it does not exist. A symbolic link or anything
-    /// but a regular file is refused, as a write to it would be.
-    public func read(_ relative: FilePath) throws(SRIOVError) -> [UInt8]? {
+    /// but a regular file is refused, as a write to it would be; so is a file larger
+    /// than `limit` (`BoundedRead`), before a byte of it is read.
+    public func read(_ relative: FilePath, limit: Int = .max) throws(SRIOVError) -> [UInt8]? {
         guard let folder = try openFolder(relative.removingLastComponent(), create: false) else { return nil }
         defer { close(folder) }
         let name = Self.name(relative)
@@ -50,7 +51,7 @@ public struct RootWriter: Sendable {
             throw failure(relative, "open", errno)
         }
         defer { close(fd) }
-        return try readAll(fd, relative)
+        return try readAll(fd, relative, limit: limit)
     }
 
     /// The names in the folder `relative` (not "." and ".."), or nil when it does not
@@ -424,11 +425,19 @@ public struct RootWriter: Sendable {
         return (current, true)
     }
 
-    private func readAll(_ fd: Int32, _ relative: FilePath) throws(SRIOVError) -> [UInt8] {
+    private func readAll(_ fd: Int32, _ relative: FilePath, limit: Int = .max) throws(SRIOVError) -> [UInt8] {
         do {
-            return try FileDescriptor(rawValue: fd).readToEnd()
+            return try BoundedRead.descriptor(fd, limit: limit)
         } catch {
-            throw failure(relative, "read", error.rawValue)
+            switch error {
+            case let .failed(errno): throw failure(relative, "read", errno.rawValue)
+            // Replaced since the look before opening.
+            case .notRegular: throw notRegular(relative, 0, "read")
+            case let .tooLarge(size, limit):
+                throw .io(
+                    path: root.display(relative), operation: "read", errno: .fileTooLarge,
+                    hint: "it is \(BoundedRead.size(size)), larger than the limit of \(BoundedRead.size(Int64(limit)))")
+            }
         }
     }
 

@@ -14,6 +14,8 @@ public struct StateStore: Sendable {
     public static let lockWait: Duration = .seconds(30)
     /// A wait at least this long is reported: something held the state unusually long.
     public static let reportedWait: Duration = .seconds(1)
+    /// The largest state file read: a state of a hundred policies is some 100 KiB; one beyond this is not ours.
+    public static let maximumFileSize = 16 << 20
 
     public let writer: RootWriter
     public let layout: Layout
@@ -29,7 +31,7 @@ public struct StateStore: Sendable {
     /// The stored state, or an empty one when none is stored yet. `checkingRules: false`
     /// skips the manifest rules (not the form), for `policy remove` to mend a bad state.
     public func load(checkingRules: Bool = true) throws(SRIOVError) -> DesiredState {
-        guard let bytes = try writer.read(layout.stateFile) else { return .empty }
+        guard let bytes = try writer.read(layout.stateFile, limit: Self.maximumFileSize) else { return .empty }
         return checkingRules
             ? try DesiredState.decode(bytes, file: displayPath)
             : try DesiredState.decodeUnchecked(bytes, file: displayPath)
@@ -72,7 +74,7 @@ public struct StateStore: Sendable {
     public func createIfAbsent(wait: Duration = lockWait) throws(SRIOVError) -> WriteOutcome {
         let lock = try self.lock(wait: wait)
         defer { withExtendedLifetime(lock) {} }
-        guard try writer.read(layout.stateFile) == nil else { return .unchanged }
+        guard try writer.read(layout.stateFile, limit: Self.maximumFileSize) == nil else { return .unchanged }
         return try writer.write(layout.stateFile, DesiredState.empty.jsonBytes, mode: 0o644)
     }
 
