@@ -40,11 +40,15 @@ import Testing
         }
     }
 
-    /// A script that leaves `sleep 1000` behind and records its pid in `pids`; run by /bin/sh, since another
-    /// test's child may still hold the script open for writing (ETXTBSY).
+    /// A script that leaves `sleep 1000` behind and records its pid in `pids`. Written through a descriptor that
+    /// no other test's child can inherit, so that running it does not fail with ETXTBSY.
     func script(_ folder: TemporaryFolder, _ body: String) throws -> [String] {
-        try folder.write("kubectl", "sleep 1000 &\necho $! >> \(folder.path("pids"))\n\(body)\n")
-        return ["/bin/sh", folder.path("kubectl")]
+        let text = "#!/bin/sh\nsleep 1000 &\necho $! >> \(folder.path("pids"))\n\(body)\n"
+        let fd = open(folder.path("kubectl"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        #expect(fd >= 0)
+        #expect(write(fd, text, text.utf8.count) == text.utf8.count)
+        close(fd)
+        return [folder.path("kubectl")]
     }
 
     /// Whether a pid still runs (a zombie, waiting for init to reap it, does not).

@@ -35,6 +35,9 @@ public struct Kubectl: Sendable {
     ) throws(SRIOVError) {
         try Self.checkBounds(requestTimeoutSeconds: requestTimeoutSeconds, retrySeconds: retrySeconds)
         if let kubectl {
+            // Looked at first: a folder passes access(X_OK), and would then fail every attempt as if the API were down.
+            try Self.check(
+                kubectl, operation: "run kubectl", hint: "pass --kubectl with the path of an executable kubectl")
             guard access(kubectl, X_OK) == 0 else {
                 throw .io(
                     path: kubectl, operation: "run kubectl", errno: Errno(rawValue: errno),
@@ -48,6 +51,8 @@ public struct Kubectl: Sendable {
                 path: Self.rke2Kubectl, operation: "run kubectl", errno: .noSuchFileOrDirectory,
                 hint: "and no kubectl on PATH; pass --kubectl with the path of kubectl")
         }
+        // A FIFO would hold kubectl up until the deadline, every attempt; a folder fails every attempt alike.
+        try Self.check(kubeconfig, operation: "read the kubeconfig", hint: missingKubeconfig, allowDevices: true)
         guard access(kubeconfig, R_OK) == 0 else {
             throw .io(
                 path: kubeconfig, operation: "read the kubeconfig", errno: Errno(rawValue: errno),
@@ -71,6 +76,18 @@ public struct Kubectl: Sendable {
                 "--retry-for \(retrySeconds): must be \(Self.retryRange.lowerBound) to \(Self.retryRange.upperBound) seconds"
             )
         }
+    }
+
+    /// A file kubectl is to run or read must be a regular one (for the kubeconfig, also a character device such
+    /// as /dev/null); a missing one is left to access(2) and its errno.
+    static func check(_ path: String, operation: String, hint: String, allowDevices: Bool = false) throws(SRIOVError) {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return }
+        let kind = status.st_mode & S_IFMT
+        guard kind != S_IFREG, !(allowDevices && kind == S_IFCHR) else { return }
+        throw .io(
+            path: path, operation: operation, errno: kind == S_IFDIR ? .isDirectory : .invalidArgument,
+            hint: "it is \(BoundedRead.kind(status.st_mode)), not a regular file; \(hint)")
     }
 
     /// The whole command line of one request (`request` as kubectl's arguments, e.g. patch node NAME ...).
@@ -101,7 +118,7 @@ public struct Kubectl: Sendable {
                 attempt == 1 ? perAttempt : max(requestTimeout, min(perAttempt, remaining(until: deadline)))
             let run = Self.run(arguments, input: input, timeout: childDeadline)
             let prefix = "attempt \(attempt): \(what):"
-            switch Self.verdict(status: run.status, output: run.output) {
+            switch Self.verdict(status: run.status, output: run.output, httpStatus: run.httpStatus) {
             case .applied:
                 log("\(prefix) \(run.lastLine.isEmpty ? "done" : run.lastLine)")
                 return run.output
@@ -133,13 +150,23 @@ public struct Kubectl: Sendable {
         case failed(ClusterFailure)
     }
 
-    /// What kubectl's exit and output mean: its "Error from server (Reason)" names the API's answer;
-    /// any other failure (no connection, a timeout, the deadline) is worth another try.
-    static func verdict(status: Int32?, output: String) -> Verdict {
+    /// What kubectl's exit and output mean. The HTTP status of the last response it logged decides: 401 and 403
+    /// refused, 404 not there, 408, 429 and 5xx worth another try (whatever `reason` the server gave), other 4xx
+    /// rejected. Without one (no answer, or a kubectl that does not log it), its "Error from server (Reason)"
+    /// names the API's answer, and any other failure (no connection, a timeout, the deadline) is worth another try.
+    static func verdict(status: Int32?, output: String, httpStatus: Int? = nil) -> Verdict {
         guard status != 0 else { return .applied }
-        if output.contains("(Unauthorized)") || output.contains(unauthorized) { return .failed(.refused) }
         // Discovery found no such kind: a 404 kubectl words its own way.
         if output.contains("the server doesn't have a resource type") { return .failed(.notRegistered) }
+        if status != nil, let code = httpStatus, code >= 400 {
+            switch code {
+            case 401, 403: return .failed(.refused)
+            case 404: return .failed(.notRegistered)
+            case 408, 429, 500...599: return .retry
+            default: return .failed(.rejected)
+            }
+        }
+        if output.contains("(Unauthorized)") || output.contains(unauthorized) { return .failed(.refused) }
         guard let range = output.firstRange(of: "Error from server (") else { return .retry }
         let reason = output[range.upperBound...].prefix { $0 != ")" }
         switch reason {
@@ -175,7 +202,10 @@ public struct Kubectl: Sendable {
     struct Run {
         /// nil when the child was killed at its deadline or could not start.
         var status: Int32?
+        /// What kubectl printed, without its -v=6 log lines.
         var output: String
+        /// The HTTP status of the last response kubectl logged (-v=6), if it logged one.
+        var httpStatus: Int? = nil
         var lastLine: String {
             output.split(separator: "\n").last.map { String($0).trimmingSpaces } ?? ""
         }
@@ -185,15 +215,43 @@ public struct Kubectl: Sendable {
     /// and stderr into one pipe, `input` (or nothing) on its stdin: a request kubectl does not bound (a stalled
     /// connection), or a process it left behind holding the pipe, must not hold up the node.
     static func run(_ arguments: [String], input: String? = nil, timeout: Duration) -> Run {
+        // -v=6 makes kubectl log each response's HTTP status, which classifies a failure better than its words.
+        let verbose = arguments.isEmpty ? [] : [arguments[0], "-v=6"] + arguments.dropFirst()
         let outcome = ChildProcess.run(
-            arguments, input: input.map { Array($0.utf8) }, captureOutput: true, timeout: timeout)
+            verbose, input: input.map { Array($0.utf8) }, captureOutput: true, timeout: timeout)
         if let error = outcome.spawnError {
             return Run(status: nil, output: "cannot run \(arguments[0]): \(error.description)")
         }
-        let text = String(decoding: outcome.output, as: UTF8.self)
+        let (text, httpStatus) = Self.withoutLog(String(decoding: outcome.output, as: UTF8.self))
         if outcome.timedOut {
-            return Run(status: nil, output: text + "\nno answer within \(seconds(timeout)) s")
+            return Run(status: nil, output: text + "\nno answer within \(seconds(timeout)) s", httpStatus: httpStatus)
         }
-        return Run(status: outcome.status, output: text)
+        return Run(status: outcome.status, output: text, httpStatus: httpStatus)
+    }
+
+    /// kubectl's output without the info lines -v=6 added (klog's "I1204 21:15:23.805103   23595 file.go:560] "),
+    /// and the HTTP status of the last response among them: "GET URL 500 Internal Server Error in 3 milliseconds"
+    /// (kubectl up to 1.32), or `"Response" ... status="500 Internal Server Error"` (structured logging).
+    static func withoutLog(_ raw: String) -> (output: String, httpStatus: Int?) {
+        var kept: [Substring] = []
+        var httpStatus: Int?
+        for line in raw.split(separator: "\n", omittingEmptySubsequences: false) {
+            let header = line.prefix(6)
+            guard header.count == 6, header.first == "I", header.dropFirst().prefix(4).allSatisfy(\.isASCII),
+                header.dropFirst().prefix(4).allSatisfy(\.isNumber), header.last == " ",
+                let bracket = line.firstRange(of: "] ")
+            else {
+                kept.append(line)
+                continue
+            }
+            let message = line[bracket.upperBound...]
+            if let range = message.firstRange(of: "status=\""), let code = Int(message[range.upperBound...].prefix(3)) {
+                httpStatus = code
+            } else if message.hasSuffix(" milliseconds") {
+                let words = message.split(separator: " ", omittingEmptySubsequences: false)
+                if words.count > 2, words[2].count == 3, let code = Int(words[2]) { httpStatus = code }
+            }
+        }
+        return (kept.joined(separator: "\n"), httpStatus)
     }
 }
