@@ -207,7 +207,8 @@ public struct Kubectl: Sendable {
         /// The HTTP status of the last response kubectl logged (-v=6), if it logged one.
         var httpStatus: Int? = nil
         var lastLine: String {
-            output.split(separator: "\n").last.map { String($0).trimmingSpaces } ?? ""
+            // API text: it goes into messages and the journal, so its control characters are escaped.
+            output.split(separator: "\n").last.map { escapingControls(String($0).trimmingSpaces) } ?? ""
         }
     }
 
