@@ -77,11 +77,17 @@ public enum NodeLabels {
         #endif
     }
 
-    /// Parses `key=value` flags; the key and value follow Kubernetes' label syntax.
+    /// Parses `key=value` flags; the key and value follow Kubernetes' label syntax (an empty value is one). A key
+    /// given twice is refused, even with the same value: one of the two is a typo.
     public static func parse(_ flags: [String]) throws(SRIOVError) -> [String: String] {
         var labels: [String: String] = [:]
         for flag in flags {
             let (key, value) = try LabelSyntax.pair(flag, option: "--node-label")
+            if let earlier = labels[key] {
+                throw .usage(
+                    "--node-label \(flag): \(key) is already given (\(key)=\(earlier)); a node has one value per label, "
+                        + "give each key once")
+            }
             labels[key] = value
         }
         return labels

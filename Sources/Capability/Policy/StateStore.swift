@@ -96,12 +96,48 @@ public struct StateStore: Sendable {
         switch try writer.lock(layout.stateLockFile, holder: Self.holderDescription, until: .now + wait) {
         case let .held(lock):
             return lock
-        case let .busy(holder):
+        case let .busy(written):
+            let holder = Self.currentHolder(of: lockDisplayPath, written: written)
             throw .io(
                 path: lockDisplayPath, operation: "lock", errno: .resourceTemporarilyUnavailable,
                 hint: "\(holder ?? "another process") held the state lock for all of \(seconds(wait)) s; "
                     + "let that command finish, then run this again")
         }
+    }
+
+    /// Who holds the lock on `path` now. The line in the file is the last holder that wrote one: a process that
+    /// took the lock without writing (flock(1), a script) leaves the previous holder's line there. So the holder
+    /// is looked up in /proc/locks by the file's inode; the line is used only when it names that pid (or, without
+    /// /proc/locks, a pid that still runs).
+    static func currentHolder(of path: String, written: String?) -> String? {
+        let writtenPID = written.flatMap { line -> pid_t? in
+            guard line.hasPrefix("pid ") else { return nil }
+            return pid_t(line.dropFirst(4).prefix { $0.isNumber })
+        }
+        var status = stat()
+        if stat(path, &status) == 0, let locks = try? BoundedRead.file("/proc/locks", limit: 4 << 20) {
+            for line in String(decoding: locks, as: UTF8.self).split(separator: "\n") where !line.contains("->") {
+                let fields = line.split(separator: " ")
+                guard fields.count >= 6, fields[1] == "FLOCK", let pid = pid_t(fields[4]),
+                    fields[5].split(separator: ":").last.flatMap({ UInt64($0) }) == UInt64(status.st_ino)
+                else { continue }
+                if pid == writtenPID, let written { return written }
+                return "pid \(pid)\(commandLine(of: pid).map { " (\($0))" } ?? "")"
+            }
+        }
+        if let writtenPID, kill(writtenPID, 0) == 0 || errno == EPERM { return written }
+        return nil
+    }
+
+    /// The program's name and its first words, as /proc/PID/cmdline has them.
+    private static func commandLine(of pid: pid_t) -> String? {
+        guard let bytes = try? BoundedRead.file("/proc/\(pid)/cmdline", limit: 1 << 20), !bytes.isEmpty else {
+            return nil
+        }
+        let words = bytes.split(separator: 0).prefix(3).map { String(decoding: $0, as: UTF8.self) }
+        guard let program = words.first else { return nil }
+        let name = FilePath(program).lastComponent?.string ?? program
+        return escapingControls(([name] + words.dropFirst()).joined(separator: " "))
     }
 
     func waitNote(_ lock: FileLock) -> String? {
