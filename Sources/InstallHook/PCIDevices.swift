@@ -39,6 +39,11 @@ struct PCIDevices: ParsableCommand {
     func validate() throws {
         guard sync || !restore else { throw ValidationError("--restore goes with --sync") }
         guard !claim || !sync else { throw ValidationError("--claim and --sync are separate runs") }
+        try usageLine { () throws(SRIOVError) in
+            guard PCIDeviceClaiming.waitRange.contains(waitFor) else {
+                throw .usage("--wait-for \(waitFor): must be 0 to 3600 seconds")
+            }
+        }
     }
 
     func run() throws {

@@ -83,11 +83,27 @@ struct KubectlOptions: ParsableArguments {
     @Option(help: "The kubectl to run (default: RKE2's, then kubectl on PATH).")
     var kubectl: String?
 
-    @Option(help: "Seconds to keep retrying while the API does not answer or answers 5xx.")
+    @Option(help: "Seconds to keep retrying while the API does not answer or answers 5xx (0 to 86400).")
     var retryFor = Kubectl.defaultRetrySeconds
 
-    @Option(help: "Seconds one kubectl request may take.")
+    @Option(help: "Seconds one kubectl request may take (1 to 3600).")
     var requestTimeout = Kubectl.defaultRequestTimeoutSeconds
+
+    func validate() throws {
+        try usageLine { () throws(SRIOVError) in
+            try Kubectl.checkBounds(requestTimeoutSeconds: requestTimeout, retrySeconds: retryFor)
+        }
+    }
+}
+
+/// A usage error found while the command line is parsed: its one line and exit 64, not ArgumentParser's usage text.
+func usageLine(_ body: () throws(SRIOVError) -> Void) throws {
+    do {
+        try body()
+    } catch {
+        printError("harvester-sriov: \(error)")
+        throw ExitCode(error.exitCode)
+    }
 }
 
 /// Where `plan` and `status` read the Node's labels from: the cluster, with the node's own credential, when it

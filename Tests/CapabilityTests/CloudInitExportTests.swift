@@ -56,6 +56,21 @@ import Testing
         return all
     }
 
+    /// Issue 19: a long input name gives a name of up to 253 characters; the /oem file derived from it stays
+    /// within 255 bytes, and two long names that share their beginning stay two files.
+    @Test func aFilenameDerivedFromALongNameFitsAFileName() throws {
+        let folder = try TemporaryFolder()
+        let long = String(repeating: "a", count: 240)
+        let paths = try files(["\(long)1.yaml": Self.good, "\(long)2.yaml": Self.braces], in: folder)
+        let one = try CloudInitExport(files: [paths[0]], matchSelector: ["a=b"], name: nil, filename: nil)
+        let two = try CloudInitExport(files: [paths[1]], matchSelector: ["a=b"], name: nil, filename: nil)
+        #expect(one.name.count > 240)
+        #expect(one.filename.utf8.count <= 255, "\(one.filename)")
+        #expect(one.filename != two.filename)
+        #expect(one.filename.hasPrefix("92_harvester-sriov-aaaa") && one.filename.hasSuffix(".yaml"))
+        #expect(try CloudInitExport.checkedFilename(one.filename) == one.filename)
+    }
+
     @Test func theObjectNamesKindSelectorAndFile() throws {
         let folder = try TemporaryFolder()
         let paths = try files(["x710.yaml": Self.good], in: folder)

@@ -227,6 +227,25 @@ import Testing
             ])
     }
 
+    /// Issue 19: a PF the plan marks impossible (more VFs than sriov_totalvfs) gets no pool of VFs that never
+    /// exist ("#0-9223372036854775806"), with a note; the other resources keep theirs.
+    @Test func aPFThePlanCannotCarryOutIsLeftOutWithANote() throws {
+        let rendered = try Self.render([
+            Self.policy("huge", "huge", Int.max, Self.pf("enp59s0f0")),
+            Self.policy("fine", "fine", 4, Self.pf("enp59s0f1")),
+        ])
+        let impossible = try #require(rendered.plan.interfaces.first { $0.name == "enp59s0f0" })
+        #expect(!impossible.problems.isEmpty)
+        #expect(rendered.config.pools.map(\.resourceName) == ["fine"])
+        #expect(!rendered.config.json().contains("9223372036854775806"))
+        #expect(rendered.config.notes.count == 2, "\(rendered.config.notes)")
+        #expect(
+            rendered.config.notes.first?.hasPrefix(
+                "enp59s0f0: its VFs 0-9223372036854775806 are left out of resource huge: the plan cannot be carried out ("
+            ) == true, "\(rendered.config.notes)")
+        #expect(rendered.config.notes.last == "resource huge gets no pool: the plan can carry out none of its PFs")
+    }
+
     @Test func theResourcePrefixIsEveryPools() throws {
         let config = try Self.render(Self.mixed, prefix: "example.com").config
         #expect(config.pools.map(\.resourcePrefix) == ["example.com", "example.com", "example.com"])

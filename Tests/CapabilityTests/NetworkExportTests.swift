@@ -349,6 +349,19 @@ import Testing
                 + "write the chained plugins' configs as JSON objects separated by commas", false
         ),
         (
+            // Issue 19: Go's encoding/json cannot decode it into a float64: Multus and sriov-cni would fail at attach.
+            #"{resourceName: r, ipam: '{"type": "host-local", "x": 1e999999}'}"#,
+            "spec.ipam: at character 29: the number 1e999999 is beyond a float64, which Go's "
+                + "encoding/json (Multus, sriov-cni) refuses; "
+                + #"write a JSON object in a YAML string, e.g. '{"type": "whereabouts", "range": "..."}'"#, false
+        ),
+        (
+            // libcni reads capabilities as map[string]bool.
+            #"{resourceName: r, capabilities: '{"mac": "yes"}'}"#,
+            #"spec.capabilities: at character 9: each value must be true or false, found '"'; "#
+                + #"write a JSON object in a YAML string, e.g. '{"mac": true, "ips": true}'"#, false
+        ),
+        (
             "{resourceName: r, networkNamespace: Tenant_A}",
             #"spec.networkNamespace: "Tenant_A" is not a valid namespace: use at most 63 lowercase letters, "#
                 + "digits and '-', starting and ending with a letter or digit", false

@@ -317,11 +317,11 @@ import Testing
         for (text, what) in [
             (
                 good.replacingOccurrences(of: #""numVfs" : 8"#, with: #""numVfs" : "8""#),
-                "policies[0].spec.numVfs: Expected to decode Int but found a string instead."
+                "policies[0].spec.numVfs must be a whole number, found a string"
             ),
             (
                 good.replacingOccurrences(of: #""resourceName" : "r""#, with: #""resourceNames" : "r""#),
-                "policies[0].spec.resourceName is missing"
+                "the field policies[0].spec.resourceName is missing"
             ),
         ] {
             #expect(text != good)

@@ -17,6 +17,10 @@ public struct Kubectl: Sendable {
     /// Pauses between attempts: 5 attempts at most, fewer when `retryFor` runs out first.
     static let backoff: [Duration] = [.seconds(1), .seconds(2), .seconds(4), .seconds(8)]
 
+    /// The bounds of `--request-timeout` and `--retry-for`, in seconds.
+    public static let requestTimeoutRange = 1...3600
+    public static let retryRange = 0...86_400
+
     public let path: String
     public let kubeconfig: String
     public let requestTimeout: Duration
@@ -29,7 +33,11 @@ public struct Kubectl: Sendable {
         kubectl: String?, kubeconfig: String, missingKubeconfig: String,
         requestTimeoutSeconds: Int = defaultRequestTimeoutSeconds, retrySeconds: Int = defaultRetrySeconds
     ) throws(SRIOVError) {
+        try Self.checkBounds(requestTimeoutSeconds: requestTimeoutSeconds, retrySeconds: retrySeconds)
         if let kubectl {
+            // Looked at first: a folder passes access(X_OK), and would then fail every attempt as if the API were down.
+            try Self.check(
+                kubectl, operation: "run kubectl", hint: "pass --kubectl with the path of an executable kubectl")
             guard access(kubectl, X_OK) == 0 else {
                 throw .io(
                     path: kubectl, operation: "run kubectl", errno: Errno(rawValue: errno),
@@ -43,17 +51,43 @@ public struct Kubectl: Sendable {
                 path: Self.rke2Kubectl, operation: "run kubectl", errno: .noSuchFileOrDirectory,
                 hint: "and no kubectl on PATH; pass --kubectl with the path of kubectl")
         }
+        // A FIFO would hold kubectl up until the deadline, every attempt; a folder fails every attempt alike.
+        try Self.check(kubeconfig, operation: "read the kubeconfig", hint: missingKubeconfig, allowDevices: true)
         guard access(kubeconfig, R_OK) == 0 else {
             throw .io(
                 path: kubeconfig, operation: "read the kubeconfig", errno: Errno(rawValue: errno),
                 hint: missingKubeconfig)
         }
         self.kubeconfig = kubeconfig
-        guard requestTimeoutSeconds > 0, retrySeconds >= 0 else {
-            throw .usage("--request-timeout must be at least 1 and --retry-for at least 0 seconds")
-        }
         requestTimeout = .seconds(requestTimeoutSeconds)
         retryFor = .seconds(retrySeconds)
+    }
+
+    /// The numbers of `--request-timeout` and `--retry-for`, checked where they are parsed and again here: beyond
+    /// these bounds a value is a typo, and near Int.max the deadlines computed from it overflow.
+    public static func checkBounds(requestTimeoutSeconds: Int, retrySeconds: Int) throws(SRIOVError) {
+        guard Self.requestTimeoutRange.contains(requestTimeoutSeconds) else {
+            throw .usage(
+                "--request-timeout \(requestTimeoutSeconds): must be \(Self.requestTimeoutRange.lowerBound) to "
+                    + "\(Self.requestTimeoutRange.upperBound) seconds")
+        }
+        guard Self.retryRange.contains(retrySeconds) else {
+            throw .usage(
+                "--retry-for \(retrySeconds): must be \(Self.retryRange.lowerBound) to \(Self.retryRange.upperBound) seconds"
+            )
+        }
+    }
+
+    /// A file kubectl is to run or read must be a regular one (for the kubeconfig, also a character device such
+    /// as /dev/null); a missing one is left to access(2) and its errno.
+    static func check(_ path: String, operation: String, hint: String, allowDevices: Bool = false) throws(SRIOVError) {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return }
+        let kind = status.st_mode & S_IFMT
+        guard kind != S_IFREG, !(allowDevices && kind == S_IFCHR) else { return }
+        throw .io(
+            path: path, operation: operation, errno: kind == S_IFDIR ? .isDirectory : .invalidArgument,
+            hint: "it is \(BoundedRead.kind(status.st_mode)), not a regular file; \(hint)")
     }
 
     /// The whole command line of one request (`request` as kubectl's arguments, e.g. patch node NAME ...).
@@ -79,10 +113,12 @@ public struct Kubectl: Sendable {
         var last = ""
         while true {
             attempt += 1
-            let childDeadline = attempt == 1 ? perAttempt : min(perAttempt, remaining(until: deadline))
+            // A later attempt gets what is left of `retryFor`, but never less than one whole request.
+            let childDeadline =
+                attempt == 1 ? perAttempt : max(requestTimeout, min(perAttempt, remaining(until: deadline)))
             let run = Self.run(arguments, input: input, timeout: childDeadline)
             let prefix = "attempt \(attempt): \(what):"
-            switch Self.verdict(status: run.status, output: run.output) {
+            switch Self.verdict(status: run.status, output: run.output, httpStatus: run.httpStatus) {
             case .applied:
                 log("\(prefix) \(run.lastLine.isEmpty ? "done" : run.lastLine)")
                 return run.output
@@ -114,13 +150,23 @@ public struct Kubectl: Sendable {
         case failed(ClusterFailure)
     }
 
-    /// What kubectl's exit and output mean: its "Error from server (Reason)" names the API's answer;
-    /// any other failure (no connection, a timeout, the deadline) is worth another try.
-    static func verdict(status: Int32?, output: String) -> Verdict {
+    /// What kubectl's exit and output mean. The HTTP status of the last response it logged decides: 401 and 403
+    /// refused, 404 not there, 408, 429 and 5xx worth another try (whatever `reason` the server gave), other 4xx
+    /// rejected. Without one (no answer, or a kubectl that does not log it), its "Error from server (Reason)"
+    /// names the API's answer, and any other failure (no connection, a timeout, the deadline) is worth another try.
+    static func verdict(status: Int32?, output: String, httpStatus: Int? = nil) -> Verdict {
         guard status != 0 else { return .applied }
-        if output.contains("(Unauthorized)") || output.contains(unauthorized) { return .failed(.refused) }
         // Discovery found no such kind: a 404 kubectl words its own way.
         if output.contains("the server doesn't have a resource type") { return .failed(.notRegistered) }
+        if status != nil, let code = httpStatus, code >= 400 {
+            switch code {
+            case 401, 403: return .failed(.refused)
+            case 404: return .failed(.notRegistered)
+            case 408, 429, 500...599: return .retry
+            default: return .failed(.rejected)
+            }
+        }
+        if output.contains("(Unauthorized)") || output.contains(unauthorized) { return .failed(.refused) }
         guard let range = output.firstRange(of: "Error from server (") else { return .retry }
         let reason = output[range.upperBound...].prefix { $0 != ")" }
         switch reason {
@@ -147,106 +193,57 @@ public struct Kubectl: Sendable {
     struct Run {
         /// nil when the child was killed at its deadline or could not start.
         var status: Int32?
+        /// What kubectl printed, without its -v=6 log lines.
         var output: String
+        /// The HTTP status of the last response kubectl logged (-v=6), if it logged one.
+        var httpStatus: Int? = nil
         var lastLine: String {
-            output.split(separator: "\n").last.map { String($0).trimmingSpaces } ?? ""
+            // API text: it goes into messages and the journal, so its control characters are escaped.
+            output.split(separator: "\n").last.map { escapingControls(String($0).trimmingSpaces) } ?? ""
         }
     }
 
-    /// Runs kubectl as a child, its stdout and stderr into one pipe, `input` (or nothing) on its stdin, and kills
-    /// it at `timeout`: a request kubectl does not bound (a stalled connection) must not hold up the node.
+    /// Runs kubectl as a child (`ChildProcess`: its own process group, killed whole at `timeout`), its stdout
+    /// and stderr into one pipe, `input` (or nothing) on its stdin: a request kubectl does not bound (a stalled
+    /// connection), or a process it left behind holding the pipe, must not hold up the node.
     static func run(_ arguments: [String], input: String? = nil, timeout: Duration) -> Run {
-        var fds: [Int32] = [0, 0]
-        var stdin: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0, input == nil || pipe(&stdin) == 0 else {
-            return Run(status: nil, output: "pipe: \(Errno(rawValue: errno).description)")
+        // -v=6 makes kubectl log each response's HTTP status, which classifies a failure better than its words.
+        let verbose = arguments.isEmpty ? [] : [arguments[0], "-v=6"] + arguments.dropFirst()
+        let outcome = ChildProcess.run(
+            verbose, input: input.map { Array($0.utf8) }, captureOutput: true, timeout: timeout)
+        if let error = outcome.spawnError {
+            return Run(status: nil, output: "cannot run \(arguments[0]): \(error.description)")
         }
-        // Neither end may leak into other children; dup2 gives kubectl its own stdin, stdout and stderr.
-        for fd in fds + stdin where fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if input != nil {
-            posix_spawn_file_actions_adddup2(&actions, stdin[0], 0)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let (text, httpStatus) = Self.withoutLog(String(decoding: outcome.output, as: UTF8.self))
+        if outcome.timedOut {
+            return Run(status: nil, output: text + "\nno answer within \(seconds(timeout)) s", httpStatus: httpStatus)
         }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-        var pid = pid_t()
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
-        close(fds[1])
-        if let input {
-            close(stdin[0])
-            // Written by its own thread, so that the deadline below holds even when kubectl never reads it; a
-            // killed child closes the pipe and the write ends with EPIPE (SIGPIPE is ignored for that).
-            let writer = stdin[1]
-            if spawned == 0 {
-                signal(SIGPIPE, SIG_IGN)
-                DispatchQueue.global().async {
-                    var bytes = Array(input.utf8)[...]
-                    while !bytes.isEmpty {
-                        let written = bytes.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
-                        if written > 0 {
-                            bytes = bytes.dropFirst(written)
-                        } else if written < 0, errno == EINTR {
-                            continue
-                        } else {
-                            break
-                        }
-                    }
-                    close(writer)
-                }
-            } else {
-                close(writer)
-            }
-        }
-        guard spawned == 0 else {
-            close(fds[0])
-            return Run(status: nil, output: "cannot run \(arguments[0]): \(Errno(rawValue: spawned).description)")
-        }
-        let done = DispatchSemaphore(value: 0)
-        let result = ChildResult()
-        let reader = fds[0]
-        let child = pid
-        DispatchQueue.global().async {
-            var collected: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(reader, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    collected += buffer[0..<count]
-                } else if count == 0 || errno != EINTR {
-                    break
-                }
-            }
-            close(reader)
-            var raw: Int32 = 0
-            while waitpid(child, &raw, 0) < 0, errno == EINTR {}
-            result.output = collected
-            result.status = raw
-            done.signal()
-        }
-        var timedOut = false
-        if done.wait(timeout: .now() + .milliseconds(max(0, milliseconds(timeout)))) != .success {
-            timedOut = true
-            kill(pid, SIGKILL)
-            // The pipe closes with the child, so the reader ends.
-            done.wait()
-        }
-        let text = String(decoding: result.output, as: UTF8.self)
-        if timedOut {
-            return Run(status: nil, output: text + "\nno answer within \(milliseconds(timeout) / 1000) s")
-        }
-        let exited = result.status & 0x7f == 0
-        return Run(status: exited ? (result.status >> 8) & 0xff : nil, output: text)
+        return Run(status: outcome.status, output: text, httpStatus: httpStatus)
     }
-}
 
-/// A child's output and wait status, set by the thread that reaps it before it signals.
-private final class ChildResult: @unchecked Sendable {
-    var output: [UInt8] = []
-    var status: Int32 = 0
+    /// kubectl's output without the info lines -v=6 added (klog's "I1204 21:15:23.805103   23595 file.go:560] "),
+    /// and the HTTP status of the last response among them: "GET URL 500 Internal Server Error in 3 milliseconds"
+    /// (kubectl up to 1.32), or `"Response" ... status="500 Internal Server Error"` (structured logging).
+    static func withoutLog(_ raw: String) -> (output: String, httpStatus: Int?) {
+        var kept: [Substring] = []
+        var httpStatus: Int?
+        for line in raw.split(separator: "\n", omittingEmptySubsequences: false) {
+            let header = line.prefix(6)
+            guard header.count == 6, header.first == "I", header.dropFirst().prefix(4).allSatisfy(\.isASCII),
+                header.dropFirst().prefix(4).allSatisfy(\.isNumber), header.last == " ",
+                let bracket = line.firstRange(of: "] ")
+            else {
+                kept.append(line)
+                continue
+            }
+            let message = line[bracket.upperBound...]
+            if let range = message.firstRange(of: "status=\""), let code = Int(message[range.upperBound...].prefix(3)) {
+                httpStatus = code
+            } else if message.hasSuffix(" milliseconds") {
+                let words = message.split(separator: " ", omittingEmptySubsequences: false)
+                if words.count > 2, words[2].count == 3, let code = Int(words[2]) { httpStatus = code }
+            }
+        }
+        return (kept.joined(separator: "\n"), httpStatus)
+    }
 }

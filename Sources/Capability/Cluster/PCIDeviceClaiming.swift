@@ -8,13 +8,17 @@ public struct PCIDeviceClaiming: Sendable {
     public let user: String
     /// How long to wait for the addon: for its `PCIDevice` objects of new VFs, then for its binding.
     public let wait: Duration
+    /// The bounds of `--wait-for`, in seconds.
+    public static let waitRange = 0...3600
 
     public init(
         kubectl: String? = nil, kubeconfig: String? = nil, node: String? = nil, user: String,
         waitSeconds: Int, requestTimeoutSeconds: Int = Kubectl.defaultRequestTimeoutSeconds,
         retrySeconds: Int = Kubectl.defaultRetrySeconds
     ) throws(SRIOVError) {
-        guard waitSeconds >= 0, waitSeconds <= 3600 else { throw .usage("--wait-for must be 0 to 3600 seconds") }
+        guard Self.waitRange.contains(waitSeconds) else {
+            throw .usage("--wait-for \(waitSeconds): must be 0 to 3600 seconds")
+        }
         self.kubectl = try Kubectl(
             kubectl: kubectl, kubeconfig: kubeconfig ?? Kubectl.adminKubeconfig,
             missingKubeconfig: "RKE2 writes it on server nodes only; pass --kubeconfig with one that may create "

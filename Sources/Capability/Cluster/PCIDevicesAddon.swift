@@ -21,7 +21,7 @@ public enum PCIDevicesAddon {
 
     /// The one command that resolves a conflict, for an admin with a kubeconfig that may patch the object.
     public static func fixCommand(object: String, numVFs: Int) -> String {
-        "kubectl patch \(resource) \(object) --type merge -p '\(patch(numVFs: numVFs))'"
+        "kubectl patch \(resource) \(shellQuoted(object)) --type merge -p '\(patch(numVFs: numVFs))'"
     }
 
     /// What status and restore say of a PF whose VFs, made by the last restore, are gone: someone wrote
@@ -59,7 +59,8 @@ public enum PCIDevicesAddon {
         public var planned: Int
 
         public var description: String {
-            "SRIOVNetworkDevice \(object) asks for \(asks) VFs on PF \(pf)\(interface.map { " (\($0))" } ?? ""), "
+            "SRIOVNetworkDevice \(escapingControls(object)) asks for \(asks) VFs on PF \(pf)"
+                + "\(interface.map { " (\(escapingControls($0)))" } ?? ""), "
                 + "whose plan has \(planned)"
         }
         public var fix: String { PCIDevicesAddon.fixCommand(object: object, numVFs: planned) }
@@ -82,29 +83,69 @@ public enum PCIDevicesAddon {
 
     /// Reads `kubectl get -o json` output: a List of objects.
     public static func devices(fromJSON text: String) throws(SRIOVError) -> [Device] {
+        try read(fromJSON: text).devices
+    }
+
+    /// Reads `kubectl get -o json` output: a List of objects. An object whose spec we cannot read (a numVFs
+    /// that is not a whole number) is left out, with one plain line in `skipped`, so that it stops no other.
+    public static func read(fromJSON text: String) throws(SRIOVError) -> (devices: [Device], skipped: [String]) {
         struct List: Decodable {
-            struct Item: Decodable {
-                struct Metadata: Decodable { var name: String }
-                struct Spec: Decodable {
-                    var address: String?
-                    var nodeName: String?
-                    var numVFs: Int?
-                }
-                var metadata: Metadata
-                var spec: Spec?
-            }
             var items: [Item]
         }
-        do {
-            let list = try JSONDecoder().decode(List.self, from: Data(text.utf8))
-            return list.items.map {
-                Device(
-                    name: $0.metadata.name, address: $0.spec?.address ?? "", nodeName: $0.spec?.nodeName ?? "",
-                    numVFs: $0.spec?.numVFs ?? 0)
+        struct Item: Decodable {
+            var device: Device
+            var problem: String?
+
+            enum Keys: String, CodingKey { case metadata, spec, name, address, nodeName, numVFs }
+
+            init(from decoder: any Decoder) throws {
+                let object = try decoder.container(keyedBy: Keys.self)
+                let name = try object.nestedContainer(keyedBy: Keys.self, forKey: .metadata)
+                    .decode(String.self, forKey: .name)
+                device = Device(name: name, address: "", nodeName: "", numVFs: 0)
+                guard object.contains(.spec) else { return }
+                guard let spec = try? object.nestedContainer(keyedBy: Keys.self, forKey: .spec) else {
+                    problem = "spec must be an object"
+                    return
+                }
+                for (key, path) in [(Keys.address, \Device.address), (.nodeName, \Device.nodeName)] {
+                    guard spec.contains(key), (try? spec.decodeNil(forKey: key)) != true else { continue }
+                    guard let value = try? spec.decode(String.self, forKey: key) else {
+                        problem = "spec.\(key.rawValue) must be a string"
+                        return
+                    }
+                    device[keyPath: path] = value
+                }
+                guard spec.contains(.numVFs), (try? spec.decodeNil(forKey: .numVFs)) != true else { return }
+                if let count = try? spec.decode(Int.self, forKey: .numVFs), count >= 0 {
+                    device.numVFs = count
+                } else if let number = try? spec.decode(Double.self, forKey: .numVFs) {
+                    problem = "spec.numVFs must be a whole number of VFs, found \(number)"
+                } else {
+                    problem = "spec.numVFs must be a whole number of VFs, found something else"
+                }
             }
+        }
+        let list: List
+        do {
+            list = try JSONDecoder().decode(List.self, from: Data(text.utf8))
         } catch {
             throw .cluster(
-                .rejected, "kubectl get \(resource) printed no list of objects (\(error)); check the kubectl version")
+                .rejected,
+                "kubectl get \(resource) printed no list of objects (\(DesiredState.describe(error, bytes: Array(text.utf8)))); "
+                    + "check the kubectl version")
         }
+        var devices: [Device] = []
+        var skipped: [String] = []
+        for item in list.items {
+            if let problem = item.problem {
+                skipped.append(
+                    "SRIOVNetworkDevice \(escapingControls(item.device.name)) skipped: \(problem); the addon would "
+                        + "refuse it too: fix or delete the object, then run harvester-sriov pcidevices again")
+            } else {
+                devices.append(item.device)
+            }
+        }
+        return (devices, skipped)
     }
 }

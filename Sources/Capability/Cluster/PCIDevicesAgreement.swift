@@ -42,7 +42,8 @@ public struct PCIDevicesAgreement: Sendable {
             log("the cluster has no \(PCIDevicesAddon.resource) kind (the PCI devices addon is not enabled)")
             return .noAddon
         }
-        let devices = try PCIDevicesAddon.devices(fromJSON: output)
+        let (devices, skipped) = try PCIDevicesAddon.read(fromJSON: output)
+        for line in skipped { log("warning: \(line)") }
         let conflicts = PCIDevicesAddon.conflicts(devices, plan: plan, node: node)
         guard !conflicts.isEmpty else {
             log("the \(devices.count) SRIOVNetworkDevice objects of node \(node) agree with the plan")

@@ -48,7 +48,7 @@ public struct CloudInitExport: Sendable {
         }
         let stems = files.map { String($0.dropIn.dropLast(".yaml".count)) }
         self.name = givenName ?? Self.derivedName(stems)
-        self.filename = givenFilename ?? "92_\(self.name).yaml"
+        self.filename = givenFilename ?? Self.derivedFilename(self.name)
         self.paused = paused
     }
 
@@ -128,15 +128,36 @@ public struct CloudInitExport: Sendable {
         var stem = FilePath(path).lastComponent?.string ?? path
         for suffix in [".yaml", ".yml"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }
         let cleaned = String(stem.map { $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) ? $0 : "-" })
-        return (cleaned.isEmpty ? "policy" : cleaned) + ".yaml"
+        // At most 255 bytes with ".yaml" (a 255-byte "NAME.yml" would be one more).
+        return (cleaned.isEmpty ? "policy" : String(cleaned.prefix(250))) + ".yaml"
+    }
+
+    /// `92_<name>.yaml`, within a file name's 255 bytes: a longer name is cut, and ends in a hash of the whole
+    /// name, so that two long names that share their beginning do not become one /oem file.
+    static func derivedFilename(_ name: String) -> String {
+        let whole = "92_\(name).yaml"
+        guard whole.utf8.count > 255 else { return whole }
+        let suffix = "-" + hex(fnv1a(name), width: 8) + ".yaml"
+        var stem = String(name.prefix(255 - "92_".count - suffix.count))
+        while stem.hasSuffix("-") { stem.removeLast() }
+        return "92_" + stem + suffix
     }
 
     /// `harvester-sriov-` and the files' names, as a DNS subdomain.
     static func derivedName(_ stems: [String]) -> String {
         let raw = (["harvester-sriov"] + stems).joined(separator: "-").lowercased()
-        var name = String(raw.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }.prefix(253))
+        var name = String(raw.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" })
+        // Cut to 253 with a hash of the whole, so that two long names sharing their beginning stay two objects.
+        let suffix = name.count > 253 ? "-" + hex(fnv1a(name), width: 8) : ""
+        name = String(name.prefix(253 - suffix.count))
         while name.hasSuffix("-") { name.removeLast() }
-        return name
+        return name + suffix
+    }
+
+    static func fnv1a(_ text: String) -> UInt32 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in text.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return hash
     }
 
     /// Kubernetes' DNS subdomain (apimachinery IsDNS1123Subdomain), which object names use.

@@ -49,6 +49,15 @@ public struct DevicePluginConfig: Equatable, Sendable {
             var linkTypes: [String?] = []
             for (planned, group) in entries {
                 let pf = host.interfaces.first { $0.address == planned.pciAddress }
+                // A PF whose plan cannot be carried out (plan lists why) has no such VFs: a pool of them would be
+                // VFs that never exist, e.g. "#0-9223372036854775806".
+                guard planned.problems.isEmpty else {
+                    notes.append(
+                        "\(planned.name ?? pf?.name ?? planned.pciAddress.description): its VFs \(Self.range(group.vfRange)) "
+                            + "are left out of resource \(resource): the plan cannot be carried out "
+                            + "(\(planned.problems.joined(separator: "; "))); see harvester-sriov plan")
+                    continue
+                }
                 guard let name = planned.name ?? pf?.name else {
                     // pfNames is the only selector with VF ranges that every plugin release reads.
                     notes.append(
@@ -72,7 +81,10 @@ public struct DevicePluginConfig: Equatable, Sendable {
             }
             guard !pool.pfNames.isEmpty else {
                 // Without pfNames the other selectors would take every VF of the card model.
-                notes.append("resource \(resource) gets no pool: none of its PFs has an interface name")
+                notes.append(
+                    entries.allSatisfy({ !$0.pf.problems.isEmpty })
+                        ? "resource \(resource) gets no pool: the plan can carry out none of its PFs"
+                        : "resource \(resource) gets no pool: none of its PFs has an interface name")
                 return nil
             }
             // Each field narrows the pool: a list that misses one PF's value would drop that PF's VFs.

@@ -11,9 +11,11 @@ enum JSONText {
     /// Nesting beyond this is refused: no CNI config comes near it, and the parser recurses.
     static let maximumDepth = 64
 
-    /// One JSON object, compacted.
-    static func object(_ text: String) throws(Failure) -> String {
+    /// One JSON object, compacted. `booleanValues`: each of its values must be true or false (CNI's
+    /// `capabilities`, which libcni reads as map[string]bool).
+    static func object(_ text: String, booleanValues: Bool = false) throws(Failure) -> String {
         var parser = Parser(Array(text.utf8))
+        parser.booleanValues = booleanValues
         try parser.whole { parser throws(Failure) in try parser.object(depth: 0) }
         return parser.compacted
     }
@@ -41,6 +43,8 @@ enum JSONText {
         let bytes: [UInt8]
         var index = 0
         var output: [UInt8] = []
+        /// The outer object's values must be true or false.
+        var booleanValues = false
 
         init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -69,6 +73,11 @@ enum JSONText {
             Failure(message: "not valid JSON at character \(index + 1): \(message)")
         }
 
+        /// Valid JSON that the consumer (Go's encoding/json, libcni) would still refuse.
+        func refusal(_ message: String) -> Failure {
+            Failure(message: "at character \(index + 1): \(message)")
+        }
+
         mutating func expect(_ byte: UInt8, _ what: String) throws(Failure) {
             guard peek == byte else { throw failure("expected \(what), found \(found)") }
             output.append(byte)
@@ -91,6 +100,12 @@ enum JSONText {
                 try string()
                 skipWhitespace()
                 try expect(UInt8(ascii: ":"), "':' after a key")
+                if booleanValues, depth == 0 {
+                    skipWhitespace()
+                    guard peek == UInt8(ascii: "t") || peek == UInt8(ascii: "f") else {
+                        throw refusal("each value must be true or false, found \(found)")
+                    }
+                }
                 try value(depth: depth + 1)
                 skipWhitespace()
                 if peek == UInt8(ascii: ",") {
@@ -174,6 +189,19 @@ enum JSONText {
 
         /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
         mutating func number() throws(Failure) {
+            let start = index
+            try numeral()
+            // Go's encoding/json (Multus, sriov-cni) decodes a number into a float64 and refuses one beyond it.
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            if let value = Double(text), !value.isFinite {
+                index = start
+                let shown = text.count > 24 ? String(text.prefix(24)) + "…" : text
+                throw refusal(
+                    "the number \(shown) is beyond a float64, which Go's encoding/json (Multus, sriov-cni) refuses")
+            }
+        }
+
+        mutating func numeral() throws(Failure) {
             if peek == UInt8(ascii: "-") { try expect(UInt8(ascii: "-"), "'-'") }
             if peek == UInt8(ascii: "0") {
                 try expect(UInt8(ascii: "0"), "'0'")

@@ -95,13 +95,8 @@ public enum SriovNetworkDecoder {
             let text: String
             do {
                 text = try PolicyInput.readText(path)
-            } catch let error as Errno {
-                problems.append(
-                    PolicyProblem(
-                        file: path, message: "cannot read: \(error.description) (\(SRIOVError.symbol(error)))"))
-                continue
             } catch {
-                problems.append(PolicyProblem(file: path, message: "cannot read: \(error)"))
+                problems.append(PolicyInput.readProblem(error, file: path, fileKind: "network file"))
                 continue
             }
             let decoded = decode(text, file: path)
@@ -264,7 +259,9 @@ public enum SriovNetworkDecoder {
                 case "logFile":
                     guard let text = string(value, field) else { continue }
                     spec.logFile = text.isEmpty ? nil : text
-                case "capabilities": spec.capabilities = json(value, field, example: #"'{"mac": true, "ips": true}'"#)
+                case "capabilities":
+                    spec.capabilities = json(
+                        value, field, example: #"'{"mac": true, "ips": true}'"#, booleanValues: true)
                 case "ipam": spec.ipam = json(value, field, example: #"'{"type": "whereabouts", "range": "..."}'"#)
                 case "metaPlugins":
                     guard let text = string(value, field), !text.isEmpty else { continue }
@@ -318,10 +315,10 @@ public enum SriovNetworkDecoder {
         }
 
         /// A JSON object in a string; "" is unset.
-        mutating func json(_ node: YAMLNode, _ field: String, example: String) -> String? {
+        mutating func json(_ node: YAMLNode, _ field: String, example: String, booleanValues: Bool = false) -> String? {
             guard let text = string(node, field), !text.isEmpty else { return nil }
             do {
-                return try JSONText.object(text)
+                return try JSONText.object(text, booleanValues: booleanValues)
             } catch {
                 problem(node, field, "\(error.message); write a JSON object in a YAML string, e.g. \(example)")
                 return nil

@@ -30,9 +30,12 @@ public struct RootWriter: Sendable {
     }
 
     /// The file's bytes, or nil when it does not exist. A symbolic link or anything
-    /// but a regular file is refused, as a write to it would be.
-    public func read(_ relative: FilePath) throws(SRIOVError) -> [UInt8]? {
-        guard let folder = try openFolder(relative.removingLastComponent(), create: false) else { return nil }
+    /// but a regular file is refused, as a write to it would be; so is a file larger
+    /// than `limit` (`BoundedRead`), before a byte of it is read.
+    public func read(_ relative: FilePath, limit: Int = .max) throws(SRIOVError) -> [UInt8]? {
+        guard let folder = try openFolder(relative.removingLastComponent(), create: false, reading: true) else {
+            return nil
+        }
         defer { close(folder) }
         let name = Self.name(relative)
         // Looked at before opening: opening a FIFO would block, and a device may act on open.
@@ -50,14 +53,16 @@ public struct RootWriter: Sendable {
             throw failure(relative, "open", errno)
         }
         defer { close(fd) }
-        return try readAll(fd, relative)
+        return try readAll(fd, relative, limit: limit)
     }
 
     /// The names in the folder `relative` (not "." and ".."), or nil when it does not
     /// exist. Reached by the same walk as writes; the folder itself must be a real folder,
     /// not a link to one.
     public func list(_ relative: FilePath) throws(SRIOVError) -> [String]? {
-        guard let parent = try openFolder(relative.removingLastComponent(), create: false) else { return nil }
+        guard let parent = try openFolder(relative.removingLastComponent(), create: false, reading: true) else {
+            return nil
+        }
         defer { close(parent) }
         let name = Self.name(relative)
         var status = stat()
@@ -322,6 +327,8 @@ public struct RootWriter: Sendable {
             let fd = openat(folder, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
                 if errno == ELOOP { throw notRegular(relative, S_IFLNK, "lock") }
+                // A folder there is refused as a FIFO or a link is (77), not reported as an I/O error.
+                if errno == EISDIR { throw notRegular(relative, S_IFDIR, "lock") }
                 throw failure(relative, "open", errno)
             }
             var opened = stat()
@@ -385,8 +392,8 @@ public struct RootWriter: Sendable {
 
     /// Opens `relative` as a folder under the root, refusing symbolic links; creates
     /// missing folders (0755) when asked, else returns nil for a missing one.
-    private func openFolder(_ relative: FilePath, create: Bool) throws(SRIOVError) -> Int32? {
-        let (folder, complete) = try walk(relative, create: create)
+    private func openFolder(_ relative: FilePath, create: Bool, reading: Bool = false) throws(SRIOVError) -> Int32? {
+        let (folder, complete) = try walk(relative, create: create, reading: reading)
         guard complete else {
             close(folder)
             return nil
@@ -397,7 +404,9 @@ public struct RootWriter: Sendable {
     /// Walks the folders of `relative` from the root, never through a link. Returns the
     /// deepest one that exists (every one, when `create` makes the missing ones) and
     /// whether that is all of them.
-    private func walk(_ relative: FilePath, create: Bool) throws(SRIOVError) -> (folder: Int32, complete: Bool) {
+    private func walk(_ relative: FilePath, create: Bool, reading: Bool = false) throws(SRIOVError) -> (
+        folder: Int32, complete: Bool
+    ) {
         var current = open(root.path.string, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard current >= 0 else { throw failure("", "open", errno) }
         var walked = FilePath("")
@@ -416,7 +425,7 @@ public struct RootWriter: Sendable {
             let code = errno
             close(current)
             guard next >= 0 else {
-                if code == ELOOP || code == ENOTDIR { throw symlinkRefused(walked) }
+                if code == ELOOP || code == ENOTDIR { throw symlinkRefused(walked, verb: reading ? "read" : "write") }
                 throw failure(walked, "open", code)
             }
             current = next
@@ -424,11 +433,19 @@ public struct RootWriter: Sendable {
         return (current, true)
     }
 
-    private func readAll(_ fd: Int32, _ relative: FilePath) throws(SRIOVError) -> [UInt8] {
+    private func readAll(_ fd: Int32, _ relative: FilePath, limit: Int = .max) throws(SRIOVError) -> [UInt8] {
         do {
-            return try FileDescriptor(rawValue: fd).readToEnd()
+            return try BoundedRead.descriptor(fd, limit: limit)
         } catch {
-            throw failure(relative, "read", error.rawValue)
+            switch error {
+            case let .failed(errno): throw failure(relative, "read", errno.rawValue)
+            // Replaced since the look before opening.
+            case .notRegular: throw notRegular(relative, 0, "read")
+            case let .tooLarge(size, limit):
+                throw .io(
+                    path: root.display(relative), operation: "read", errno: .fileTooLarge,
+                    hint: "it is \(BoundedRead.size(size)), larger than the limit of \(BoundedRead.size(Int64(limit)))")
+            }
         }
     }
 
@@ -458,9 +475,10 @@ public struct RootWriter: Sendable {
         }
     }
 
-    private func symlinkRefused(_ relative: FilePath) -> SRIOVError {
+    /// `verb`: "read" for a command that only reads (plan, status, policy list, export), else "write".
+    private func symlinkRefused(_ relative: FilePath, verb: String = "write") -> SRIOVError {
         .unsafePath(
-            "refusing to write through \(root.display(relative)): it is a symbolic link or not a folder, and a path inside --root must not lead outside it; remove it or choose another --root"
+            "refusing to \(verb) through \(root.display(relative)): it is a symbolic link or not a folder, and a path inside --root must not lead outside it; remove it or choose another --root"
         )
     }
 

@@ -65,7 +65,7 @@ public struct DesiredState: Codable, Equatable, Sendable {
                 PolicyProblem(
                     file: file,
                     message:
-                        "is not a harvester-sriov state file (\(describe(error))); "
+                        "is not a harvester-sriov state file (\(describe(error, bytes: bytes))); "
                         + "restore it from a backup, or remove it and apply the policies again")
             ])
         }
@@ -131,23 +131,99 @@ public struct DesiredState: Codable, Equatable, Sendable {
         return problems
     }
 
-    /// A JSON decoding error in one line: where in the file, and what.
-    private static func describe(_ error: any Error) -> String {
-        guard let error = error as? DecodingError else { return "\(error)" }
+    /// A JSON decoding error in one line of plain words: which field, what it must be, what was found.
+    static func describe(_ error: any Error, bytes: [UInt8] = []) -> String {
+        guard let error = error as? DecodingError else { return escapingControls("\(error)") }
         func path(_ keys: [any CodingKey]) -> String {
             keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
         }
-        let text: String
+        func field(_ keys: [any CodingKey]) -> String {
+            let at = path(keys)
+            return at.isEmpty ? "the whole file" : escapingControls(at)
+        }
         switch error {
         case let .keyNotFound(key, context):
-            text = "\(path(context.codingPath + [key])) is missing"
-        case let .typeMismatch(_, context), let .valueNotFound(_, context), let .dataCorrupted(context):
-            let at = path(context.codingPath)
-            text = (at.isEmpty ? "" : at + ": ") + context.debugDescription
+            return "the field \(field(context.codingPath + [key])) is missing"
+        case let .typeMismatch(type, context):
+            return "\(field(context.codingPath)) must be \(expected(type)), found \(found(context.debugDescription))"
+        case let .valueNotFound(type, context):
+            return "\(field(context.codingPath)) must be \(expected(type)), found null"
+        case let .dataCorrupted(context):
+            if context.codingPath.isEmpty { return JSONNumbers.problem(bytes) ?? "it is not valid JSON" }
+            return "\(field(context.codingPath)): \(escapingControls(context.debugDescription))"
         @unknown default:
-            text = "\(error)"
+            return escapingControls("\(error)")
         }
-        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
+    /// The JSON kind a Swift type is read from.
+    private static func expected(_ type: Any.Type) -> String {
+        let name = String(describing: type)
+        if name.hasPrefix("Dictionary") { return "an object" }
+        if name.hasPrefix("Array") { return "a list" }
+        switch name {
+        case "String": return "a string"
+        case "Bool": return "true or false"
+        case "Int", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64", "Int16", "Int8", "UInt":
+            return "a whole number"
+        case "Double", "Float": return "a number"
+        default: return "an object"
+        }
+    }
+
+    /// The JSON kind the decoder found, from its "... but found X instead."
+    private static func found(_ description: String) -> String {
+        guard let range = description.firstRange(of: "found ") else { return "something else" }
+        let found = description[range.upperBound...].prefix { $0 != "." }
+            .replacing(" instead", with: "")
+            .replacing(" value", with: "")
+        switch found {
+        case "a dictionary": return "an object"
+        case "an array": return "a list"
+        case "number": return "a number"
+        case "bool": return "true or false"
+        case "null": return "null"
+        default: return String(found)
+        }
+    }
+}
+
+/// The JSON number the state decoder cannot take (its numbers are whole, within Int's range), found by a scan of
+/// the text, since the decoder says only "not valid JSON" for one.
+enum JSONNumbers {
+    /// "schemaVersion must be a whole number, found 1.5", or nil when every number is fine.
+    static func problem(_ bytes: [UInt8]) -> String? {
+        var index = 0
+        var lastKey: String?
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                var end = index + 1
+                while end < bytes.count, bytes[end] != UInt8(ascii: "\"") {
+                    end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                let text = String(decoding: bytes[(index + 1)..<min(end, bytes.count)], as: UTF8.self)
+                var next = end + 1
+                while next < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[next]) { next += 1 }
+                if next < bytes.count, bytes[next] == UInt8(ascii: ":") { lastKey = text }
+                index = end + 1
+            } else if byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                var end = index
+                while end < bytes.count, "+-0123456789.eE".utf8.contains(bytes[end]) { end += 1 }
+                let number = String(decoding: bytes[index..<end], as: UTF8.self)
+                if Int(number) == nil {
+                    let field = lastKey.map { escapingControls($0) + " " } ?? "a number "
+                    let shown = number.count > 40 ? String(number.prefix(40)) + "…" : number
+                    return number.allSatisfy({ $0.isNumber || $0 == "-" })
+                        ? "\(field)must be a whole number of at most 18 digits, found \(shown)"
+                        : "\(field)must be a whole number, found \(shown)"
+                }
+                index = end
+            } else {
+                index += 1
+            }
+        }
+        return nil
     }
 }
 

@@ -48,7 +48,7 @@ public struct DropInPolicies: Sendable {
     ) -> [PolicyProblem] {
         let bytes: [UInt8]?
         do {
-            bytes = try store.writer.read(relative)
+            bytes = try store.writer.read(relative, limit: PolicyDecoder.maximumFileSize)
         } catch {
             return [PolicyProblem(file: path, message: "cannot read: \(error)")]
         }

@@ -16,13 +16,8 @@ public struct PolicyInput: Sendable {
             let text: String
             do {
                 text = try readText(path)
-            } catch let error as Errno {
-                input.problems.append(
-                    PolicyProblem(
-                        file: path, message: "cannot read: \(error.description) (\(SRIOVError.symbol(error)))"))
-                continue
             } catch {
-                input.problems.append(PolicyProblem(file: path, message: "cannot read: \(error)"))
+                input.problems.append(readProblem(error, file: path, fileKind: "policy file"))
                 continue
             }
             input.texts[path] = text
@@ -44,11 +39,18 @@ public struct PolicyInput: Sendable {
         return input
     }
 
-    static func readText(_ path: String) throws -> String {
-        let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
-        defer { try? fd.close() }
-        // Beyond the decoder's limit the content does not matter.
-        return String(decoding: try fd.readToEnd(limit: PolicyDecoder.maximumFileSize), as: UTF8.self)
+    /// A manifest file the user named: a regular file of at most `PolicyDecoder.maximumFileSize`, refused
+    /// before a byte is read otherwise (`BoundedRead`).
+    static func readText(_ path: String) throws(BoundedRead.Refusal) -> String {
+        String(decoding: try BoundedRead.file(path, limit: PolicyDecoder.maximumFileSize), as: UTF8.self)
+    }
+
+    /// The one problem of a manifest file that was not read.
+    static func readProblem(_ refusal: BoundedRead.Refusal, file: String, fileKind: String) -> PolicyProblem {
+        switch refusal {
+        case .tooLarge: PolicyProblem(file: file, message: "\(refusal); a \(fileKind) is a few KiB of YAML")
+        default: PolicyProblem(file: file, message: refusal.description)
+        }
     }
 }
 
@@ -84,11 +86,17 @@ public enum NodeLabels {
         #endif
     }
 
-    /// Parses `key=value` flags; the key and value follow Kubernetes' label syntax.
+    /// Parses `key=value` flags; the key and value follow Kubernetes' label syntax (an empty value is one). A key
+    /// given twice is refused, even with the same value: one of the two is a typo.
     public static func parse(_ flags: [String]) throws(SRIOVError) -> [String: String] {
         var labels: [String: String] = [:]
         for flag in flags {
             let (key, value) = try LabelSyntax.pair(flag, option: "--node-label")
+            if let earlier = labels[key] {
+                throw .usage(
+                    "--node-label \(flag): \(key) is already given (\(key)=\(earlier)); a node has one value per label, "
+                        + "give each key once")
+            }
             labels[key] = value
         }
         return labels

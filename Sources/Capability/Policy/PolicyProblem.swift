@@ -20,12 +20,13 @@ public struct PolicyProblem: Equatable, Sendable, CustomStringConvertible {
         self.object = object
     }
 
-    /// `policies.yaml:12: policy "x": spec.numVfs: must be ...`
+    /// `policies.yaml:12: policy "x": spec.numVfs: must be ...`, on one line: control characters in the file's,
+    /// the policy's or the field's name, or in a message quoting one, are escaped.
     public var description: String {
         var text = file
         if let line { text += ":\(line)" }
         if let policy { text += ": \(object) \"\(policy)\"" }
         if let field { text += ": \(field)" }
-        return text + ": " + message
+        return escapingControls(text + ": " + message)
     }
 }

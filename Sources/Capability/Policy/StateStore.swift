@@ -14,6 +14,8 @@ public struct StateStore: Sendable {
     public static let lockWait: Duration = .seconds(30)
     /// A wait at least this long is reported: something held the state unusually long.
     public static let reportedWait: Duration = .seconds(1)
+    /// The largest state file read: a state of a hundred policies is some 100 KiB; one beyond this is not ours.
+    public static let maximumFileSize = 16 << 20
 
     public let writer: RootWriter
     public let layout: Layout
@@ -29,7 +31,7 @@ public struct StateStore: Sendable {
     /// The stored state, or an empty one when none is stored yet. `checkingRules: false`
     /// skips the manifest rules (not the form), for `policy remove` to mend a bad state.
     public func load(checkingRules: Bool = true) throws(SRIOVError) -> DesiredState {
-        guard let bytes = try writer.read(layout.stateFile) else { return .empty }
+        guard let bytes = try writer.read(layout.stateFile, limit: Self.maximumFileSize) else { return .empty }
         return checkingRules
             ? try DesiredState.decode(bytes, file: displayPath)
             : try DesiredState.decodeUnchecked(bytes, file: displayPath)
@@ -72,7 +74,7 @@ public struct StateStore: Sendable {
     public func createIfAbsent(wait: Duration = lockWait) throws(SRIOVError) -> WriteOutcome {
         let lock = try self.lock(wait: wait)
         defer { withExtendedLifetime(lock) {} }
-        guard try writer.read(layout.stateFile) == nil else { return .unchanged }
+        guard try writer.read(layout.stateFile, limit: Self.maximumFileSize) == nil else { return .unchanged }
         return try writer.write(layout.stateFile, DesiredState.empty.jsonBytes, mode: 0o644)
     }
 
@@ -94,12 +96,48 @@ public struct StateStore: Sendable {
         switch try writer.lock(layout.stateLockFile, holder: Self.holderDescription, until: .now + wait) {
         case let .held(lock):
             return lock
-        case let .busy(holder):
+        case let .busy(written):
+            let holder = Self.currentHolder(of: lockDisplayPath, written: written)
             throw .io(
                 path: lockDisplayPath, operation: "lock", errno: .resourceTemporarilyUnavailable,
                 hint: "\(holder ?? "another process") held the state lock for all of \(seconds(wait)) s; "
                     + "let that command finish, then run this again")
         }
+    }
+
+    /// Who holds the lock on `path` now. The line in the file is the last holder that wrote one: a process that
+    /// took the lock without writing (flock(1), a script) leaves the previous holder's line there. So the holder
+    /// is looked up in /proc/locks by the file's inode; the line is used only when it names that pid (or, without
+    /// /proc/locks, a pid that still runs).
+    static func currentHolder(of path: String, written: String?) -> String? {
+        let writtenPID = written.flatMap { line -> pid_t? in
+            guard line.hasPrefix("pid ") else { return nil }
+            return pid_t(line.dropFirst(4).prefix { $0.isNumber })
+        }
+        var status = stat()
+        if stat(path, &status) == 0, let locks = try? BoundedRead.file("/proc/locks", limit: 4 << 20) {
+            for line in String(decoding: locks, as: UTF8.self).split(separator: "\n") where !line.contains("->") {
+                let fields = line.split(separator: " ")
+                guard fields.count >= 6, fields[1] == "FLOCK", let pid = pid_t(fields[4]),
+                    fields[5].split(separator: ":").last.flatMap({ UInt64($0) }) == UInt64(status.st_ino)
+                else { continue }
+                if pid == writtenPID, let written { return written }
+                return "pid \(pid)\(commandLine(of: pid).map { " (\($0))" } ?? "")"
+            }
+        }
+        if let writtenPID, kill(writtenPID, 0) == 0 || errno == EPERM { return written }
+        return nil
+    }
+
+    /// The program's name and its first words, as /proc/PID/cmdline has them.
+    private static func commandLine(of pid: pid_t) -> String? {
+        guard let bytes = try? BoundedRead.file("/proc/\(pid)/cmdline", limit: 1 << 20), !bytes.isEmpty else {
+            return nil
+        }
+        let words = bytes.split(separator: 0).prefix(3).map { String(decoding: $0, as: UTF8.self) }
+        guard let program = words.first else { return nil }
+        let name = FilePath(program).lastComponent?.string ?? program
+        return escapingControls(([name] + words.dropFirst()).joined(separator: " "))
     }
 
     func waitNote(_ lock: FileLock) -> String? {

@@ -19,12 +19,20 @@ public struct RestoreOptions: Sendable {
     public static let defaultTimeoutSeconds = 120
     public static let defaultAppearWaitSeconds = 60
 
+    /// A PF as the user may name it: a PCI address in the kernel's form, lspci's short form without the domain
+    /// (`3b:00.0`, domain 0000) or in capitals, all become the kernel's form; a name stays as it is.
+    static func normalized(_ pf: String) -> String {
+        if let address = PCIAddress(pf) { return address.description }
+        if pf.count(where: { $0 == ":" }) == 1, let address = PCIAddress("0000:" + pf) { return address.description }
+        return pf
+    }
+
     public init(
         selection: [String] = [], timeout: Duration = .seconds(defaultTimeoutSeconds),
         appearTimeout: Duration = .seconds(defaultAppearWaitSeconds), force: Bool = false
     ) {
         self.force = force
-        self.selection = selection
+        self.selection = selection.map(Self.normalized)
         self.timeout = timeout
         self.appearTimeout = appearTimeout
     }

@@ -62,7 +62,7 @@ public struct RuntimeDirectory: Sendable {
     }
 
     public func readStatus() -> RestoreResult? {
-        guard let bytes = try? writer.read(Self.statusFile) else { return nil }
+        guard let bytes = try? writer.read(Self.statusFile, limit: StateStore.maximumFileSize) else { return nil }
         return try? JSONDecoder().decode(RestoreResult.self, from: Data(bytes))
     }
 }

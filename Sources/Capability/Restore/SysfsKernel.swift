@@ -350,33 +350,18 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         _ arguments: [String], target: String, operation: String, timeout: Duration,
         statusIsErrno: Bool
     ) throws(KernelError) {
-        var pid = pid_t()
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        let spawned = posix_spawn(&pid, arguments[0], nil, nil, &argv, environ)
-        guard spawned == 0 else {
-            throw KernelError(target: target, operation: operation, errno: Errno(rawValue: spawned))
+        // Its own process group, killed whole at the deadline (modprobe runs install commands of its own).
+        let outcome = ChildProcess.run(arguments, captureOutput: false, timeout: timeout)
+        if let error = outcome.spawnError {
+            throw KernelError(target: target, operation: operation, errno: error)
         }
-        let done = DispatchSemaphore(value: 0)
-        let status = ExitStatus()
-        let child = pid
-        DispatchQueue.global().async {
-            var raw: Int32 = 0
-            while waitpid(child, &raw, 0) < 0, errno == EINTR {}
-            status.value = raw
-            done.signal()
-        }
-        let waited = done.wait(timeout: .now() + .milliseconds(Int(max(0, milliseconds(timeout)))))
-        guard waited == .success else {
-            // The child may be stuck in the kernel for good; it is reaped when it returns.
-            kill(pid, SIGKILL)
-            throw KernelError(target: target, operation: operation, timedOut: timeout)
-        }
-        let code = (status.value >> 8) & 0xff
-        guard status.value & 0x7f == 0 else {
+        // The child may be stuck in the kernel for good; it is reaped when it returns.
+        if outcome.timedOut { throw KernelError(target: target, operation: operation, timedOut: timeout) }
+        if let signal = outcome.signal {
             throw KernelError(
-                target: target, operation: operation, detail: "the child process died by signal \(status.value & 0x7f)")
+                target: target, operation: operation, detail: "the child process died by signal \(signal)")
         }
+        let code = outcome.status ?? 0
         guard code == 0 else {
             throw statusIsErrno
                 ? KernelError(target: target, operation: operation, errno: Errno(rawValue: code))
@@ -384,9 +369,4 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
                     target: target, operation: operation, detail: "\(arguments[0]) exited with status \(code)")
         }
     }
-}
-
-/// A child's wait status, set by the thread that reaps it before it signals.
-private final class ExitStatus: @unchecked Sendable {
-    var value: Int32 = 0
 }

@@ -30,15 +30,17 @@ public enum SRIOVError: Error, Equatable, CustomStringConvertible, Sendable {
     /// The Kubernetes API did not apply a request: which way it failed, and the message.
     case cluster(ClusterFailure, String)
 
+    /// One line (one per problem for `invalidPolicies`): the user's and the API's text in it, names and
+    /// kubectl's messages, has its control characters escaped, so that a newline in a name cannot split it.
     public var description: String {
         switch self {
         case let .io(path, operation, errno, hint):
             let base = "\(operation) \(path): \(errno.description) (\(Self.symbol(errno)))"
-            return hint.map { "\(base); \($0)" } ?? base
+            return escapingControls(hint.map { "\(base); \($0)" } ?? base)
         case let .discovery(message), let .usage(message), let .unsafePath(message), let .restore(message):
-            return message
+            return escapingControls(message)
         case let .cluster(_, message):
-            return message
+            return escapingControls(message)
         case let .invalidPolicies(problems):
             return problems.map(\.description).joined(separator: "\n")
         }

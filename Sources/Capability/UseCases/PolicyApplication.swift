@@ -26,7 +26,7 @@ public struct PolicyApplication: Sendable {
     ) throws(SRIOVError) -> Report {
         guard input.problems.isEmpty else { throw .invalidPolicies(input.problems) }
         guard !dryRun else {
-            let current = try store.writer.read(store.layout.stateFile)
+            let current = try store.writer.read(store.layout.stateFile, limit: StateStore.maximumFileSize)
             let stored =
                 try current.map { bytes throws(SRIOVError) in
                     try DesiredState.decode(bytes, file: store.displayPath)

@@ -10,7 +10,8 @@ Usage: FakeAPIServer.py STATE_DIR NODE [MODE]
 Writes its port to STATE_DIR/port once it listens on 127.0.0.1 (an ephemeral port), one line
 per request ("METHOD PATH STATUS") to STATE_DIR/requests, and the stored Node, after every
 change, to STATE_DIR/node.json. MODE: ok (default), 401, 403, 404 (the node is not
-registered), 500x2 (the first two PATCHes fail with 500, then ok), slow (PATCH answers after
+registered), 500x2 (the first two PATCHes fail with 500, then ok), 500x2-odd and 429x2-odd (the
+same with 500 or 429 and an unusual reason, StorageRebalancing), slow (PATCH answers after
 30 seconds). When STATE_DIR/sriovnetworkdevices.json (a JSON list of objects) exists at start, the
 devices.harvesterhci.io group is served, list requests honour labelSelector key=value, and the
 objects are written back to that file after every change.
@@ -290,6 +291,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if MODE == "500x2" and patches_failed < 2:
                     patches_failed += 1
                     return status(500, "InternalError", "etcdserver: request timed out")
+                if MODE in ("500x2-odd", "429x2-odd") and patches_failed < 2:
+                    patches_failed += 1
+                    # A reason kubectl has no name of its own for: only the HTTP status says it is worth a retry.
+                    return status(int(MODE[:3]), "StorageRebalancing", "the store is rebalancing, try again")
                 if MODE == "slow":
                     time.sleep(30)
                 if self.headers.get("Content-Type") != "application/merge-patch+json":
