@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testbed
 import Testing
 
@@ -646,14 +647,21 @@ final class LockedArray<T>: @unchecked Sendable {
     typealias H = RestoreHarness
 
     @Test func aPFWhoseNetdevWasMadeAgainDuringARestoreIsRestoredAgain() throws {
-        var pf = H.x710()
-        pf.enableLatency = .milliseconds(300)
-        let node = try H([pf])
+        let node = try H([H.x710()])
         try node.apply(RestoreTests.x710Four)
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(500)) {
-            node.kernel.reloadDriver(of: "0000:3b:00.0")
+        // The driver is reloaded right after the first write made the VFs, while that round still runs.
+        let reloaded = Mutex(false)
+        let kernel = node.kernel
+        node.kernel.afterWrite = { pf, count in
+            guard count > 0,
+                reloaded.withLock({ done in
+                    defer { done = true }
+                    return !done
+                })
+            else { return }
+            kernel.reloadDriver(of: pf)
         }
-        let result = try node.restore()
+        let result = try node.restore(timeout: .seconds(2))
         #expect(result.pfs.map(\.status) == [.configured])
         #expect(node.kernel.snapshot("0000:3b:00.0")?.vfs.count == 4)
         #expect(node.logs.all.contains { $0.contains("the netdev was made again during the restore: restoring again") })

@@ -304,7 +304,12 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             for vfIndex in 0..<count { scheduleProbe(address, vfIndex) }
         }
         changed()
+        if let afterWrite { DispatchQueue.global().async { afterWrite(address.description, count) } }
     }
+
+    /// Called (on another thread) after each completed `sriov_numvfs` write: a test's way to make
+    /// something happen while a restore runs, at a known step rather than at a guessed time.
+    public var afterWrite: (@Sendable (_ pf: String, _ count: Int) -> Void)?
 
     public func bind(_ vf: PCIAddress, to driver: String?, timeout: Duration) throws(KernelError) {
         lock.lock()

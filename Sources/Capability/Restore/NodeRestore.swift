@@ -62,17 +62,20 @@ public struct RestoreEngine: Sendable {
             // An event that comes while a round runs (a driver reload, a policy file) is not lost when
             // systemd merges its start request into the running unit: whatever changed during a round, a
             // PF's netdev made again or the policies, gets one more round, at most `rounds` in all.
+            // What a round acts on, restore's own record of the cards aside.
+            func wanted() -> [NodePolicy]? { try? store.loadWithDropIns().state.policies }
             var selection = options.selection
-            var result: RestoreResult
+            var result: RestoreResult?
             var round = 1
             while true {
-                let before = (state: try? store.loadWithDropIns().state, netdevs: netdevIdentities())
-                result = try restoreAll(
+                let before = (policies: wanted(), netdevs: netdevIdentities())
+                let outcome = try restoreAll(
                     RestoreOptions(
                         selection: selection, timeout: options.timeout, appearTimeout: options.appearTimeout,
                         force: options.force))
+                result = result.map { Self.merge($0, outcome) } ?? outcome
                 guard round < Self.rounds else { break }
-                let changedState = (try? store.loadWithDropIns().state) != before.state
+                let changedState = wanted() != before.policies
                 let remade = netdevIdentities().filter { address, ifindex in
                     before.netdevs[address].map { $0 != ifindex } ?? false
                 }.map(\.key.description).sorted()
@@ -85,7 +88,7 @@ public struct RestoreEngine: Sendable {
                 if !changedState { selection = options.selection.isEmpty ? remade : selection }
                 round += 1
             }
-            return result
+            return result ?? RestoreResult(finishedAt: 0, pfs: [])
         } catch {
             if case let .invalidPolicies(problems) = error {
                 for problem in problems { logger.error("\(problem)") }
@@ -100,6 +103,20 @@ public struct RestoreEngine: Sendable {
 
     /// Rounds of one restore at most: the first, and two for events that came during it.
     static let rounds = 3
+
+    /// One result for all rounds: each PF's outcome from the last round that restored it, except that a later
+    /// "unchanged" keeps what an earlier round did.
+    static func merge(_ earlier: RestoreResult, _ later: RestoreResult) -> RestoreResult {
+        var pfs = earlier.pfs
+        for outcome in later.pfs {
+            if let index = pfs.firstIndex(where: { $0.pciAddress == outcome.pciAddress }) {
+                if outcome.status != .unchanged { pfs[index] = outcome }
+            } else {
+                pfs.append(outcome)
+            }
+        }
+        return RestoreResult(finishedAt: later.finishedAt, pfs: pfs)
+    }
 
     /// Each PF's netdev identity now, by PCI address.
     private func netdevIdentities() -> [PCIAddress: Int] {
