@@ -62,6 +62,33 @@ public struct FileInstaller: Sendable {
                 try writer.check(file.path, as: .file)
             }
         }
+        try checkSpace(files)
+    }
+
+    /// Every file system the files go to has room for them, so that no write in the middle fails with ENOSPC
+    /// (a full persistent partition). A file is written next to the old one, then renamed over it: each new
+    /// file needs its whole size, plus a block for the folder; one whose size is what is there now counts as
+    /// unchanged.
+    private func checkSpace(_ files: [GeneratedFile]) throws(SRIOVError) {
+        var needed: [UInt: (bytes: UInt64, free: UInt64, path: FilePath)] = [:]
+        for file in files {
+            let size: UInt64
+            switch file.content {
+            case .symlink: size = 0
+            case let .text(text): size = UInt64(text.utf8.count)
+            case let .bytes(bytes): size = UInt64(bytes.count)
+            }
+            let space = try writer.space(for: file.path)
+            guard size != space.current || size == 0 else { continue }
+            needed[space.filesystem, default: (0, space.free, file.path)].bytes += size + 4096
+        }
+        for (_, need) in needed.sorted(by: { $0.key < $1.key }) where need.bytes > need.free {
+            throw .io(
+                path: writer.root.display(need.path.removingLastComponent()), operation: "write to",
+                errno: .noSpace,
+                hint: "the files need \((need.bytes + 1023) / 1024) KiB on its file system and \(need.free / 1024) KiB "
+                    + "are free; free space there and run again (nothing was written)")
+        }
     }
 
     /// Checks every file, then writes them; each is atomic and untouched when already right.

@@ -92,6 +92,13 @@ public struct NodeInstallation: Sendable {
     public func uninstall(purge: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
         let paths = NodeFiles.installedPaths(options) + [options.layout.stateFile]
         let writer = self.writer
+        // The folders a purge removes, checked before anything is: a link or a file planted there would stop
+        // it halfway, with the binary and units gone and every later run stopped the same way.
+        if purge {
+            for folder in [options.layout.policiesFolder, options.layout.stateFile.removingLastComponent()] {
+                try writer.checkFolder(folder)
+            }
+        }
         var changes: [FileInstaller.Change] = []
         for path in paths {
             for stale in try writer.removeStaleTemporaries(of: path) {

@@ -108,6 +108,25 @@ public struct RootWriter: Sendable {
         guard faccessat(folder, ".", W_OK, 0) == 0 else { throw failure(relative, "write", errno) }
     }
 
+    /// The file system `relative` would be written to (its deepest existing folder's), its free bytes, and the
+    /// size of what is at `relative` now (0 when nothing).
+    public func space(for relative: FilePath) throws(SRIOVError) -> (filesystem: UInt, free: UInt64, current: UInt64) {
+        let (folder, complete) = try walk(relative.removingLastComponent(), create: false)
+        defer { close(folder) }
+        var info = statvfs()
+        guard fstatvfs(folder, &info) == 0 else { throw failure(relative, "statvfs", errno) }
+        var status = stat()
+        let current =
+            complete && fstatat(folder, Self.name(relative), &status, AT_SYMLINK_NOFOLLOW) == 0
+            ? UInt64(max(0, status.st_size)) : 0
+        return (UInt(info.f_fsid), UInt64(info.f_bavail) * UInt64(info.f_frsize), current)
+    }
+
+    /// Says, without writing anything, whether `relative` is a real folder or absent: never a link or a file.
+    public func checkFolder(_ relative: FilePath) throws(SRIOVError) {
+        if let folder = try openFolder(relative, create: false) { close(folder) }
+    }
+
     @discardableResult
     public func write(_ relative: FilePath, _ contents: [UInt8], mode: mode_t = 0o644) throws(SRIOVError)
         -> WriteOutcome
