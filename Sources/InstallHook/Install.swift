@@ -12,7 +12,10 @@ struct Install: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let (root, layout) = try target.resolve()
+            let (given, layout) = try target.resolve()
+            let persistent = try PersistentMount.check(given, layout: layout)
+            let root = given.writing(to: persistent)
+            notePersistentMount(persistent, root)
             let label = try CapabilityLabel(key: flags.key, capable: try HostDiscovery.discover().capable)
             let installation = NodeInstallation(root: root, options: flags.options(layout))
             report(
