@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 # Stands in for mudler/yip v1.4.0 (commit bc142b6), the yip vendored by Elemental toolkit
 # 1.1.5-1.1.7 (go.mod:16), which Harvester <= 1.6 ships (docs/harvester.md), as Elemental runs
-# it at boot, in the VM tests, for the plugins harvester-sriov's /oem file uses: `if`, `files`
-# (content expanded as a Go text/template, uint32 permissions, owner, group), `directories` and
-# `systemctl`. It follows v1.4.0's pkg/schema/schema.go, pkg/schema/loader_yip.go and
-# pkg/plugins (files.go, dir.go, systemctl.go, if.go, common.go), and refuses what rancher/yip
-# v1.9.6 (Elemental 2.x) would read differently, so the file stays valid for both. It is
+# it at boot, in the VM tests, for the plugins harvester-sriov's /oem files use: `if`, `files`
+# (content expanded as a Go text/template, uint32 permissions, owner, group), `directories`,
+# `commands` (the installer's failure note) and `systemctl`. It follows v1.4.0's
+# pkg/schema/schema.go, pkg/schema/loader_yip.go, pkg/executor/executor.go and pkg/plugins
+# (files.go, dir.go, commands.go, systemctl.go, if.go, common.go), and refuses what rancher/yip
+# v1.9.6 (Elemental 2.x) would read differently, so the files stay valid for both. It is
 # stricter in one way: a key yip does not know is an error here, where both yips ignore it
 # silently (yaml.Unmarshal without strict mode), so a misspelt key fails the test instead of
 # doing nothing on a node.
@@ -31,7 +32,7 @@ ONLY_V140 = {"modules"}
 FILE_KEYS = {"path", "permissions", "owner", "group", "content", "encoding", "ownerstring"}
 DIRECTORY_KEYS = {"path", "permissions", "owner", "group"}
 SYSTEMCTL_KEYS = {"enable", "disable", "start", "mask"}
-SUPPORTED = {"name", "if", "files", "directories", "systemctl"}
+SUPPORTED = {"name", "if", "files", "directories", "commands", "systemctl"}
 
 
 class StepError(Exception):
@@ -98,6 +99,18 @@ def run_directories(directories):
         os.chown(entry["path"], entry.get("owner", 0), entry.get("group", 0))
 
 
+def run_commands(commands):
+    # v1.4.0 plugins/commands.go 12-24: each command through the template, then the console
+    # (`sh -c`); a failure is logged and the next command runs; the step then fails.
+    failed = []
+    for command in commands:
+        result = subprocess.run(["sh", "-c", expand_template(command)])
+        if result.returncode != 0:
+            failed.append("%r exited %d" % (command, result.returncode))
+    if failed:
+        raise StepError("commands: " + "; ".join(failed))
+
+
 def run_systemctl(systemctl):
     check_keys("systemctl", systemctl, SYSTEMCTL_KEYS)
     for verb in ("enable", "disable", "mask", "start"):
@@ -117,9 +130,10 @@ def run_step(step):
     if condition and subprocess.run(["sh", "-c", expand_template(condition)]).returncode != 0:
         print("yip-standin: skipped %r: if %s" % (step.get("name", ""), condition))
         return
-    # The plugin order of elemental's cloud-init runner: directories, files, ..., systemctl.
+    # The plugin order of v1.4.0 pkg/executor/executor.go 79-89: directories, files, commands, ..., systemctl.
     run_directories(step.get("directories") or [])
     run_files(step.get("files") or [])
+    run_commands(step.get("commands") or [])
     run_systemctl(step.get("systemctl") or {})
     print("yip-standin: applied %r" % step.get("name", ""))
 
