@@ -43,7 +43,11 @@ no_failed_units() { # prints the failed units with their last journal lines
   local failed; failed=$(systemctl --failed --no-legend --plain)
   [ -z "$failed" ] && { echo none; return 0; }
   echo "$failed"
-  for unit in $(awk '{print $1}' <<< "$failed"); do journalctl -b -u "$unit" --no-pager | tail -4; done
+  # The unit's own warnings and errors (systemd's lines say only that it failed), then systemd's last.
+  for unit in $(awk '{print $1}' <<< "$failed"); do
+    journalctl -b -u "$unit" -p warning -o cat --no-pager | grep -v "^$unit:" | tail -4
+    journalctl -b -u "$unit" --no-pager | tail -2
+  done
   return 1
 }
 # Every file of ours on a Harvester node, the install medium aside: /opt, which Harvester keeps
