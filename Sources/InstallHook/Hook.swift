@@ -36,8 +36,11 @@ struct Hook: ParsableCommand {
     func run() throws {
         try runReporting {
             try CapabilityLabel.check(flags.key)
-            let target = try TargetRoot(root)
-            let layout = layout?.layout ?? Layout.detect(target)
+            let given = try TargetRoot(root)
+            let layout = layout?.layout ?? Layout.detect(given)
+            // Before anything else: the binary and the state must land where they survive the first boot.
+            let persistent = try PersistentMount.check(given, layout: layout)
+            let target = given.writing(to: persistent)
             let labels = try NodeLabels.parse(nodeLabels)
             let host = try HostDiscovery.discover(root: target.path)
             let binary = try NodeInstallation.runningExecutable()
@@ -49,6 +52,7 @@ struct Hook: ParsableCommand {
                 binary: binary, dryRun: flags.dryRun)
 
             output("harvester-sriov hook, mode \(mode.rawValue), layout \(layout.rawValue), root \(target.path)")
+            notePersistentMount(persistent, target)
             let pfs = count(host.interfaces.count, "SR-IOV capable PF", "SR-IOV capable PFs")
             output("node label: \(result.label.key)=\(result.label.value) (\(pfs))")
             for warning in result.warnings { printError("warning: \(warning)") }

@@ -13,7 +13,10 @@ struct Install: ParsableCommand {
     func run() throws {
         try runReporting {
             try CapabilityLabel.check(flags.key)
-            let (root, layout) = try target.resolve()
+            let (given, layout) = try target.resolve()
+            let persistent = try PersistentMount.check(given, layout: layout)
+            let root = given.writing(to: persistent)
+            notePersistentMount(persistent, root)
             let key = CapabilityLabel.key(given: flags.key, store: StateStore(root: root, layout: layout))
             let label = try CapabilityLabel(key: key, capable: try HostDiscovery.discover().capable)
             let installation = NodeInstallation(root: root, options: flags.options(layout))

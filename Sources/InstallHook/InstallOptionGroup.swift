@@ -33,6 +33,15 @@ func noteIfDevelopmentBuild() {
     if !Build.isRelease { printError("note: \(Build.developmentNote)") }
 }
 
+/// Elemental 2's after-install chroot has the persistent partition elsewhere than /usr/local: say where it went.
+func notePersistentMount(_ persistent: PersistentMount, _ root: TargetRoot) {
+    if persistent == .elemental2 {
+        printError(
+            "note: the persistent partition is mounted at \(root.display(root.usrLocal)) (Elemental 2): what the node will see under /usr/local is written there"
+        )
+    }
+}
+
 /// One line per file; with --dry-run the diffs too.
 func report(_ changes: [FileInstaller.Change], dryRun: Bool) {
     for change in changes {

@@ -187,7 +187,7 @@ import Testing
         #expect(
             CloudInitExport.reservedFilenames.isSuperset(of: [
                 "90_custom.yaml", "99_settings.yaml", "elemental.config", "grubenv", "harvester.config", "install",
-                "91_harvester_sriov.yaml",
+                "91_harvester_sriov.yaml", "90_harvester_sriov_not_installed.yaml",
             ]))
     }
 

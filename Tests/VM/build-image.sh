@@ -131,11 +131,12 @@ chmod +x "$initramfs/init"
 (cd "$initramfs" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.gz"
 
 # 3. The root: Debian 12 with systemd and udev, and the libraries the shipped binary needs
-# (no libyaml or libnl: it carries them); Python and PyYAML for the yip stand-in.
+# (no libyaml or libnl: it carries them); Python and PyYAML for the stand-ins; curl, which
+# the example install configuration fetches the release archive with (Harvester OS has it).
 root="$work/root"
 log "debootstrap (a minute)"
 debootstrap --variant=minbase \
-  --include=systemd-sysv,udev,kmod,iproute2,pciutils,pci.ids,libudev1,libpci3,python3-minimal,python3-yaml \
+  --include=systemd-sysv,udev,kmod,iproute2,pciutils,pci.ids,libudev1,libpci3,python3-minimal,python3-yaml,curl \
   bookworm "$root" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 \
   || { tail -20 "$work/debootstrap.log" >&2; exit 69; }
 copy_modules "$root" igb igbvf vfio-pci vfio_iommu_type1
@@ -154,9 +155,11 @@ cp "$repo/installer-scripts/harvester-sriov-hook.sh" "$media/"
 cp -r "$here/policies" "$media/policies"
 mkdir -p "$root/usr/lib/vmtest" "$root/oem"
 cp "$here/guest/vmtest.sh" "$root/usr/lib/vmtest/vmtest"
-cp "$here/guest/yip-standin.py" "$here/guest/pcidevices-standin.sh" "$here/guest/pcidevices-claim-standin.sh" "$root/usr/lib/vmtest/"
-cp "$here/guest/vmtest.service" "$root/etc/systemd/system/"
+cp "$here/guest/yip-standin.py" "$here/guest/pcidevices-standin.sh" "$here/guest/pcidevices-claim-standin.sh" \
+  "$here/guest/after-install-chroot-standin.py" "$repo/installer-scripts/harvester-config-example.yaml" "$root/usr/lib/vmtest/"
+cp "$here/guest/vmtest.service" "$here/guest/vmtest-yip-boot.service" "$root/etc/systemd/system/"
 ln -sf ../vmtest.service "$root/etc/systemd/system/multi-user.target.wants/vmtest.service"
+ln -sf ../vmtest-yip-boot.service "$root/etc/systemd/system/multi-user.target.wants/vmtest-yip-boot.service"
 mkdir -p "$root/var/lib/vmtest"
 echo install > "$root/var/lib/vmtest/phase"
 

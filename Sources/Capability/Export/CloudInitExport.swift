@@ -18,6 +18,8 @@ public struct CloudInitExport: Sendable {
     public static let reservedFilenames: Set<String> = [
         "90_custom.yaml", "99_settings.yaml", "elemental.config", "grubenv", "harvester.config", "install",
         InstallOptions.yipFile.lastComponent?.string ?? "91_harvester_sriov.yaml",
+        // The installer's note that harvester-sriov was not installed (installer-scripts/).
+        "90_harvester_sriov_not_installed.yaml",
         "91_cleanup_kubelet.yaml", "92_hostname_override.yaml", "99_custom.yaml", "99_disable_lh_multipathd.yaml",
     ]
 

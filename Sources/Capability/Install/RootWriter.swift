@@ -429,7 +429,7 @@ public struct RootWriter: Sendable {
         var current = open(root.path.string, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard current >= 0 else { throw failure("", "open", errno) }
         var walked = FilePath("")
-        for component in relative.components {
+        for component in root.physical(relative).components {
             walked.append(component)
             var next = openat(current, component.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if next < 0, errno == ENOENT {

@@ -8,6 +8,9 @@ import SystemPackage
 /// new system (`/run/cos/target`) during installation.
 public struct TargetRoot: Sendable {
     public let path: FilePath
+    /// Where the node's `/usr/local` (the persistent partition) is, under this root: `usr/local`,
+    /// or Elemental 2's `run/elemental/persistent` in its after-install chroot (`PersistentMount`).
+    public private(set) var usrLocal: FilePath = "usr/local"
 
     /// `--root` must be an absolute path to an existing folder: a relative one would
     /// depend on the installer's working directory.
@@ -34,9 +37,23 @@ public struct TargetRoot: Sendable {
         return here.st_dev == there.st_dev && here.st_ino == there.st_ino
     }
 
+    /// This root, with the node's `/usr/local` written where `persistent` says it is mounted.
+    public func writing(to persistent: PersistentMount) -> TargetRoot {
+        var copy = self
+        copy.usrLocal = persistent.usrLocal
+        return copy
+    }
+
+    /// Where `relative` (a path as the booted node sees it) is under this root now.
+    public func physical(_ relative: FilePath) -> FilePath {
+        guard usrLocal != "usr/local", relative.starts(with: "usr/local") else { return relative }
+        return usrLocal.appending(relative.components.dropFirst(2))
+    }
+
     /// The full path of `relative` under the root, for messages.
     public func display(_ relative: FilePath) -> String {
-        path == "/" ? "/" + relative.string : path.appending(relative.components).string
+        let relative = physical(relative)
+        return path == "/" ? "/" + relative.string : path.appending(relative.components).string
     }
 }
 

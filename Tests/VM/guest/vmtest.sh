@@ -43,7 +43,11 @@ no_failed_units() { # prints the failed units with their last journal lines
   local failed; failed=$(systemctl --failed --no-legend --plain)
   [ -z "$failed" ] && { echo none; return 0; }
   echo "$failed"
-  for unit in $(awk '{print $1}' <<< "$failed"); do journalctl -b -u "$unit" --no-pager | tail -4; done
+  # The unit's own warnings and errors (systemd's lines say only that it failed), then systemd's last.
+  for unit in $(awk '{print $1}' <<< "$failed"); do
+    journalctl -b -u "$unit" -p warning -o cat --no-pager | grep -v "^$unit:" | tail -4
+    journalctl -b -u "$unit" --no-pager | tail -2
+  done
   return 1
 }
 # Every file of ours on a Harvester node, the install medium aside: /opt, which Harvester keeps
@@ -60,6 +64,31 @@ mac_vlan_kept() { # PF-NETDEV RECORD: the same MACs and VLANs as recorded, VLAN 
 claims=$state/pcideviceclaims  # the cluster's PCIDeviceClaims, for the addon stand-in
 addon=/usr/lib/vmtest/pcidevices-claim-standin.sh
 finish() { [ -n "$1" ] && echo "$1" > "$state/phase"; sync; out "VMTEST phase $phase done"; systemctl poweroff; exit 0; }
+
+# The installer phases: the release archive as the example configuration expects it, served on
+# 127.0.0.1:8080 (stands in for the admin's server); the configuration's commands run in a chroot.
+serve_release() {
+  rm -rf /run/www /run/release && mkdir -p /run/www /run/release
+  cp $media/harvester-sriov $media/harvester-sriov-hook.sh /run/release/ && cp -r $media/policies/boot /run/release/policies
+  tar -czf /run/www/harvester-sriov.tar.gz -C /run/release .
+  python3 -m http.server 8080 --bind 127.0.0.1 --directory /run/www > /run/www.log 2>&1 &
+  wait_for 20 bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080'
+}
+chroot_log=/run/after-install-chroot.log
+chroot_install() { # ELEMENTAL PORT
+  python3 /usr/lib/vmtest/after-install-chroot-standin.py --elemental "$1" --image /dev/vda --persistent /dev/vdb --oem /dev/vdc \
+    --config /usr/lib/vmtest/harvester-config-example.yaml --replace "http://192.0.2.10:8080=http://127.0.0.1:$2" --log $chroot_log
+}
+with_partitions() { # COMMAND...: with the persistent and OEM partitions at /run/p/usr/local and /run/p/oem
+  mkdir -p /run/p/usr/local /run/p/oem
+  # Read-write: a second mount of a file system must not change its RO state (the recovery
+  # boot has the OEM partition on /oem, read-write); the checks only read.
+  mount /dev/vdb /run/p/usr/local && mount /dev/vdc /run/p/oem || return 1
+  "$@"; local status=$?
+  umount /run/p/usr/local /run/p/oem
+  return $status
+}
+export -f with_partitions
 
 out "VMTEST phase $phase start"
 # Let the restores udev started (one per PF event) finish before looking; this unit is
@@ -267,18 +296,37 @@ fault-boot)
   check 9 doctor-no-iommu bash -c "out=\$($bin doctor --root /tmp/vfio-root); rc=\$?; echo \"\$out\"; [ \$rc -eq 1 ] && grep -q '^failing: iommu: ' <<< \"\$out\""
   finish done
   ;;
-h-installer)
-  # Harvester's installer: the new system's partitions under /run/cos/target, the hook
-  # run from the live system with the machine's own NICs; only /oem and /usr/local may
-  # be written (the rest of the target is the read-only OS image).
-  target=/run/cos/target
-  mkdir -p $target/oem $target/usr/local
-  mount /dev/vdb $target/usr/local && mount /dev/vdc $target/oem
-  check H1 hook env HARVESTER_SRIOV_BIN=$media/harvester-sriov HARVESTER_SRIOV_POLICIES=$media/policies/boot \
-    sh $media/harvester-sriov-hook.sh install $target
-  check H1 only-oem-and-usr-local bash -c "cd $target && ! find . -mindepth 1 -not -path './oem*' -not -path './usr/local*' -not -path ./usr | grep . \
-    && test -f oem/91_harvester_sriov.yaml && test -x usr/local/bin/harvester-sriov && test -f usr/local/etc/harvester-sriov/state.json && echo ok"
-  umount $target/oem $target/usr/local
+h-installer-fails|h-installer)
+  # Harvester's installer: the example install configuration's after_install_chroot_commands,
+  # run as Elemental 1.1.x runs them (Tests/VM/guest/after-install-chroot-standin.py): chrooted
+  # in the new system, persistent partition (vdb) on /usr/local, OEM (vdc) on /oem, no resolver,
+  # not strictly. The release archive comes from 127.0.0.1:8080; h-installer-fails asks port
+  # 8081, where nothing listens.
+  serve_release
+  if [ "$phase" = h-installer-fails ]; then
+    chroot_install 1 8081
+    check HF fetch-failed-went-on bash -c "grep -q 'command 1 failed' $chroot_log && grep -q 'command 2 failed' $chroot_log \
+      && grep -q '2 of 2 commands failed' $chroot_log && echo both commands failed, the install went on"
+    with_partitions check HF note-written bash -c "grep -q 'could not fetch http://127.0.0.1:8081/' /run/p/oem/90_harvester_sriov_not_installed.yaml \
+      && ! test -e /run/p/usr/local/bin/harvester-sriov && echo note written, nothing installed"
+  else
+    chroot_install 1 8080
+    check H1 hook bash -c "grep -q '0 of 2 commands failed' $chroot_log && grep -q 'finished with status 0' $chroot_log && grep -q 'layout harvester, root /\$' $chroot_log \
+      || { tail -5 $chroot_log; exit 1; }"
+    # Nothing of ours in the image (the overlay's upper layer): only the fetched archive in /tmp,
+    # the hook's log in /var/log, and the resolver this test removed.
+    check H1 only-oem-and-usr-local with_partitions bash -c "! grep -v -e '^./tmp' -e '^./var\$' -e '^./var/log' -e '^./etc\$' -e '^./etc/resolv.conf\$' $chroot_log.upper \
+      && test -f /run/p/oem/91_harvester_sriov.yaml && test -x /run/p/usr/local/bin/harvester-sriov && test -f /run/p/usr/local/etc/harvester-sriov/state.json && echo ok"
+    check H1 note-removed with_partitions bash -c "! test -e /run/p/oem/90_harvester_sriov_not_installed.yaml && grep -q 'removed /oem/90_harvester_sriov_not_installed.yaml' $chroot_log && echo removed"
+  fi
+  finish ""
+  ;;
+h-failed-boot)
+  # The node installed without harvester-sriov: every boot says so, in the journal and on the
+  # console (run.sh checks the console log), and nothing of ours runs.
+  check HF boot-journal bash -c "journalctl -b -t harvester-sriov -o cat --no-pager | grep -c '^harvester-sriov was not installed: the installer could not fetch http://127.0.0.1:8081/harvester-sriov.tar.gz; '"
+  check HF no-vfs expect_eq "$(numvfs $pf1)/$(numvfs $pf2)" 0/0
+  check HF no-failed-units no_failed_units
   finish ""
   ;;
 h-first-boot)
@@ -357,6 +405,24 @@ h-recovery)
   check H7 nothing-ran bash -c "[ \$(systemctl show -P LoadState harvester-sriov-restore.service) = not-found ] \
     && ! systemctl list-units --all --no-legend 'harvester-sriov-restore@*' | grep . && ! test -e $rule && echo none"
   check H7 no-failed-units no_failed_units
+  # Then, from this live system, an installation with Elemental 2.x's chroot into wiped
+  # partitions: the persistent partition at /run/elemental/persistent, nothing at /usr/local.
+  mkdir -p /run/wipe && mount /dev/vdb /run/wipe && find /run/wipe -mindepth 1 -delete && umount /run/wipe
+  find /oem -mindepth 1 -delete
+  serve_release
+  chroot_install 2 8080
+  check E2 hook bash -c "grep -q '0 of 2 commands failed' $chroot_log && grep -q 'note: the persistent partition is mounted at /run/elemental/persistent' $chroot_log \
+    || { tail -5 $chroot_log; exit 1; }"
+  check E2 persistent-written with_partitions bash -c "! grep '^./usr/local/.' $chroot_log.upper && test -x /run/p/usr/local/bin/harvester-sriov \
+    && test -f /run/p/usr/local/etc/harvester-sriov/state.json && test -f /run/p/oem/91_harvester_sriov.yaml && echo ok"
+  finish ""
+  ;;
+h-e2-boot)
+  check E2 from-persistent bash -c "cmp $bin $media/harvester-sriov && test -f /usr/local/etc/harvester-sriov/state.json && findmnt -n -o SOURCE /usr/local"
+  check E2 pf1-numvfs expect_eq "$(numvfs $pf1)" 2
+  check E2 pf2-numvfs expect_eq "$(numvfs $pf2)" 3
+  check E2 status $bin status
+  check E2 no-failed-units no_failed_units
   finish ""
   ;;
 *)
