@@ -43,14 +43,14 @@ public struct HookRun: Sendable {
         let state = GeneratedFile(installation.options.layout.stateFile, .bytes([]))
         try installation.installer.check(files + [state])
 
-        // 3. Write: the binary and the units, then the policies, so that every prefix leaves a working node: the
-        //    units do nothing until the state they need is there.
-        let written = try installation.install(label: label, binary: binary, dryRun: false)
+        // 3. Write: the policies, then everything else. Step 2 checked the free space too, so that no write in
+        //    between fails with ENOSPC and leaves a state without its binary.
         if !policyFiles.isEmpty {
             policies = try application.apply(
                 input, nodeLabels: nodeLabels, host: host, dryRun: false, labelKey: label.key)
         }
         return Report(
-            label: label, policies: policyFiles.isEmpty ? nil : policies, warnings: policies.warnings, files: written)
+            label: label, policies: policyFiles.isEmpty ? nil : policies, warnings: policies.warnings,
+            files: try installation.install(label: label, binary: binary, dryRun: false))
     }
 }
