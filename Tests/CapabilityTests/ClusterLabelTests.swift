@@ -91,4 +91,18 @@ struct ClusterLabelTests {
         let api = try FakeAPIServer(node: Self.node, labels: ["network-sriov.capable": "false"])
         #expect(try node.plannedVFs(["--kubeconfig", api.kubeconfig, "--node", Self.node]) == 2)
     }
+
+    /// An operator's policy as its quickstart writes it: node-feature-discovery's key, with a zone the cluster
+    /// gives the Node; matched against the labels read from the API.
+    @Test func anNFDSelectedPolicyMatchesWithTheClustersLabels() throws {
+        let node = try Node(
+            PolicyManifest.policy(
+                "operator",
+                #"{resourceName: operator, numVfs: 2, nodeSelector: "#
+                    + #"{feature.node.kubernetes.io/network-sriov.capable: "true", topology.kubernetes.io/zone: "a"}, "#
+                    + #"nicSelector: {pfNames: ["enp59s0f1"]}}"#))
+        let api = try FakeAPIServer(node: Self.node, labels: ["topology.kubernetes.io/zone": "a"])
+        #expect(try node.plannedVFs(["--kubeconfig", api.kubeconfig, "--node", Self.node]) == 2)
+        #expect(try node.plannedVFs(["--offline"]) == 0, "the zone comes from the cluster")
+    }
 }
