@@ -53,20 +53,19 @@ public struct PCIDeviceClaiming: Sendable {
 
         // The addon makes a PCIDevice for each VF once it has seen it; its create webhook refuses a claim before.
         var devices: [String: PCIDeviceClaims.Device] = [:]
-        while true {
+        try poll(since: start, log: log) { () throws(SRIOVError) in
             devices = try listDevices()
             let missing = wanted.filter { devices[$0.name] == nil }
-            guard !missing.isEmpty else { break }
-            guard ContinuousClock.now - start < wait else {
-                throw .cluster(
+            guard let first = missing.first else { return nil }
+            return (
+                "waiting for the PCI devices addon to list \(missing.count) VFs as PCIDevice objects",
+                .cluster(
                     .notRegistered,
                     "the PCI devices addon has no PCIDevice \(missing.map(\.name).joined(separator: ", ")) (VF "
-                        + "\(missing[0].address) of \(missing[0].pf)) after \(seconds(wait)) s; check that the VFs exist "
+                        + "\(first.address) of \(first.pf)) after \(seconds(wait)) s; check that the VFs exist "
                         + "(harvester-sriov status) and the addon runs, then run harvester-sriov pcidevices --claim again"
                 )
-            }
-            log("waiting for the PCI devices addon to list \(missing.count) VFs as PCIDevice objects")
-            Kubectl.sleep(for: .seconds(2))
+            )
         }
         for claim in wanted {
             let device = devices[claim.name]!
@@ -92,20 +91,19 @@ public struct PCIDeviceClaiming: Sendable {
         }
 
         // The addon's controller binds each claimed VF to vfio-pci and then sets passthroughEnabled.
-        while true {
-            let names = Set(wanted.map(\.name))
+        let names = Set(wanted.map(\.name))
+        try poll(since: start, log: log) { () throws(SRIOVError) in
             let pending = try listClaims().filter { names.contains($0.name) && !$0.passthroughEnabled }.map(\.name)
-            guard !pending.isEmpty else { break }
-            guard ContinuousClock.now - start < wait else {
-                throw .cluster(
+                .sorted()
+            guard let first = pending.first else { return nil }
+            return (
+                "waiting for the PCI devices addon to bind \(pending.count) claimed VFs to vfio-pci",
+                .cluster(
                     .unreachable,
-                    "the PCI devices addon has not enabled passthrough for \(pending.sorted().joined(separator: ", ")) "
-                        + "after \(seconds(wait)) s; see kubectl describe \(PCIDeviceClaims.claimResource) "
-                        + "\(pending.sorted()[0]) and the addon's log, then run harvester-sriov pcidevices --claim again"
-                )
-            }
-            log("waiting for the PCI devices addon to bind \(pending.count) claimed VFs to vfio-pci")
-            Kubectl.sleep(for: .seconds(2))
+                    "the PCI devices addon has not enabled passthrough for \(pending.joined(separator: ", ")) after "
+                        + "\(seconds(wait)) s; see kubectl describe \(PCIDeviceClaims.claimResource) \(first) and the "
+                        + "addon's log, then run harvester-sriov pcidevices --claim again")
+            )
         }
 
         // The resource names as they are now: the addon writes them when it makes the device.
@@ -131,6 +129,19 @@ public struct PCIDeviceClaiming: Sendable {
         return Outcome(
             created: missing.map(\.name), alreadyThere: wanted.count - missing.count, served: served,
             notes: outcomeNotes)
+    }
+
+    /// Asks `check` every 2 s until it has nothing to wait for (nil), or until `wait` has passed since `start`,
+    /// when its error is thrown; its progress line goes to the log.
+    private func poll(
+        since start: ContinuousClock.Instant, log: (String) -> Void,
+        _ check: () throws(SRIOVError) -> (progress: String, timeout: SRIOVError)?
+    ) throws(SRIOVError) {
+        while let waiting = try check() {
+            guard ContinuousClock.now - start < wait else { throw waiting.timeout }
+            log(waiting.progress)
+            Kubectl.sleep(for: .seconds(2))
+        }
     }
 
     private func listDevices() throws(SRIOVError) -> [String: PCIDeviceClaims.Device] {
