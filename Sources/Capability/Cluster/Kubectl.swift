@@ -90,6 +90,20 @@ public struct Kubectl: Sendable {
             hint: "it is \(BoundedRead.kind(status.st_mode)), not a regular file; \(hint)")
     }
 
+    /// kubectl with RKE2's admin credential (server nodes only) unless `kubeconfig` names another: for the
+    /// PCI devices addon's objects, which a node's own credential may not touch. `mayDo` and `orElse` finish
+    /// the hint for a missing kubeconfig.
+    public static func admin(
+        kubectl: String?, kubeconfig: String?, mayDo: String, orElse: String, requestTimeoutSeconds: Int,
+        retrySeconds: Int
+    ) throws(SRIOVError) -> Kubectl {
+        try Kubectl(
+            kubectl: kubectl, kubeconfig: kubeconfig ?? adminKubeconfig,
+            missingKubeconfig: "RKE2 writes it on server nodes only; pass --kubeconfig with one that may \(mayDo), or "
+                + orElse,
+            requestTimeoutSeconds: requestTimeoutSeconds, retrySeconds: retrySeconds)
+    }
+
     /// The whole command line of one request (`request` as kubectl's arguments, e.g. patch node NAME ...).
     public func arguments(_ request: [String]) -> [String] {
         [path, "--kubeconfig", kubeconfig, "--request-timeout=\(milliseconds(requestTimeout) / 1000)s"] + request

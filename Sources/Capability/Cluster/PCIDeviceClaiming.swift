@@ -19,10 +19,9 @@ public struct PCIDeviceClaiming: Sendable {
         guard Self.waitRange.contains(waitSeconds) else {
             throw .usage("--wait-for \(waitSeconds): must be 0 to 3600 seconds")
         }
-        self.kubectl = try Kubectl(
-            kubectl: kubectl, kubeconfig: kubeconfig ?? Kubectl.adminKubeconfig,
-            missingKubeconfig: "RKE2 writes it on server nodes only; pass --kubeconfig with one that may create "
-                + "\(PCIDeviceClaims.claimResource), or apply harvester-sriov export pcideviceclaims elsewhere",
+        self.kubectl = try Kubectl.admin(
+            kubectl: kubectl, kubeconfig: kubeconfig, mayDo: "create \(PCIDeviceClaims.claimResource)",
+            orElse: "apply harvester-sriov export pcideviceclaims elsewhere",
             requestTimeoutSeconds: requestTimeoutSeconds, retrySeconds: retrySeconds)
         self.node = try NodeName.resolve(override: node)
         self.user = user

@@ -10,10 +10,9 @@ public struct PCIDevicesAgreement: Sendable {
         requestTimeoutSeconds: Int = Kubectl.defaultRequestTimeoutSeconds,
         retrySeconds: Int = Kubectl.defaultRetrySeconds
     ) throws(SRIOVError) {
-        self.kubectl = try Kubectl(
-            kubectl: kubectl, kubeconfig: kubeconfig ?? Kubectl.adminKubeconfig,
-            missingKubeconfig: "RKE2 writes it on server nodes only; pass --kubeconfig with one that may patch "
-                + "\(PCIDevicesAddon.resource), or run the kubectl command harvester-sriov pcidevices prints",
+        self.kubectl = try Kubectl.admin(
+            kubectl: kubectl, kubeconfig: kubeconfig, mayDo: "patch \(PCIDevicesAddon.resource)",
+            orElse: "run the kubectl command harvester-sriov pcidevices prints",
             requestTimeoutSeconds: requestTimeoutSeconds, retrySeconds: retrySeconds)
         self.node = try NodeName.resolve(override: node)
     }
