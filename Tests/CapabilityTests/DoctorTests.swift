@@ -124,20 +124,25 @@ import Testing
 
     // MARK: - The command
 
-    @Test func theCommandExits1OnAFailingFindingAndPrintsJSON() throws {
+    /// A root with one policy for the X710 port stored, applied on a testbed of `pf`.
+    static func applied(_ spec: String, on pf: FakeFunction) throws -> (TemporaryFolder, String, Testbed) {
         let folder = try TemporaryFolder()
         let root = try folder.folder("root")
-        var pf = Self.x710()
-        pf.iommuGroup = nil
-        for index in pf.sriov!.vfs.indices { pf.sriov!.vfs[index].iommuGroup = nil }
         let testbed = try Testbed([pf])
-        try folder.write(
-            "p.yaml",
-            PolicyManifest.policy(
-                "vms", #"{resourceName: vms, numVfs: 4, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
+        try folder.write("p.yaml", PolicyManifest.policy("p", spec))
         let applied = try Umockdev.run(
             ["policy", "apply", "--root", root, folder.url.path + "/p.yaml"], in: testbed.root)
         #expect(applied.status == 0, "\(applied.stderr)")
+        return (folder, root, testbed)
+    }
+
+    @Test func theCommandExits1OnAFailingFindingAndPrintsJSON() throws {
+        var pf = Self.x710()
+        pf.iommuGroup = nil
+        for index in pf.sriov!.vfs.indices { pf.sriov!.vfs[index].iommuGroup = nil }
+        let (folder, root, testbed) = try Self.applied(
+            #"{resourceName: vms, numVfs: 4, deviceType: vfio-pci, nicSelector: {pfNames: ["enp59s0f0"]}}"#, on: pf)
+        defer { withExtendedLifetime(folder) {} }
         let doctor = try Umockdev.run(["doctor", "--root", root], in: testbed.root)
         #expect(doctor.status == 1, "\(doctor.stderr)")
         #expect(doctor.stdout.hasPrefix("failing: iommu: node "))
@@ -148,16 +153,9 @@ import Testing
     }
 
     @Test func nothingFoundIsSaidAndExits0() throws {
-        let folder = try TemporaryFolder()
-        let root = try folder.folder("root")
-        let testbed = try Testbed([Self.x710()])
-        try folder.write(
-            "p.yaml",
-            PolicyManifest.policy(
-                "pods", #"{resourceName: pods, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#))
-        let applied = try Umockdev.run(
-            ["policy", "apply", "--root", root, folder.url.path + "/p.yaml"], in: testbed.root)
-        #expect(applied.status == 0, "\(applied.stderr)")
+        let (folder, root, testbed) = try Self.applied(
+            #"{resourceName: pods, numVfs: 4, nicSelector: {pfNames: ["enp59s0f0"]}}"#, on: Self.x710())
+        defer { withExtendedLifetime(folder) {} }
         let doctor = try Umockdev.run(["doctor", "--root", root], in: testbed.root)
         #expect(doctor.status == 0, "\(doctor.stderr)")
         #expect(doctor.stdout.hasPrefix("nothing stands between node "))
