@@ -38,11 +38,13 @@ struct Label: ParsableCommand {
         try runReporting {
             try CapabilityLabel.check(flags.key)
             let (root, layout) = try target.resolve()
+            // kubectl and the kubeconfig are checked first: a wrong one is 74 before anything is read or written.
+            let application = try apply ? applicationChecked() : nil
             let key = CapabilityLabel.key(given: flags.key, store: StateStore(root: root, layout: layout))
             let label = try CapabilityLabel(key: key, capable: try HostDiscovery.discover().capable)
             let installation = NodeInstallation(root: root, options: flags.options(layout))
-            if apply {
-                try applyNow(label, installation: installation)
+            if let application {
+                try applyNow(label, application: application, installation: installation)
                 return
             }
             if self.print {
@@ -58,13 +60,17 @@ struct Label: ParsableCommand {
     /// One line per attempt on stderr (the journal when run from a unit); the error, if any, once. The drop-in
     /// (and the yip file's copy) is rewritten first: RKE2 sets its configured labels again at every start, so a
     /// patch alone would be undone by the next one.
-    private func applyNow(_ label: CapabilityLabel, installation: NodeInstallation) throws {
-        LoggingSystem.bootstrap(JournalLogHandler.init)
-        let logger = Logger(label: "harvester-sriov")
-        // kubectl and the kubeconfig are checked before any file is written.
-        let application = try NodeLabelApplication(
+    private func applicationChecked() throws(SRIOVError) -> NodeLabelApplication {
+        try NodeLabelApplication(
             kubectl: cluster.kubectl, kubeconfig: cluster.kubeconfig, node: cluster.node,
             requestTimeoutSeconds: cluster.requestTimeout, retrySeconds: cluster.retryFor)
+    }
+
+    private func applyNow(
+        _ label: CapabilityLabel, application: NodeLabelApplication, installation: NodeInstallation
+    ) throws {
+        LoggingSystem.bootstrap(JournalLogHandler.init)
+        let logger = Logger(label: "harvester-sriov")
         for change in try installation.label(label, dryRun: false) where change.outcome != .unchanged {
             logger.info("\(change.outcome.rawValue) \(change.path)")
         }
