@@ -57,11 +57,5 @@ public enum NodeName {
     }
 
     /// `uname -n`: what Go's `os.Hostname()` reads (/proc/sys/kernel/hostname), as kubelet does.
-    public static func hostName() -> String {
-        var names = utsname()
-        guard uname(&names) == 0 else { return "" }
-        return withUnsafeBytes(of: names.nodename) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-    }
+    public static func hostName() -> String { uname(\.nodename) }
 }

@@ -81,26 +81,17 @@ public struct NodeFacts: Equatable, Sendable {
 
     /// modules.dep and modules.builtin together, or nil when there is no index (a container, a chroot).
     static func moduleIndex(_ folder: String) -> String? {
-        let texts = ["modules.dep", "modules.builtin"].compactMap { name -> String? in
-            guard let fd = try? FileDescriptor.open(FilePath("\(folder)/\(name)"), .readOnly, options: .closeOnExec)
-            else { return nil }
-            defer { try? fd.close() }
-            return try? String(decoding: fd.readToEnd(limit: 16 << 20), as: UTF8.self)
+        let texts = ["modules.dep", "modules.builtin"].compactMap { name in
+            (try? BoundedRead.file("\(folder)/\(name)", limit: 16 << 20)).map { String(decoding: $0, as: UTF8.self) }
         }
         return texts.isEmpty ? nil : texts.joined(separator: "\n")
     }
 
-    static func release() -> String {
-        var names = utsname()
-        guard uname(&names) == 0 else { return "" }
-        return withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    }
+    static func release() -> String { uname(\.release) }
 
     static func cpuVendor() -> String? {
-        guard let fd = try? FileDescriptor.open("/proc/cpuinfo", .readOnly, options: .closeOnExec) else { return nil }
-        defer { try? fd.close() }
-        guard let text = try? String(decoding: fd.readToEnd(limit: 1 << 20), as: UTF8.self) else { return nil }
-        return text.split(separator: "\n").first { $0.hasPrefix("vendor_id") }
+        guard let bytes = try? BoundedRead.file("/proc/cpuinfo", limit: 1 << 20) else { return nil }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("vendor_id") }
             .flatMap { $0.split(separator: ":").last.map { String($0).trimmingSpaces } }
     }
 }
