@@ -1,5 +1,7 @@
 import ArgumentParser
 import Capability
+import SRIOVHost
+import SRIOVModel
 
 struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(

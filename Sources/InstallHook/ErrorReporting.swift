@@ -1,5 +1,7 @@
 import ArgumentParser
 import Capability
+import SRIOVHost
+import SRIOVModel
 import SystemPackage
 
 /// Runs a command body; an `SRIOVError` becomes its one-line message on stderr and

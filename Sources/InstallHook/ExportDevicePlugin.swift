@@ -1,5 +1,7 @@
 import ArgumentParser
 import Capability
+import SRIOVHost
+import SRIOVModel
 
 extension Export {
     struct DevicePlugin: ParsableCommand {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Capability
+import SRIOVHost
+import SRIOVModel
 
 extension Export {
     struct PCIDeviceClaims: ParsableCommand {
@@ -16,7 +18,7 @@ extension Export {
         @OptionGroup var options: PlanOptions
 
         @Option(help: "The claims' spec.userName (the Harvester UI lets that user disable passthrough).")
-        var user = Capability.PCIDeviceClaims.defaultUser
+        var user = SRIOVModel.PCIDeviceClaims.defaultUser
 
         @Option(
             help:
@@ -28,10 +30,10 @@ extension Export {
             try runReporting {
                 let node = try NodeName.resolve(root: options.target.resolve().root.path, override: node)
                 let current = try options.plan()
-                let (claims, notes) = Capability.PCIDeviceClaims.wanted(
+                let (claims, notes) = SRIOVModel.PCIDeviceClaims.wanted(
                     plan: current.plan, host: current.host, node: node, user: user)
                 for note in notes { printError("harvester-sriov: note: \(note)") }
-                output(try Capability.PCIDeviceClaims.yaml(claims), terminator: "")
+                output(try SRIOVModel.PCIDeviceClaims.yaml(claims), terminator: "")
             }
         }
     }

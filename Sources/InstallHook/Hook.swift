@@ -1,5 +1,7 @@
 import ArgumentParser
 import Capability
+import SRIOVHost
+import SRIOVModel
 
 struct Hook: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,7 +49,7 @@ struct Hook: ParsableCommand {
             let hook = HookRun(root: target, options: flags.options(layout))
             let result = try hook.run(
                 policyFiles: policies, nodeLabels: labels,
-                labelKey: CapabilityLabel.key(given: flags.key, store: StateStore(root: target, layout: layout)),
+                labelKey: StateStore(root: target, layout: layout).capabilityKey(given: flags.key),
                 host: host,
                 binary: binary, dryRun: flags.dryRun)
 

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Capability
+import SRIOVHost
+import SRIOVModel
 
 struct Install: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +19,7 @@ struct Install: ParsableCommand {
             let persistent = try PersistentMount.check(given, layout: layout)
             let root = given.writing(to: persistent)
             notePersistentMount(persistent, root)
-            let key = CapabilityLabel.key(given: flags.key, store: StateStore(root: root, layout: layout))
+            let key = StateStore(root: root, layout: layout).capabilityKey(given: flags.key)
             let label = try CapabilityLabel(key: key, capable: try HostDiscovery.discover().capable)
             let installation = NodeInstallation(root: root, options: flags.options(layout))
             report(

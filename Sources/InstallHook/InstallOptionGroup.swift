@@ -1,5 +1,7 @@
 import ArgumentParser
 import Capability
+import SRIOVHost
+import SRIOVModel
 
 /// Options shared by install, label and hook.
 struct InstallFlags: ParsableArguments {

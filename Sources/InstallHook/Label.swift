@@ -1,6 +1,8 @@
 import ArgumentParser
 import Capability
 import Logging
+import SRIOVHost
+import SRIOVModel
 
 struct Label: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,7 +42,7 @@ struct Label: ParsableCommand {
             let (root, layout) = try target.resolve()
             // kubectl and the kubeconfig are checked first: a wrong one is 74 before anything is read or written.
             let application = try apply ? applicationChecked() : nil
-            let key = CapabilityLabel.key(given: flags.key, store: StateStore(root: root, layout: layout))
+            let key = StateStore(root: root, layout: layout).capabilityKey(given: flags.key)
             let label = try CapabilityLabel(key: key, capable: try HostDiscovery.discover().capable)
             let installation = NodeInstallation(root: root, options: flags.options(layout))
             if let application {

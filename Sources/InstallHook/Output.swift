@@ -1,4 +1,6 @@
 import Capability
+import SRIOVHost
+import SRIOVModel
 import SystemPackage
 
 #if canImport(Glibc)

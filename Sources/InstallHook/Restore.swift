@@ -1,6 +1,8 @@
 import ArgumentParser
 import Capability
 import Logging
+import SRIOVHost
+import SRIOVModel
 
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(

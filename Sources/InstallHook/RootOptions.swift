@@ -1,5 +1,7 @@
 import ArgumentParser
 import Capability
+import SRIOVHost
+import SRIOVModel
 
 #if canImport(Glibc)
     import Glibc

@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// A stored state that cannot be used: restore says so in the journal and touches no
 /// VF; plan and status exit 65 with the message. And no input of the state, restore

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Issue 19: numbers from flags are range-checked where they are parsed, children run in a process group of
 /// their own that is killed whole at the deadline.

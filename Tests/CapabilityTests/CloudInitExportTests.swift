@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// `export cloudinit`: the node-manager CloudInit that carries policy files to a cluster's nodes.
 @Suite struct CloudInitExportTests {

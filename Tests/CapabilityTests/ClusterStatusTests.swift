@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Issue 19: cluster errors are classified by HTTP status, not by kubectl's wording; a kubeconfig or kubectl that
 /// is not a regular file is a local problem (74) found before any attempt.

@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Discovery, detect and the restore reader against /sys trees holding what no kernel
 /// writes: every value is reported as what it is (unknown, unusable and why), never as

@@ -1,4 +1,6 @@
 import Capability
+import SRIOVHost
+import SRIOVModel
 import Testbed
 import Testing
 

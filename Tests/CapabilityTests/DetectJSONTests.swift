@@ -4,6 +4,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// `detect --json` is written by its own small writer, not JSONEncoder (which cost most of
 /// the command's time on a host with 2,000 VFs). Its bytes must stay JSONEncoder's: each

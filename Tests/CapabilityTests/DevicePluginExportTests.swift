@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// `export device-plugin`: the sriov-network-device-plugin config for this node's plan.
 @Suite struct DevicePluginExportTests {

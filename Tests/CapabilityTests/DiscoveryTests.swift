@@ -2,6 +2,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Discovery in-process, through real libudev and libpci, against umockdev testbeds.
 @Suite struct DiscoveryTests {

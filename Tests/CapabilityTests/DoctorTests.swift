@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// `doctor` on fake sysfs trees: every check failing and passing.
 @Suite struct DoctorTests {

@@ -3,6 +3,8 @@ import SystemPackage
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// The one read-to-end loop that policy files, RootWriter and `install` (its own binary) use.
 @Suite struct FileReadTests {

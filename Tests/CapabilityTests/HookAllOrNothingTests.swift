@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// `hook` writes everything or nothing: every target is checked before the first write.
 @Suite struct HookAllOrNothingTests {

@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// The files install and label put on a node, in both layouts, and how they are written.
 @Suite struct InstallTests {

@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// `export kubevirt`: the merge patch that permits this node's vfio-pci pools in the KubeVirt CR.
 @Suite struct KubeVirtExportTests {

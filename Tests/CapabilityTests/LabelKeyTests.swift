@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// The key given is the key matched: policies' nodeSelector sees the capability under the key the node was
 /// labelled with (`--key`, stored in the state), and always under node-feature-discovery's key.

@@ -1,6 +1,8 @@
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// How `label --apply` reads kubectl's exit and output: what is retried and what ends at once.
 @Suite struct LabelVerdictTests {

@@ -4,6 +4,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Messages that say what happened: a link refused on read as on write, the read-only
 /// advice for the layout in use, and every errno by its C name.

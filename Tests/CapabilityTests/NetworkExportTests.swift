@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// `export network`: SriovNetworks become the NetworkAttachmentDefinitions the operator renders.
 @Suite struct NetworkExportTests {

@@ -4,6 +4,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// The node's one name (`NodeName`), as kubelet and RKE2 work it out, in every command that names the node.
 @Suite struct NodeNameTests {

@@ -1,6 +1,8 @@
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 @Suite struct PCIAddressTests {
     @Test(arguments: [

@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Living with Harvester's PCI devices addon: which of its SRIOVNetworkDevice objects conflict with
 /// the plan, what status and restore say when VFs vanish, and `pcidevices` through the real kubectl

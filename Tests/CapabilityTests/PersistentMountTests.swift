@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Where `hook` and `install` write what must outlive the first boot: the persistent partition
 /// as Elemental 1.x and 2.x mount it in the installer's chroot, decided from /proc/self/mountinfo.

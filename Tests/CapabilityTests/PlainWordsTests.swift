@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Issue 19: an addon object we cannot read is skipped with one plain line and stops no other; user and API text
 /// reaches a message with its control characters escaped, and a name pasted into a command is shell-quoted.

@@ -1,4 +1,6 @@
 import Capability
+import SRIOVHost
+import SRIOVModel
 import Testing
 
 /// Every invalid input produces exactly the message a user sees.

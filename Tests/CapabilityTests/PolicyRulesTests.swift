@@ -1,4 +1,6 @@
 import Capability
+import SRIOVHost
+import SRIOVModel
 import Testing
 
 /// Rules between policies, and against the live host's NICs.

@@ -3,6 +3,8 @@ import SystemPackage
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Issue 19: a file we did not write is looked at before a byte is read: a FIFO does not block open(2), a folder
 /// is not read, and a file beyond its limit is refused at once, however large it is (sparse files: no disk used).

@@ -4,6 +4,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Restore against a simulated kernel that behaves like drivers/pci/iov.c.
 @Suite struct RestoreTests {

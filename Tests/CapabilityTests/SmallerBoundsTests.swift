@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Issue 19, the smaller items: reading through a linked state folder, what is at state.lock, repeated and empty
 /// --node-label values, lspci's short PCI address, and who holds the lock when a command gives up.

@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Temporary files that killed writes leave behind: removed by the writer and by uninstall
 /// once their writer is gone, never while it is alive.

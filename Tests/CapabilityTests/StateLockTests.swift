@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// The state lock: every change of the stored state is a read-modify-write under it,
 /// whatever process makes it, so nothing one command stored is lost to another.

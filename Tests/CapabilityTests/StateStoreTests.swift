@@ -1,5 +1,7 @@
 import Capability
 import Foundation
+import SRIOVHost
+import SRIOVModel
 import Testing
 
 /// Storing policies: atomic, idempotent, symlink-safe writes under a target root.

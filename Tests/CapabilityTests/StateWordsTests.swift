@@ -1,6 +1,8 @@
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Issue 19: a state file of the wrong shape is one line in plain words: which field, what was expected, what to
 /// do; never the decoder's words ("keyed decoding container", "Dictionary<String, Any>").

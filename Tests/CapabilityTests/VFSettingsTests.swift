@@ -5,6 +5,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// Per-VF VLAN, QoS, protocol, rates and link state from policy annotations: read and
 /// checked as sriov-cni checks them, stored, applied by restore through the PF driver

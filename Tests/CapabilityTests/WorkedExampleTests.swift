@@ -3,6 +3,8 @@ import Testbed
 import Testing
 
 @testable import Capability
+@testable import SRIOVHost
+@testable import SRIOVModel
 
 /// The README's worked example, from a policy to a VM on Harvester, run through stand-ins of what a real cluster
 /// runs: the API server with the PCI devices addon's webhook and claim controller, and Harvester's network

@@ -1,4 +1,6 @@
 import Capability
+import SRIOVHost
+import SRIOVModel
 import SystemPackage
 
 // What the fuzz targets share. Built with -sanitize=fuzzer -DFUZZING (scripts/fuzz-*),

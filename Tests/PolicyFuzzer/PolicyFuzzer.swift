@@ -6,6 +6,8 @@
 // Every input must end in policies or problems: no crash, no hang, no trap.
 import Capability
 import FuzzDriver
+import SRIOVHost
+import SRIOVModel
 
 #if canImport(Glibc)
     import Glibc

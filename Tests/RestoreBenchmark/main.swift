@@ -6,6 +6,8 @@
 import Capability
 import Foundation
 import Logging
+import SRIOVHost
+import SRIOVModel
 import Testbed
 
 let arguments = CommandLine.arguments

@@ -7,6 +7,8 @@
 // Every input must end in a state or a one-line problem: no crash, no hang, no trap.
 import Capability
 import FuzzDriver
+import SRIOVHost
+import SRIOVModel
 import SystemPackage
 
 #if canImport(Glibc)

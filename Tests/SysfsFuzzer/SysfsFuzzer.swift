@@ -23,6 +23,8 @@
 // file descriptor left open.
 import Capability
 import FuzzDriver
+import SRIOVHost
+import SRIOVModel
 import Testbed
 
 #if canImport(Glibc)

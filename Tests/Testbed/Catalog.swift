@@ -1,4 +1,6 @@
 import Capability
+import SRIOVHost
+import SRIOVModel
 
 /// Real NICs' published IDs and SR-IOV layouts (pci.ids; the operator's supported-NIC
 /// list; the drivers' `sriov_totalvfs` limits), to build faithful fake hosts from.

@@ -1,6 +1,8 @@
 import Capability
 import Dispatch
 import Foundation
+import SRIOVHost
+import SRIOVModel
 import SystemPackage
 
 /// A test double of the kernel's SR-IOV side that behaves like drivers/pci/iov.c and

@@ -1,5 +1,7 @@
 import Capability
 import Foundation
+import SRIOVHost
+import SRIOVModel
 import SystemPackage
 
 #if canImport(Glibc)

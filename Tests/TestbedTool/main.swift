@@ -3,6 +3,8 @@
 // have netdevs, plus the devices every server has (NVMe, a management NIC).
 import Capability
 import Foundation
+import SRIOVHost
+import SRIOVModel
 import Testbed
 
 let arguments = CommandLine.arguments

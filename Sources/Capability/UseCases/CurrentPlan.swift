@@ -1,3 +1,6 @@
+import SRIOVHost
+import SRIOVModel
+
 /// The plan for this node now, as restore, status and `plan` all see it: the stored
 /// policies and the drop-in ones (`DropInPolicies`) with moved cards followed, resolved against the PFs present (less any
 /// different card found in a remembered slot) and the node's labels.

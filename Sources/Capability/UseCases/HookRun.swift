@@ -1,3 +1,6 @@
+import SRIOVHost
+import SRIOVModel
+
 /// `hook`: the one call the Harvester installer makes. All or nothing: it validates
 /// everything, then checks every path it will write, and only then writes the policies
 /// and the files `install` writes.

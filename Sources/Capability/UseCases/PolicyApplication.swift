@@ -1,3 +1,6 @@
+import SRIOVHost
+import SRIOVModel
+
 /// `policy apply`: validate new policies together with the stored ones, then store
 /// them atomically. Policies replace stored ones of the same name, as `kubectl apply`.
 public struct PolicyApplication: Sendable {

@@ -1,4 +1,6 @@
 import Capability
+import SRIOVHost
+import SRIOVModel
 
 /// Stands in for sriov-network-device-plugin's selection of a netDevice pool (pkg/netdevice/
 /// netDeviceProvider.go GetFilteredDevices, pkg/resources/deviceSelectors.go): every non-empty list

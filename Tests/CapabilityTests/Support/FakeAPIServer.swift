@@ -1,5 +1,7 @@
 import Capability
 import Foundation
+import SRIOVHost
+import SRIOVModel
 import Testbed
 
 /// Stand-in for kube-apiserver: starts FakeAPIServer.py (beside this file) on an ephemeral port and

@@ -1,6 +1,8 @@
 import Capability
 import Foundation
 import Logging
+import SRIOVHost
+import SRIOVModel
 import Synchronization
 import Testbed
 

@@ -1,0 +1,210 @@
+import NetShim
+import SRIOVModel
+import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Builds the `HostInventory` from the running kernel. Read-only: discovery never
+/// writes anything.
+///
+/// Cost decides who reads what. libudev builds a device object with some 150 system
+/// calls, and enumerating a subsystem builds one for every device in it, which on a
+/// host with 2,000 VFs costs more than `lspci -vv`. So the PCI function list and the
+/// class filter come from one folder listing and one small read per function;
+/// libudev opens each network function that is not a VF (driver, attributes, netdevs);
+/// libpci reads config space and names of those; VFs are found through their PF's
+/// `virtfnN` links and read with a handful of plain sysfs reads each.
+public enum HostDiscovery {
+    /// `root` is where RKE2's config is read for the node's name (`NodeName`).
+    public static func discover(root: FilePath = "/") throws(SRIOVError) -> HostInventory {
+        let sysDevices = Sysfs.root.appending("devices")
+        guard Sysfs.exists(sysDevices) else {
+            throw .discovery(
+                "cannot read \(sysDevices): sysfs is not mounted at \(Sysfs.root); "
+                    + "mount it (mount -t sysfs sysfs /sys) or run on the node itself")
+        }
+        let udev = try Udev()
+        let pci = try PCILibrary()
+        // Sorted, a PF comes before its VFs: a VF's routing ID is its PF's plus a positive offset.
+        let addresses = Sysfs.entries(Sysfs.pciDevices).compactMap { PCIAddress(sysfsName: $0) }.sorted()
+
+        // VFs' paths are Strings: see Sysfs.attribute(in:_:).
+        let pciDevices = Sysfs.pciDevices.string + "/"
+        var vfAddresses = Set<PCIAddress>()
+        var interfaces: [PhysicalFunction] = []
+        var unusable: [UnusableNIC] = []
+        for address in addresses where !vfAddresses.contains(address) {
+            let path = Sysfs.pciDevice(address)
+            // Class 0x02xxxx is "network controller": Ethernet, InfiniBand and the rest.
+            guard let classCode = Sysfs.integer(path.appending("class")), classCode >> 16 == 0x02,
+                // A VF whose PF is not a network function is still not a PF.
+                !Sysfs.exists(path.appending("physfn")),
+                // Gone between the listing and now (hot unplug): nothing to report.
+                let device = udev.device(subsystem: "pci", sysname: address.description),
+                let vendor = idValue(device.attribute("vendor")),
+                let deviceID = idValue(device.attribute("device"))
+            else { continue }
+            let base = PCIFunction(
+                address: address, vendor: vendor, deviceID: deviceID, driver: device.driver,
+                netdevs: try udev.children(of: device, subsystem: "net").map {
+                    NetDevice.read(folder: $0.syspath, details: true)
+                })
+            let config = pci.configFacts(address)
+            let names = pci.names(vendor: vendor, device: deviceID)
+            let label = names.device.map { "\($0) (\(vendor):\(deviceID))" } ?? "\(vendor):\(deviceID)"
+
+            let totalFile = path.appending("sriov_totalvfs")
+            let totalVFs: Int
+            switch Sysfs.read(totalFile) {
+            case .failure(.noSuchFileOrDirectory):
+                unusable.append(withoutSRIOVFiles(base, label: label, config: config))
+                continue
+            case .failure(let errno):
+                let problem = "cannot be read: \(errno.description) (\(SRIOVError.symbol(errno)))"
+                unusable.append(unreadableTotal(base, label: label, file: totalFile, problem))
+                continue
+            case .success(let text):
+                guard let count = SysfsValue.count(text) else {
+                    let problem = "reads \(SysfsValue.quoted(text)), not a VF count as the kernel writes it"
+                    unusable.append(unreadableTotal(base, label: label, file: totalFile, problem))
+                    continue
+                }
+                totalVFs = count
+            }
+            if totalVFs == 0 {
+                unusable.append(
+                    UnusableNIC(
+                        function: base, reason: .sriovDisabled,
+                        detail:
+                            "\(label) reports sriov_totalvfs 0: enable SR-IOV for this NIC in the BIOS/UEFI setup or the NIC's firmware, then reboot"
+                    ))
+                continue
+            }
+            guard base.driver != nil else {
+                unusable.append(
+                    UnusableNIC(
+                        function: base, reason: .noDriver,
+                        detail:
+                            "\(label) has no driver bound, so no VFs can be created; load its driver (lspci -k -s \(address) names the candidates)"
+                    ))
+                continue
+            }
+
+            // The kernel gives every VF its PF's vendor and the capability's VF device ID.
+            let vfDeviceID = idValue(device.attribute("sriov_vf_device")) ?? config?.sriov?.vfDeviceID ?? deviceID
+            let vfs = Sysfs.virtualFunctions(of: address).map { link in
+                vfAddresses.insert(link.address)
+                let vfPath = pciDevices + link.address.sysfsName
+                let netPath = "\(vfPath)/net"
+                let function = PCIFunction(
+                    address: link.address, vendor: vendor, deviceID: vfDeviceID,
+                    driver: Sysfs.linkName(in: vfPath, "driver"),
+                    netdevs: Sysfs.entries(atPath: netPath).map {
+                        NetDevice.read(folder: "\(netPath)/\($0)", details: false)
+                    })
+                return VirtualFunction(
+                    vfID: link.index, function: function,
+                    iommuGroup: Sysfs.linkName(in: vfPath, "iommu_group").flatMap(SysfsValue.index))
+            }
+
+            interfaces.append(
+                PhysicalFunction(
+                    function: base,
+                    vendorName: names.vendor,
+                    deviceName: names.device,
+                    totalVFs: totalVFs,
+                    // Unknown (null) when the file holds no count: never a made-up 0.
+                    numVFs: Sysfs.attribute(path.appending("sriov_numvfs")).flatMap(SysfsValue.count),
+                    capability: config?.sriov,
+                    serialNumber: config?.serialNumber,
+                    // -1 is the kernel's "no NUMA information"; no other negative is a node.
+                    numaNode: device.integerAttribute("numa_node").flatMap { $0 < 0 ? nil : $0 },
+                    iommuGroup: Sysfs.iommuGroup(path),
+                    vfs: vfs))
+        }
+        return HostInventory(node: NodeName.resolved(root: root), interfaces: interfaces, unusable: unusable)
+    }
+
+    /// A network function without `sriov_*` files: config space tells whether the
+    /// hardware has the capability (and the kernel lacks CONFIG_PCI_IOV) or not. Config
+    /// space that cannot be read far enough to tell is said to be so, not taken for "none".
+    static func withoutSRIOVFiles(_ function: PCIFunction, label: String, config: PCIConfigFacts?) -> UnusableNIC {
+        if let sriov = config?.sriov {
+            return UnusableNIC(
+                function: function, reason: .kernelWithoutSRIOV,
+                detail:
+                    "\(label) has an SR-IOV capability for \(sriov.totalVFs) VFs in config space, but the kernel shows "
+                    + "no sriov_* files; boot a kernel built with CONFIG_PCI_IOV=y")
+        }
+        if let config, config.readableBytes < PCILibrary.extendedConfigStart {
+            return UnusableNIC(
+                function: function, reason: .noSRIOVCapability,
+                detail:
+                    "\(label) has no sriov_* files, and only \(config.readableBytes) bytes of its config space can be "
+                    + "read, too few to show an SR-IOV capability; a kernel built with CONFIG_PCI_IOV=y "
+                    + "(as distributions' are) creates those files for every function that has one, so it most likely "
+                    + "cannot create VFs (run detect as root to read all of config space)")
+        }
+        return UnusableNIC(
+            function: function, reason: .noSRIOVCapability,
+            detail:
+                "\(label) has no SR-IOV capability in PCI config space; it cannot create VFs")
+    }
+
+    /// A `sriov_totalvfs` that gives no count: the kernel always writes one, so the
+    /// driver or the device is failing (or the tree is not the kernel's).
+    static func unreadableTotal(
+        _ function: PCIFunction, label: String, file: FilePath,
+        _ problem: String
+    ) -> UnusableNIC {
+        UnusableNIC(
+            function: function, reason: .unreadableSRIOVAttribute,
+            detail:
+                "\(label): \(file) \(problem); check dmesg for the driver's errors, then reload the NIC's driver or reboot"
+        )
+    }
+
+    static func ethtoolPermanentMAC(_ name: String) -> String? {
+        var mac = [UInt8](repeating: 0, count: 6)
+        guard hsriov_permanent_mac(name, &mac) == 0, mac.contains(where: { $0 != 0 }) else { return nil }
+        return mac.map { hex($0, width: 2) }.joined(separator: ":")
+    }
+
+    /// `0x8086` as sysfs shows it becomes `8086`, the operator's form.
+    static func idValue(_ text: String?) -> String? {
+        guard let text else { return nil }
+        let digits = text.hasPrefix("0x") ? text.dropFirst(2) : Substring(text)
+        // Hex digits only: UInt16 would also take a sign ("+86").
+        guard digits.allSatisfy(\.isHexDigit), let value = UInt16(digits, radix: 16) else { return nil }
+        return hex(value, width: 4)
+    }
+
+}
+
+extension NetDevice {
+    /// Reads a netdev's sysfs folder. VFs need only name, MAC and MTU (the operator's
+    /// VF fields); `details` adds what a PF reports, at six more reads.
+    static func read(folder: String, details: Bool) -> NetDevice {
+        func attribute(_ name: String) -> String? { Sysfs.attribute(in: folder, name) }
+        func integer(_ name: String) -> Int? { attribute(name).flatMap(SysfsValue.integer) }
+        func number(_ name: String) -> Int? { integer(name).flatMap { $0 >= 0 ? $0 : nil } }
+        var netdev = NetDevice(
+            name: Sysfs.lastComponent(folder) ?? "", mac: attribute("address").flatMap(SysfsValue.linkAddress),
+            mtu: number("mtu"))
+        if details {
+            // The kernel reports -1 (or EINVAL) while the link is down.
+            netdev.speed = number("speed").flatMap { $0 > 0 ? $0 : nil }
+            netdev.type = number("type")
+            netdev.adminUp = integer("flags").map { $0 & 0x1 != 0 }
+            netdev.physPortName = attribute("phys_port_name").flatMap { $0.isEmpty ? nil : $0 }
+            netdev.devPort = number("dev_port")
+            netdev.addressAssignType = number("addr_assign_type")
+            // Only a changed address needs the ioctl (and tests on fake hosts never reach it).
+            netdev.permanentMAC =
+                netdev.addressAssignType == 0 ? netdev.mac : HostDiscovery.ethtoolPermanentMAC(netdev.name)
+        }
+        return netdev
+    }
+}

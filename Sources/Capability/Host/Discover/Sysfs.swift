@@ -1,0 +1,305 @@
+import SRIOVModel
+import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// Reads sysfs the way the kernel presents it: small text attributes, symbolic
+/// links between devices, and folders of devices. Discovery always starts from
+/// `/sys`; tests redirect that path with umockdev's preload, never with a parameter,
+/// so the code under test is the code that runs on a node.
+package enum Sysfs {
+    static let root: FilePath = "/sys"
+    static let pciBus = root.appending("bus/pci")
+    static let pciDevices = pciBus.appending("devices")
+    /// Writing a function's address here makes the kernel probe a driver for it.
+    static let pciDriversProbe = pciBus.appending("drivers_probe")
+    static let netDevices = root.appending("class/net")
+
+    /// A PCI function's folder.
+    static func pciDevice(_ address: PCIAddress) -> FilePath {
+        pciDevices.appending(address.description)
+    }
+
+    /// A PF's VF count: reading it gives the count, writing one creates or removes VFs.
+    package static func numVFsFile(_ pf: PCIAddress) -> FilePath {
+        pciDevice(pf).appending("sriov_numvfs")
+    }
+
+    /// A PCI driver's folder: present while the driver is loaded.
+    static func pciDriver(_ name: String) -> FilePath {
+        pciBus.appending("drivers").appending(name)
+    }
+
+    /// The attribute's text without the trailing newline, or nil when it does not
+    /// exist or cannot be read (EINVAL from `speed` on a down link, EIO from a
+    /// device that went away): an absent attribute is a fact to report, not an error.
+    static func attribute(_ path: FilePath) -> String? {
+        try? read(path).get()
+    }
+
+    /// The attribute's text, or why it could not be read: ENOENT when the kernel does
+    /// not create it, another errno when the read itself failed.
+    static func read(_ path: FilePath) -> Result<String, Errno> {
+        // Non-blocking: sysfs ignores it, and a FIFO planted in a fake tree cannot hang us.
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking])
+        } catch {
+            return .failure(error as? Errno ?? .ioError)
+        }
+        defer { try? fd.close() }
+        return read(fd.rawValue)
+    }
+
+    /// The text of the attribute open as `fd`. Attributes are at most a page; one read
+    /// returns the whole value. The bytes go to a stack buffer so that the string keeps
+    /// only what it needs.
+    static func read(_ fd: Int32) -> Result<String, Errno> {
+        do {
+            return .success(
+                try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
+                    var end = try FileDescriptor(rawValue: fd).read(into: UnsafeMutableRawBufferPointer(buffer))
+                    while end > 0, buffer[end - 1] == UInt8(ascii: "\n") || buffer[end - 1] == 0 { end -= 1 }
+                    return String(decoding: buffer[..<end], as: UTF8.self)
+                })
+        } catch {
+            return .failure(error as? Errno ?? .ioError)
+        }
+    }
+
+    /// `attribute` for the file `name` in `folder`, a path held as a String. Discovery reads
+    /// a few attributes and links of each of thousands of VFs; building a FilePath, or even a
+    /// String, for each path costs more than the system call. Absolute paths, not reads
+    /// relative to an open folder: those cost umockdev's preload (which tests and the
+    /// benchmark run under) two more system calls each.
+    static func attribute(in folder: String, _ name: String) -> String? {
+        withPath(folder, name) { path in
+            // Non-blocking: sysfs ignores it, and a FIFO planted in a fake tree cannot hang us.
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            return try? read(fd).get()
+        }
+    }
+
+    /// `linkName` for the link `name` in `folder`: the last component of the link's target.
+    static func linkName(in folder: String, _ name: String) -> String? {
+        withPath(folder, name) { path in readLinkText { readlink(path, $0, $1) } }.flatMap(lastComponent)
+    }
+
+    /// Calls `body` with `folder/name` as a C string built on the stack.
+    private static func withPath<T>(
+        _ folder: String, _ name: String, _ body: (UnsafePointer<CChar>) -> T?
+    ) -> T? {
+        var folder = folder
+        var name = name
+        return folder.withUTF8 { folder in
+            name.withUTF8 { name in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: folder.count + name.count + 2) { buffer in
+                    guard let base = buffer.baseAddress else { return nil }
+                    var end = buffer.initialize(fromContentsOf: folder)
+                    buffer[end] = UInt8(ascii: "/")
+                    end = buffer[(end + 1)...].initialize(fromContentsOf: name)
+                    buffer[end] = 0
+                    return base.withMemoryRebound(to: CChar.self, capacity: end + 1) { body($0) }
+                }
+            }
+        }
+    }
+
+    /// What FilePath calls the last component: the text after the last `/`, ignoring
+    /// trailing and repeated separators; nil for `/`.
+    static func lastComponent(_ path: String) -> String? {
+        // By bytes: splitting Characters costs more than the readlink it follows.
+        var path = path
+        return path.withUTF8 { bytes in
+            let slash = UInt8(ascii: "/")
+            guard let last = bytes.lastIndex(where: { $0 != slash }) else { return nil }
+            let first = bytes[..<last].lastIndex(of: slash).map { $0 + 1 } ?? 0
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[first...last]), as: UTF8.self)
+        }
+    }
+
+    /// An attribute parsed as an integer: decimal, or hex with a `0x` prefix.
+    static func integer(_ path: FilePath) -> Int? {
+        attribute(path).flatMap(SysfsValue.integer)
+    }
+
+    /// An attribute that is a size or an index: nil when it is negative or not a number.
+    static func nonNegative(_ path: FilePath) -> Int? {
+        integer(path).flatMap { $0 >= 0 ? $0 : nil }
+    }
+
+    /// The target of a symbolic link, or nil when `path` is not one.
+    static func link(_ path: FilePath) -> FilePath? {
+        path.withPlatformString { name in readLink { readlink(name, $0, $1) } }
+    }
+
+    /// `call` fills a buffer as readlink(2) does.
+    private static func readLink(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int) -> FilePath? {
+        readLinkText(call).map { FilePath($0) }
+    }
+
+    /// A stack buffer: discovery reads a few links per VF, thousands on a large host.
+    static func readLinkText(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int) -> String? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(PATH_MAX)) { buffer in
+            guard let base = buffer.baseAddress else { return nil }
+            let count = call(base, buffer.count)
+            guard count > 0 else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(start: base, count: count), as: UTF8.self)
+        }
+    }
+
+    /// The last component of a link's target: a driver's name, an IOMMU group, a PCI address.
+    static func linkName(_ path: FilePath) -> String? {
+        link(path)?.lastComponent?.string
+    }
+
+    /// The IOMMU group a function belongs to: the name of its `iommu_group` link's target.
+    static func iommuGroup(_ function: FilePath) -> Int? {
+        linkName(function.appending("iommu_group")).flatMap(SysfsValue.index)
+    }
+
+    /// The VFs a PF's `virtfnN` links name, by N. A link is believed only when it names
+    /// another function whose `physfn` link leads back to this PF, and each function
+    /// counts once: a link back to the PF itself, to a function of another PF or to
+    /// something that is not a PCI function is ignored (a fake or corrupt tree; no
+    /// kernel makes one), so that no PF is ever listed as a VF, its own or another's.
+    static func virtualFunctions(of pf: PCIAddress) -> [(index: Int, address: PCIAddress)] {
+        let folder = pciDevice(pf)
+        // Where the PF says its VFs are: VF n's routing ID is the PF's plus First VF
+        // Offset plus n times VF Stride (PCIe SR-IOV 3.3.9-10, drivers/pci/iov.c). A link
+        // to that address needs no `physfn` read to be believed; any other link does.
+        let offset = attribute(folder.appending("sriov_offset")).flatMap(SysfsValue.count)
+        let stride = attribute(folder.appending("sriov_stride")).flatMap(SysfsValue.count)
+        var links: [(index: Int, address: PCIAddress)] = []
+        entries(folder) { descriptor, entry in
+            guard entry.hasPrefix("virtfn"), let index = SysfsValue.index(entry.dropFirst("virtfn".count)),
+                let name = entry.withCString({ entry in readLinkText { readlinkat(descriptor, entry, $0, $1) } })
+                    .flatMap(lastComponent),
+                let address = PCIAddress(sysfsName: name), address != pf
+            else { return }
+            let expected = offset.flatMap { offset in
+                stride.flatMap { pf.virtualFunction(index, offset: offset, stride: $0) }
+            }
+            guard address == expected || linkName(pciDevices.appending(name).appending("physfn")) == pf.description
+            else { return }
+            links.append((index, address))
+        }
+        links.sort { $0.index < $1.index }
+        var seen = Set<PCIAddress>()
+        return links.filter { seen.insert($0.address).inserted }
+    }
+
+    /// The names in a folder, without `.` and `..`; empty when it does not exist.
+    static func entries(_ path: FilePath) -> [String] {
+        var names: [String] = []
+        entries(path) { _, name in names.append(name) }
+        return names
+    }
+
+    /// Calls `body` with the open folder's descriptor and each name in it, without `.` and `..`.
+    static func entries(_ path: FilePath, _ body: (_ folder: Int32, _ name: String) -> Void) {
+        entries(atPath: path.string, body)
+    }
+
+    /// `entries` for a path held as a String.
+    static func entries(atPath path: String) -> [String] {
+        var names: [String] = []
+        entries(atPath: path) { _, name in names.append(name) }
+        return names
+    }
+
+    static func entries(atPath path: String, _ body: (_ folder: Int32, _ name: String) -> Void) {
+        guard let dir = path.withCString({ opendir($0) }) else { return }
+        defer { closedir(dir) }
+        let folder = dirfd(dir)
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != ".", name != ".." { body(folder, name) }
+        }
+    }
+
+    static func exists(_ path: FilePath) -> Bool {
+        path.withPlatformString { access($0, F_OK) } == 0
+    }
+}
+
+/// Parsers for what the kernel prints into sysfs attributes. Each returns nil for text
+/// the kernel would not write there, so that garbage is reported as unknown, never as
+/// a number it is not.
+enum SysfsValue {
+    /// Decimal, or hex with a `0x` prefix, with any sign: `flags`, `class`, `numa_node`.
+    static func integer(_ text: String) -> Int? {
+        // What the kernel writes most (`1500`, `0`): a few digits, read without trimming.
+        let digits = text.utf8
+        if (1...18).contains(digits.count), digits.allSatisfy({ (0x30...0x39).contains($0) }) {
+            return digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        }
+        let text = text.trimmingSpaces
+        if text.hasPrefix("0x") { return Int(text.dropFirst(2), radix: 16) }
+        return Int(text)
+    }
+
+    /// A VF count, as the kernel prints the u16 of `sriov_totalvfs` and `sriov_numvfs`
+    /// (`%u`): decimal digits only, at most 65535. "-1", "abc", "" or a 20-digit number
+    /// are not counts.
+    static func count(_ text: String) -> Int? {
+        let digits = text.trimmingSpaces.utf8
+        guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        let value = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        return value <= Int(UInt16.max) ? value : nil
+    }
+
+    /// An index in a name the kernel makes with `%u` or `%d` (`virtfn3`, IOMMU group `42`):
+    /// digits only, no sign, no leading zero, so that one index has one spelling.
+    static func index(_ text: some StringProtocol) -> Int? {
+        let digits = text.utf8
+        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ (0x30...0x39).contains($0) }),
+            digits.count == 1 || digits.first != 0x30
+        else { return nil }
+        return digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+    }
+
+    /// A link-layer address as the kernel prints it (`%pM` and its longer forms):
+    /// colon-separated pairs of lowercase hex digits, 1 to 32 bytes.
+    static func linkAddress(_ text: String) -> String? {
+        // By bytes, as `xx:xx:...` is laid out: every third byte a colon, the rest digits.
+        var text = text
+        func lowerHex(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) }
+        let valid = text.withUTF8 { bytes in
+            (bytes.count + 1) % 3 == 0 && (1...32).contains((bytes.count + 1) / 3)
+                && bytes.indices.allSatisfy { $0 % 3 == 2 ? bytes[$0] == UInt8(ascii: ":") : lowerHex(bytes[$0]) }
+        }
+        return valid ? text : nil
+    }
+
+    /// A value as a message shows it: quoted, escaped onto one line, at most 40 characters.
+    static func quoted(_ text: String) -> String {
+        let escaped = text.unicodeScalars.map { $0.escaped(asASCII: true) }.joined()
+        return "\"" + (escaped.count > 40 ? String(escaped.prefix(40)) + "..." : escaped) + "\""
+    }
+}
+
+extension StringProtocol {
+    package var trimmingSpaces: String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
+        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
+        return String(scalars)
+    }
+}
+
+extension String {
+    /// The NUL-terminated text a C function wrote into `buffer`.
+    init(cBuffer buffer: [CChar]) {
+        let end = buffer.firstIndex(of: 0) ?? buffer.endIndex
+        self.init(decoding: buffer[..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
