@@ -118,9 +118,9 @@ public struct DevicePluginConfig: Equatable, Sendable {
         self.notes = notes
     }
 
-    /// The JSON the plugin reads, members in the UTF-8 order of their keys as PrettyJSON writes them.
+    /// The JSON the plugin reads, members in the UTF-8 order of their keys as JSONWriter writes them.
     public func json() -> String {
-        PrettyJSON.text { json in
+        JSONWriter.text { json in
             json.object { json in
                 json.key("resourceList")
                 json.array(pools) { json, pool in
@@ -140,7 +140,7 @@ public struct DevicePluginConfig: Equatable, Sendable {
 
     /// The selector fields the plugin's `omitempty` would leave out are left out; `isRdma` has no tag
     /// upstream and is always written (Go's decoder matches JSON names regardless of case).
-    private static func write(_ pool: Pool, to json: inout PrettyJSON) {
+    private static func write(_ pool: Pool, to json: inout JSONWriter) {
         let lists: [(StaticString, [String])] = [
             ("devices", pool.devices), ("drivers", pool.drivers),
         ]
@@ -152,7 +152,7 @@ public struct DevicePluginConfig: Equatable, Sendable {
         if !pool.vendors.isEmpty { strings("vendors", pool.vendors, to: &json) }
     }
 
-    private static func strings(_ name: StaticString, _ list: [String], to json: inout PrettyJSON) {
+    private static func strings(_ name: StaticString, _ list: [String], to json: inout JSONWriter) {
         json.key(name)
         json.array(list) { json, item in json.string(item) }
     }

@@ -92,7 +92,7 @@ public struct KubeVirtDevices: Equatable, Sendable {
 
     /// The merge patch. With no entry it names no list: an empty one would remove every permitted device.
     public func json() -> String {
-        PrettyJSON.text { json in
+        JSONWriter.text { json in
             json.object { json in
                 json.key("spec")
                 json.object { json in

@@ -57,7 +57,7 @@ public enum NetworkAttachment {
     /// a plugin list: sriov first, then the chained plugins.
     public static func cniConfig(_ network: SriovNetwork) -> String {
         let spec = network.spec
-        return PrettyJSON.compactText { json in
+        return JSONWriter.compactText { json in
             json.object { json in
                 json.member("cniVersion", cniVersion)
                 json.member("name", network.name)
@@ -78,7 +78,7 @@ public enum NetworkAttachment {
     }
 
     /// sriov-cni's own settings (`pkg/types/types.go`): vlan and vlanQoS always, the rest when set.
-    private static func sriovMembers(_ spec: SriovNetworkSpec, _ json: inout PrettyJSON) {
+    private static func sriovMembers(_ spec: SriovNetworkSpec, _ json: inout JSONWriter) {
         json.member("type", "sriov")
         json.member("vlan", spec.vlan)
         if let spoofChk = spec.spoofChk { json.member("spoofchk", spoofChk) }

@@ -19,7 +19,14 @@ public enum PCIDevicesAddon {
     }
 
     /// The merge patch that makes the object ask for the plan's count.
-    public static func patch(numVFs: Int) -> String { #"{"spec":{"numVFs":\#(numVFs)}}"# }
+    public static func patch(numVFs: Int) -> String {
+        JSONWriter.compactText {
+            $0.object {
+                $0.key("spec")
+                $0.object { $0.member("numVFs", numVFs) }
+            }
+        }
+    }
 
     /// The one command that resolves a conflict, for an admin with a kubeconfig that may patch the object.
     public static func fixCommand(object: String, numVFs: Int) -> String {

@@ -359,7 +359,18 @@ public enum NodeFiles {
     /// A Kubernetes merge patch for a node that is already registered:
     /// `kubectl patch node NAME --type merge --patch-file FILE`.
     public static func labelPatch(_ label: CapabilityLabel) -> String {
-        #"{"metadata":{"labels":{"\#(label.key)":"\#(label.value)"}}}"# + "\n"
+        JSONWriter.compactText { json in
+            json.object { json in
+                json.key("metadata")
+                json.object { json in
+                    json.key("labels")
+                    json.object { json in
+                        json.key(label.key)
+                        json.string(label.value)
+                    }
+                }
+            }
+        } + "\n"
     }
 
     /// Harvester (Elemental) layout. At install time only /oem and /usr/local of the
