@@ -54,6 +54,15 @@ import Testing
     }
 
     /// Whether a pid still runs (a zombie, waiting for init to reap it, does not).
+    /// The script's processes are all gone (SIGKILL takes effect a moment after it is sent): polled, up to 5 s.
+    func allGone(_ folder: TemporaryFolder) throws -> Bool {
+        for _ in 0..<250 {
+            if try running(folder).isEmpty { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
     func running(_ folder: TemporaryFolder) throws -> [String] {
         try folder.read("pids").split(separator: "\n").map(String.init).filter { pid in
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
@@ -66,38 +75,28 @@ import Testing
     @Test func aKubectlThatLeavesAChildEndsAtItsDeadline() throws {
         let folder = try TemporaryFolder()
         let kubectl = try script(folder, "sleep 1000")
-        let start = ContinuousClock.now
         let run = Kubectl.run(kubectl, timeout: .seconds(1))
-        let took = ContinuousClock.now - start
-        #expect(took < .seconds(4), "\(took)")
-        #expect(run.status == nil)
+        #expect(run.status == nil, "killed at the deadline")
         #expect(run.output.hasSuffix("no answer within 1 s"), "\(run.output)")
-        usleep(200_000)
-        #expect(try running(folder).isEmpty)
+        #expect(try allGone(folder))
     }
 
     /// The child exits at once; what it left behind keeps the pipe open: its answer counts at once.
     @Test func aKubectlThatExitsIsDoneThoughItsChildHoldsThePipe() throws {
         let folder = try TemporaryFolder()
         let kubectl = try script(folder, "echo node/worker-1 patched\nexit 0")
-        let start = ContinuousClock.now
         let run = Kubectl.run(kubectl, timeout: .seconds(30))
-        #expect(ContinuousClock.now - start < .seconds(5))
-        #expect(run.status == 0)
+        #expect(run.status == 0, "its own exit status, not a kill at the deadline")
         #expect(run.lastLine == "node/worker-1 patched")
-        usleep(200_000)
-        #expect(try running(folder).isEmpty)
+        #expect(try allGone(folder))
     }
 
     /// The runner SysfsKernel uses for sysfs-write and modprobe: no pipe, the same group kill.
     @Test func aChildWithoutOutputIsKilledWithItsGroup() throws {
         let folder = try TemporaryFolder()
         let program = try script(folder, "exec sleep 1000")
-        let start = ContinuousClock.now
         let outcome = ChildProcess.run(program, captureOutput: false, timeout: .milliseconds(500))
-        #expect(ContinuousClock.now - start < .seconds(3))
         #expect(outcome.timedOut)
-        usleep(200_000)
-        #expect(try running(folder).isEmpty)
+        #expect(try allGone(folder))
     }
 }

@@ -85,14 +85,12 @@ import Testing
     @Test(.enabled(if: FakeAPIServer.available, "needs kubectl and python3"))
     func aLaterAttemptGetsAWholeRequestTimeout() throws {
         let server = try FakeAPIServer(node: LabelApplyTests.node, mode: "slow")
-        let start = ContinuousClock.now
         let result = try LabelApplyTests().apply(
             ["--node", LabelApplyTests.node, "--retry-for", "5", "--request-timeout", "3"],
             kubeconfig: server.kubeconfig)
         #expect(result.status == 69, "\(result.stderr)")
         let attempts = result.stderr.split(separator: "\n").filter { $0.contains("attempt ") }
         #expect(attempts.count == 2, "\(result.stderr)")
-        #expect(attempts.last?.contains("no answer within 0") == false, "\(result.stderr)")
-        #expect(ContinuousClock.now - start >= .seconds(6))
+        #expect(attempts.last?.hasSuffix("no answer within 3 s") == true, "\(result.stderr)")
     }
 }

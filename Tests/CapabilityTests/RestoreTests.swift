@@ -338,7 +338,7 @@ import Testing
                 Result { try engine.run(RestoreOptions(selection: selection, timeout: .seconds(5))) }
             }
         }
-        for outcome in runConcurrently(engines) { _ = try outcome.get() }
+        for outcome in node.kernel.concurrently(engines) { _ = try outcome.get() }
         #expect(try node.store.load().cards.map(\.pciAddress.description) == ["0000:01:00.0", "0000:3b:00.0"])
     }
 
@@ -455,7 +455,7 @@ import Testing
                 Result { try engine.run(RestoreOptions(selection: ["0000:3b:00.0"], timeout: .seconds(5))) }
             }
         }
-        let outcomes = try runConcurrently(results).map { try $0.get() }
+        let outcomes = try node.kernel.concurrently(results).map { try $0.get() }
         #expect(
             outcomes.compactMap { $0.pfs.first?.status }.sorted { $0.rawValue < $1.rawValue } == [
                 .configured, .unchanged,
@@ -468,11 +468,12 @@ import Testing
     @Test func aHeldLockTimesOut() throws {
         let node = try H([H.x710()])
         try node.apply(Self.x710Four)
-        let held = try node.runtime.lock(PCIAddress("0000:3b:00.0")!, until: .now + .seconds(1))
+        let held = try node.runtime.lock(PCIAddress("0000:3b:00.0")!, until: node.kernel.now, clock: node.kernel)
         let result = try node.restore(timeout: .milliseconds(300))
         #expect(
             result.pfs.first?.message
-                == "0000:3b:00.0 (enp59s0f0): another harvester-sriov restore holds \(node.folder.path("run"))/lock-0000:3b:00.0 and did not finish in time"
+                == "0000:3b:00.0 (enp59s0f0): another harvester-sriov restore (restore, process \(getpid())) holds "
+                + "\(node.folder.path("run"))/lock-0000:3b:00.0 and did not finish in time"
         )
         withExtendedLifetime(held) {}
     }
@@ -502,29 +503,6 @@ import Testing
                 "info: no policies are stored in \(node.folder.path("root"))/etc/harvester-sriov/state.json; nothing to restore"
             ])
     }
-}
-
-/// Runs closures on threads of their own at the same time.
-func runConcurrently<T: Sendable>(_ jobs: [@Sendable () -> T]) -> [T] {
-    let group = DispatchGroup()
-    let results = LockedArray<T>(count: jobs.count)
-    for (index, job) in jobs.enumerated() {
-        group.enter()
-        Thread.detachNewThread {
-            results.set(index, job())
-            group.leave()
-        }
-    }
-    group.wait()
-    return results.values.map { $0! }
-}
-
-final class LockedArray<T>: @unchecked Sendable {
-    private var storage: [T?]
-    private let lock = NSLock()
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: T) { lock.withLock { storage[index] = value } }
-    var values: [T?] { lock.withLock { storage } }
 }
 
 /// Harvester's PCI devices addon binds a claimed VF by writing its ID to vfio-pci's `new_id`

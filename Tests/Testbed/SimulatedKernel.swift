@@ -11,6 +11,11 @@ import SystemPackage
 /// and takes the driver's time; VFs then bind to their driver asynchronously, and
 /// `driver_override` + `drivers_probe` move them between drivers. Faults (ENOMEM, a
 /// write that never returns, a VF that never binds) are switched on per PF.
+///
+/// Time is simulated: the driver's latencies, udev's delays and restore's waits and deadlines all run on
+/// `now`, which moves only when every job `concurrently` started is waiting (for an event, a deadline or a
+/// driver), and then straight to the next thing due. No test sleeps, and none depends on how fast the
+/// machine is: the same test does the same steps at the same simulated times on any machine.
 public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     public struct PF: Sendable {
         public var address: PCIAddress
@@ -93,6 +98,29 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     }
 
     private let lock = NSCondition()
+    /// Simulated time: `origin` plus what has passed.
+    private let origin = ContinuousClock.now
+    private var elapsed: Duration = .zero
+    /// What happens at a simulated time (a VF binds, udev renames, a carrier comes up), in order.
+    private var timers: [(at: ContinuousClock.Instant, order: Int, action: () -> Void)] = []
+    private var timerCount = 0
+    /// A thread blocked in simulated time, until `deadline` or, when `wakesOnEvent`, the next change.
+    private final class Sleeper {
+        let deadline: ContinuousClock.Instant
+        let wakesOnEvent: Bool
+        /// A job's thread, counted in `running` when awake; a test's own thread is not.
+        let isJob: Bool
+        var woken = false
+        init(_ deadline: ContinuousClock.Instant, wakesOnEvent: Bool, isJob: Bool) {
+            self.deadline = deadline
+            self.wakesOnEvent = wakesOnEvent
+            self.isJob = isJob
+        }
+    }
+    private var sleepers: [Sleeper] = []
+    /// Jobs (threads `concurrently` started, and test hooks) that are running, not sleeping: time moves only at 0.
+    private var running = 0
+    private var jobThreads: Set<pthread_t> = []
     private var pfs: [PF]
     /// Bumped at every change. Like events queued on a udev monitor socket, a change
     /// between a thread's last read and its wait must wake it at once.
@@ -128,11 +156,11 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
 
     /// Adds a PF later, as hotplug or a late driver load does.
     public func plug(_ pf: PF, after delay: Duration) {
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds(delay)))) {
-            self.lock.lock()
+        lock.lock()
+        defer { lock.unlock() }
+        schedule(after: delay) {
             self.pfs.append(pf)
             self.changed()
-            self.lock.unlock()
         }
     }
 
@@ -143,11 +171,14 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             pf.netdev = kernelName
             pf.settled = false
         }
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds(delay)))) {
-            self.update(address) { pf in
-                pf.netdev = final
-                pf.settled = true
+        lock.lock()
+        defer { lock.unlock() }
+        schedule(after: delay) {
+            if let index = self.pfs.firstIndex(where: { $0.address.description == address }) {
+                self.pfs[index].netdev = final
+                self.pfs[index].settled = true
             }
+            self.changed()
         }
     }
 
@@ -275,15 +306,15 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             ? Duration.seconds(3600) : (count == 0 ? pf.disableLatency : pf.enableLatency)
         if latency > timeout {
             // The real kernel keeps going; the caller stops waiting, as SysfsKernel does.
-            sleepFor(timeout)
+            lock.lock()
+            block(until: origin + elapsed + timeout, wakesOnEvent: false)
+            lock.unlock()
             throw KernelError(target: file, operation: "write \(count) to", timedOut: timeout)
         }
         lock.lock()
         writesInFlight += 1
         mostWritesInFlight = max(mostWritesInFlight, writesInFlight)
-        lock.unlock()
-        sleepFor(latency)
-        lock.lock()
+        block(until: origin + elapsed + latency, wakesOnEvent: false)
         writesInFlight -= 1
         lock.unlock()
         if count > 0, pf.faults.contains(.noMemory) { throw failure(.noMemory) }
@@ -306,7 +337,17 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             for vfIndex in 0..<count { scheduleProbe(address, vfIndex) }
         }
         changed()
-        if let afterWrite { DispatchQueue.global().async { afterWrite(address.description, count) } }
+        if let afterWrite {
+            // On a thread of its own (the lock is held here), counted as running so that time waits for it.
+            running += 1
+            DispatchQueue.global().async {
+                afterWrite(address.description, count)
+                self.lock.lock()
+                self.running -= 1
+                self.advanceIfAllWait()
+                self.lock.unlock()
+            }
+        }
     }
 
     /// Called (on another thread) after each completed `sriov_numvfs` write: a test's way to make
@@ -355,9 +396,11 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         pfs[index].up = true
         changed()
         let address = pfs[index].address
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds(pfs[index].carrierDelay))))
-        {
-            self.update(address.description) { $0.carrier = $0.up && $0.cableConnected }
+        schedule(after: pfs[index].carrierDelay) {
+            if let index = self.pfs.firstIndex(where: { $0.address == address }) {
+                self.pfs[index].carrier = self.pfs[index].up && self.pfs[index].cableConnected
+            }
+            self.changed()
         }
     }
 
@@ -490,12 +533,94 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let me = pthread_self()
-        while generation == seen[me] ?? -1 {
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else { return }
-            _ = lock.wait(until: Date(timeIntervalSinceNow: Double(milliseconds(remaining)) / 1000))
-        }
+        if generation == seen[me] ?? -1 { block(until: deadline, wakesOnEvent: true) }
         seen[me] = generation
+    }
+
+    // MARK: - Simulated time
+
+    public var now: ContinuousClock.Instant {
+        lock.lock()
+        defer { lock.unlock() }
+        return origin + elapsed
+    }
+
+    public func sleep(until deadline: ContinuousClock.Instant) {
+        lock.lock()
+        defer { lock.unlock() }
+        block(until: deadline, wakesOnEvent: false)
+    }
+
+    /// Threads of their own, as on a node; each counts as running until it ends or sleeps. A job that starts
+    /// jobs hands its place to them until they end.
+    public func concurrently<T: Sendable>(_ jobs: [@Sendable () -> T]) -> [T] {
+        lock.lock()
+        let caller = jobThreads.contains(pthread_self()) ? 1 : 0
+        running += jobs.count - caller
+        lock.unlock()
+        let results = runInParallel(
+            jobs.map { job in
+                { @Sendable in
+                    // runInParallel runs a single job on the calling thread, which may be a job already.
+                    self.lock.lock()
+                    let started = self.jobThreads.insert(pthread_self()).inserted
+                    self.lock.unlock()
+                    let result = job()
+                    self.lock.lock()
+                    if started { self.jobThreads.remove(pthread_self()) }
+                    self.running -= 1
+                    self.advanceIfAllWait()
+                    self.lock.unlock()
+                    return result
+                }
+            })
+        lock.lock()
+        running += caller
+        lock.unlock()
+        return results
+    }
+
+    /// Called with the lock held: sleeps in simulated time until `deadline` or, when `wakesOnEvent`, a change.
+    private func block(until deadline: ContinuousClock.Instant, wakesOnEvent: Bool) {
+        guard deadline > origin + elapsed else { return }
+        // A thread that is not a job (a test calling restore itself) is not counted as running.
+        let sleeper = Sleeper(deadline, wakesOnEvent: wakesOnEvent, isJob: jobThreads.contains(pthread_self()))
+        sleepers.append(sleeper)
+        if sleeper.isJob { running -= 1 }
+        advanceIfAllWait()
+        while !sleeper.woken { lock.wait() }
+    }
+
+    /// Called with the lock held. When no job runs, time moves to the next thing due (a timer, a sleeper's
+    /// deadline), which happens, and those it wakes run.
+    private func advanceIfAllWait() {
+        while running == 0, !sleepers.isEmpty {
+            let next = min(timers.first?.at ?? .now + .seconds(86_400 * 365), sleepers.map(\.deadline).min()!)
+            if next > origin + elapsed { elapsed = next - origin }
+            while let timer = timers.first, timer.at <= origin + elapsed {
+                timers.removeFirst()
+                timer.action()
+            }
+            wake { $0.deadline <= self.origin + self.elapsed }
+        }
+    }
+
+    /// Called with the lock held: wakes the sleepers `which` picks; each counts as running until it sleeps again.
+    private func wake(_ which: (Sleeper) -> Bool) {
+        let woken = sleepers.filter(which)
+        guard !woken.isEmpty else { return }
+        sleepers.removeAll(where: which)
+        for sleeper in woken { sleeper.woken = true }
+        running += woken.filter(\.isJob).count
+        lock.broadcast()
+    }
+
+    /// Called with the lock held: `action` happens (with the lock held) `delay` from now in simulated time.
+    private func schedule(after delay: Duration, _ action: @escaping () -> Void) {
+        timerCount += 1
+        timers.append((origin + elapsed + delay, timerCount, action))
+        timers.sort { ($0.at, $0.order) < ($1.at, $1.order) }
+        // No advance here: whenever every job sleeps, `advanceIfAllWait` has already moved time on until one woke.
     }
 
     // MARK: -
@@ -503,6 +628,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
     /// Called with the lock held.
     private func changed() {
         generation += 1
+        wake(\.wakesOnEvent)
         lock.broadcast()
     }
 
@@ -532,9 +658,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
 
     /// The PCI core probes a new or unbound VF: its override, else its default driver.
     private func scheduleProbe(_ pf: PCIAddress, _ vfIndex: Int) {
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds(bindDelay)))) {
-            self.lock.lock()
-            defer { self.lock.unlock() }
+        schedule(after: bindDelay) {
             guard let pfIndex = self.pfs.firstIndex(where: { $0.address == pf }), vfIndex < self.pfs[pfIndex].vfs.count,
                 !self.pfs[pfIndex].faults.contains(.vfNeverBinds(vfIndex))
             else { return }
@@ -567,9 +691,7 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
 
     /// udev renames a new netdev a little later; a write by the old name fails.
     private func scheduleRename(_ pf: PCIAddress, _ vfIndex: Int, to name: String) {
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds(renameDelay)))) {
-            self.lock.lock()
-            defer { self.lock.unlock() }
+        schedule(after: renameDelay) {
             guard let pfIndex = self.pfs.firstIndex(where: { $0.address == pf }), vfIndex < self.pfs[pfIndex].vfs.count,
                 self.pfs[pfIndex].vfs[vfIndex].netdev != nil
             else { return }
@@ -579,12 +701,4 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         }
     }
 
-    private func sleepFor(_ duration: Duration) {
-        guard duration > .zero else { return }
-        usleep(UInt32(min(milliseconds(duration), 4_000_000) * 1000))
-    }
-
-    private func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-    }
 }

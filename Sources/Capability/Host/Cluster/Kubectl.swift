@@ -26,6 +26,8 @@ public struct Kubectl: Sendable {
     public let kubeconfig: String
     public let requestTimeout: Duration
     public let retryFor: Duration
+    /// What the back-off between attempts, and callers' polls, wait on.
+    public var clock: any WaitClock = SystemClock()
 
     /// Resolves kubectl (the given one, RKE2's, then `kubectl` on PATH) and checks that the kubeconfig
     /// can be read; fails here, before any request. `missingKubeconfig` is the hint for a kubeconfig
@@ -120,7 +122,7 @@ public struct Kubectl: Sendable {
         failure: (ClusterFailure, _ detail: String) -> String
     ) throws(SRIOVError) -> String {
         let arguments = arguments(request)
-        let start = ContinuousClock.now
+        let start = clock.now
         let deadline = start + retryFor
         // kubectl makes a few requests (discovery, GET, PATCH), each bounded by --request-timeout.
         let perAttempt = requestTimeout * 3 + .seconds(2)
@@ -130,7 +132,7 @@ public struct Kubectl: Sendable {
             attempt += 1
             // A later attempt gets what is left of `retryFor`, but never less than one whole request.
             let childDeadline =
-                attempt == 1 ? perAttempt : max(requestTimeout, min(perAttempt, remaining(until: deadline)))
+                attempt == 1 ? perAttempt : max(requestTimeout, min(perAttempt, clock.remaining(until: deadline)))
             let run = Self.run(arguments, input: input, timeout: childDeadline)
             let prefix = "attempt \(attempt): \(what):"
             switch Self.verdict(status: run.status, output: run.output, httpStatus: run.httpStatus) {
@@ -146,10 +148,10 @@ public struct Kubectl: Sendable {
             }
             guard attempt <= Self.backoff.count else { break }
             let pause = Self.backoff[attempt - 1]
-            guard remaining(until: deadline) > pause else { break }
-            Self.sleep(for: pause)
+            guard clock.remaining(until: deadline) > pause else { break }
+            clock.sleep(until: clock.now + pause)
         }
-        let seconds = milliseconds(ContinuousClock.now - start) / 1000
+        let seconds = milliseconds(clock.now - start) / 1000
         throw .cluster(
             .unreachable,
             "the Kubernetes API (kubeconfig \(kubeconfig)) did not answer \(what) in \(attempt) attempts over "
@@ -197,12 +199,6 @@ public struct Kubectl: Sendable {
         if access(rke2Kubectl, X_OK) == 0 { return rke2Kubectl }
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
         return path.split(separator: ":").map { "\($0)/kubectl" }.first { access($0, X_OK) == 0 }
-    }
-
-    package static func sleep(for duration: Duration) {
-        var request = timespec(tv_sec: Int(duration.components.seconds), tv_nsec: 0)
-        var left = timespec()
-        while nanosleep(&request, &left) < 0, errno == EINTR { request = left }
     }
 
     struct Run {

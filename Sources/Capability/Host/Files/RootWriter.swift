@@ -332,15 +332,16 @@ public struct RootWriter: Sendable {
 
     /// Takes an exclusive flock(2) on `relative` (created 0600 when missing), reached by
     /// the same walk as writes, so that a planted link cannot move it out of the root.
-    /// Polls until `deadline`. The kernel drops the lock when its holder exits, however
+    /// Polls until `deadline` on `clock`. The kernel drops the lock when its holder exits, however
     /// it exits, so a lock file left behind never blocks anyone. `holder` is written into
     /// the file, for whoever has to wait, to say who they waited for.
-    public func lock(_ relative: FilePath, holder: String, until deadline: ContinuousClock.Instant)
-        throws(SRIOVError) -> LockAttempt
-    {
-        let start = ContinuousClock.now
+    public func lock(
+        _ relative: FilePath, holder: String, until deadline: ContinuousClock.Instant,
+        clock: some WaitClock = SystemClock()
+    ) throws(SRIOVError) -> LockAttempt {
+        let start = clock.now
         var firstHolder: String?
-        var pause: UInt32 = 2_000
+        var pause = Duration.milliseconds(2)
         while true {
             let (folder, name, _) = try entry(relative)
             defer { close(folder) }
@@ -363,13 +364,13 @@ public struct RootWriter: Sendable {
                     throw failure(relative, "lock", code)
                 }
                 if firstHolder == nil { firstHolder = Self.holder(fd) }
-                guard ContinuousClock.now < deadline else {
+                guard clock.now < deadline else {
                     let current = Self.holder(fd) ?? firstHolder
                     close(fd)
                     return .busy(holder: current)
                 }
-                usleep(pause)
-                pause = min(pause * 2, 50_000)
+                clock.sleep(until: min(deadline, clock.now + pause))
+                pause = min(pause * 2, .milliseconds(50))
             }
             // Removed or replaced while we waited (uninstall --purge): a lock on a file
             // that is no longer there would exclude no one who comes later.
@@ -382,7 +383,7 @@ public struct RootWriter: Sendable {
             }
             let line = Array((holder + "\n").utf8)
             if ftruncate(fd, 0) == 0 { _ = pwrite(fd, line, line.count, 0) }
-            return .held(FileLock(fd: fd, waited: ContinuousClock.now - start, holder: firstHolder))
+            return .held(FileLock(fd: fd, waited: clock.now - start, holder: firstHolder))
         }
     }
 

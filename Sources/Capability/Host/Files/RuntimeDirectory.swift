@@ -24,25 +24,27 @@ public struct RuntimeDirectory: Sendable {
 
     public var path: FilePath { writer.root.path }
 
-    /// Holds an exclusive lock on one PF until `release`; another restore of the same PF
-    /// (the udev-started instance and the boot-wide unit race at boot) waits for it.
-    public func lock(_ pf: PCIAddress, until deadline: ContinuousClock.Instant) throws(SRIOVError) -> RuntimeLock {
-        try lock(name: pf.description, until: deadline)
+    /// Holds an exclusive lock on one PF while the returned lock lives; another restore of the same PF (the
+    /// udev-started instance and the boot-wide unit race at boot) waits for it, on `clock`, until `deadline`.
+    public func lock(
+        _ pf: PCIAddress, until deadline: ContinuousClock.Instant, clock: some WaitClock
+    ) throws(SRIOVError) -> FileLock {
+        try lock(name: pf.description, until: deadline, clock: clock)
     }
 
-    /// An exclusive lock named `name` (a PCI address, or "status" for the status file).
-    public func lock(name: String, until deadline: ContinuousClock.Instant) throws(SRIOVError) -> RuntimeLock {
-        let file = path.appending("lock-\(name)").string
-        let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw .io(path: file, operation: "open", errno: Errno(rawValue: errno)) }
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK || errno == EINTR, ContinuousClock.now < deadline else {
-                close(fd)
-                throw .restore("another harvester-sriov restore holds \(file) and did not finish in time")
-            }
-            usleep(20_000)
+    /// An exclusive lock named `name` (a PCI address, or "status" for the status file): `lock-NAME`, which
+    /// names the restore that holds it (its process ID) for one that has to wait.
+    public func lock(
+        name: String, until deadline: ContinuousClock.Instant, clock: some WaitClock
+    ) throws(SRIOVError) -> FileLock {
+        let file = FilePath("lock-\(name)")
+        switch try writer.lock(file, holder: "restore, process \(getpid())", until: deadline, clock: clock) {
+        case let .held(lock): return lock
+        case let .busy(holder):
+            throw .restore(
+                "another harvester-sriov restore\(holder.map { " (\($0))" } ?? "") holds \(path.appending(file.string)) "
+                    + "and did not finish in time")
         }
-        return RuntimeLock(fd: fd)
     }
 
     /// Present while a restore left a change waiting for VFs in use: the waiting unit's condition, so that its
@@ -66,11 +68,4 @@ public struct RuntimeDirectory: Sendable {
         guard let bytes = try? writer.read(Self.statusFile, limit: 16 << 20) else { return nil }
         return try? JSONDecoder().decode(RestoreResult.self, from: Data(bytes))
     }
-}
-
-/// An exclusive lock on a file in the runtime folder: one PF's restore, or the status file.
-public final class RuntimeLock: Sendable {
-    let fd: Int32
-    init(fd: Int32) { self.fd = fd }
-    deinit { close(fd) }  // closing the descriptor releases the flock
 }

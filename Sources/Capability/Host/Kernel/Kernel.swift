@@ -145,8 +145,9 @@ public struct KernelError: Error, Equatable, Sendable {
 
 /// The side of restore that touches the kernel: sysfs writes, netlink, device events.
 /// `SysfsKernel` is the real one; tests use a simulated kernel that behaves like
-/// drivers/pci/iov.c. Every operation is about one PF or one of its VFs.
-public protocol SRIOVKernel: Sendable {
+/// drivers/pci/iov.c. Every operation is about one PF or one of its VFs. Restore's deadlines, waits and
+/// retries run on the kernel's clock, so the simulated kernel's time is the time restore sees.
+public protocol SRIOVKernel: WaitClock {
     /// The whole node, for resolving policies.
     func inventory() throws(SRIOVError) -> HostInventory
     /// One PF now; nil when no PCI function has that address.
@@ -175,4 +176,7 @@ public protocol SRIOVKernel: Sendable {
     func facts(_ host: HostInventory) -> NodeFacts
     /// Returns when a device event may have changed something, or at `deadline`.
     func waitForEvent(until deadline: ContinuousClock.Instant)
+    /// Runs restore's per-PF jobs at the same time, each on a thread of its own, and returns their results
+    /// in order. Through the kernel, so that the simulated one knows which threads its time waits for.
+    func concurrently<T: Sendable>(_ jobs: [@Sendable () -> T]) -> [T]
 }

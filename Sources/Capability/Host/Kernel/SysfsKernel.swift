@@ -300,6 +300,12 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         Sysfs.exists(Sysfs.pciDriver(name))
     }
 
+    public var now: ContinuousClock.Instant { .now }
+
+    public func sleep(until deadline: ContinuousClock.Instant) { SystemClock().sleep(until: deadline) }
+
+    public func concurrently<T: Sendable>(_ jobs: [@Sendable () -> T]) -> [T] { runInParallel(jobs) }
+
     public func waitForEvent(until deadline: ContinuousClock.Instant) {
         let left = milliseconds(remaining(until: deadline))
         guard left > 0 else { return }

@@ -106,7 +106,8 @@ public enum ChildProcess {
         }
         if !exited {
             exited =
-                reaped.wait(timeout: .now() + .milliseconds(max(0, milliseconds(remaining(until: deadline)))))
+                reaped.wait(
+                    timeout: .now() + .milliseconds(max(0, milliseconds(SystemClock().remaining(until: deadline)))))
                 == .success
         }
         // Whatever is left of the group goes: all of it at the deadline, a leftover after the child exited.
@@ -119,7 +120,8 @@ public enum ChildProcess {
         if captureOutput {
             let drainUntil = ContinuousClock.now + grace
             while ContinuousClock.now < drainUntil,
-                !readAvailable(output[0], into: &outcome.output, waitingAtMost: remaining(until: drainUntil))
+                !readAvailable(
+                    output[0], into: &outcome.output, waitingAtMost: SystemClock().remaining(until: drainUntil))
             {}
             close(output[0])
         }

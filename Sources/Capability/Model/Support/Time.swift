@@ -7,11 +7,6 @@ package func milliseconds(_ duration: Duration) -> Int {
     return carry ? (seconds < 0 ? .min : .max) : sum
 }
 
-/// The time left before `deadline`, never negative.
-package func remaining(until deadline: ContinuousClock.Instant) -> Duration {
-    max(.zero, deadline - .now)
-}
-
 /// Seconds for messages, to a tenth: "60", "0.5".
 package func seconds(_ duration: Duration) -> String {
     let total = milliseconds(duration)

@@ -51,7 +51,7 @@ public struct PCIDeviceClaiming: Sendable {
         let (wanted, notes) = PCIDeviceClaims.wanted(plan: plan, host: host, node: node, user: user)
         for note in notes { log(note) }
         guard !wanted.isEmpty else { return Outcome(created: [], alreadyThere: 0, served: [], notes: []) }
-        let start = ContinuousClock.now
+        let start = kubectl.clock.now
 
         // The addon makes a PCIDevice for each VF once it has seen it; its create webhook refuses a claim before.
         var devices: [String: PCIDeviceClaims.Device] = [:]
@@ -140,9 +140,9 @@ public struct PCIDeviceClaiming: Sendable {
         _ check: () throws(SRIOVError) -> (progress: String, timeout: SRIOVError)?
     ) throws(SRIOVError) {
         while let waiting = try check() {
-            guard ContinuousClock.now - start < wait else { throw waiting.timeout }
+            guard kubectl.clock.now - start < wait else { throw waiting.timeout }
             log(waiting.progress)
-            Kubectl.sleep(for: .seconds(2))
+            kubectl.clock.sleep(until: kubectl.clock.now + .seconds(2))
         }
     }
 

@@ -139,11 +139,11 @@ public struct RestoreEngine: Sendable {
         var tracker = CardTracker(stored: state.cards, host: host)
 
         // At boot the PFs' drivers may still be loading: wait, bounded, for the ones we expect.
-        let appearDeadline = ContinuousClock.now + options.appearTimeout
+        let appearDeadline = kernel.now + options.appearTimeout
         var outcomes: [PFOutcome] = []
         while true {
             let waiting = expectedButNotReady(state, tracker: tracker, host: host, selection: options.selection)
-            guard !waiting.isEmpty, ContinuousClock.now < appearDeadline else {
+            guard !waiting.isEmpty, kernel.now < appearDeadline else {
                 for name in waiting {
                     let waited = seconds(options.appearTimeout)
                     let message =
@@ -194,7 +194,7 @@ public struct RestoreEngine: Sendable {
             let card = host.card(at: planned.pciAddress)
             return { self.restore(planned, card: card, timeout: options.timeout, force: options.force) }
         }
-        outcomes += runInParallel(jobs)
+        outcomes += kernel.concurrently(jobs)
 
         recordCards(tracker: current.tracker, plan: plan, host: host)
         return try finish(outcomes, all: options.selection.isEmpty)
@@ -246,7 +246,7 @@ public struct RestoreEngine: Sendable {
     /// PF) keeps the other PFs' last results, so that status shows every PF's.
     private func finish(_ outcomes: [PFOutcome], all: Bool) throws(SRIOVError) -> RestoreResult {
         let result = RestoreResult(finishedAt: Int(time(nil)), pfs: outcomes.sorted { $0.pciAddress < $1.pciAddress })
-        let lock = try runtime.lock(name: "status", until: .now + .seconds(30))
+        let lock = try runtime.lock(name: "status", until: kernel.now + .seconds(30), clock: kernel)
         defer { withExtendedLifetime(lock) {} }
         var recorded = result
         if !all, let previous = runtime.readStatus() {

@@ -11,7 +11,7 @@ extension RestoreEngine {
     /// Restores one PF under its lock, within `timeout`; a failure is this PF's alone.
     func restore(_ planned: PlannedInterface, card: CardIdentity?, timeout: Duration, force: Bool = false) -> PFOutcome
     {
-        let start = ContinuousClock.now
+        let start = kernel.now
         let deadline = start + timeout
         let label = "\(planned.pciAddress) (\(planned.name ?? "no netdev"))"
         var kernelTime = Duration.zero
@@ -19,10 +19,10 @@ extension RestoreEngine {
             PFOutcome(
                 pciAddress: planned.pciAddress.description, name: planned.name, status: status, numVfs: planned.numVfs,
                 message: message, kernelMilliseconds: milliseconds(kernelTime),
-                totalMilliseconds: milliseconds(ContinuousClock.now - start))
+                totalMilliseconds: milliseconds(kernel.now - start))
         }
         do {
-            let lock = try runtime.lock(planned.pciAddress, until: deadline)
+            let lock = try runtime.lock(planned.pciAddress, until: deadline, clock: kernel)
             defer { withExtendedLifetime(lock) {} }
             var pf = try waitFor(planned.pciAddress, label: label, until: deadline, what: "a driver and a netdev") {
                 $0.ready
@@ -72,9 +72,9 @@ extension RestoreEngine {
                 defer { try? kernel.setDriversAutoprobe(true, pf: planned.pciAddress) }
                 // The kernel refuses N to M directly (EBUSY): go through 0.
                 for count in (current > 0 ? [0] : []) + [planned.numVfs] {
-                    let before = ContinuousClock.now
+                    let before = kernel.now
                     try write(count, planned, label: label, deadline: deadline)
-                    kernelTime += ContinuousClock.now - before
+                    kernelTime += kernel.now - before
                 }
                 logger.info("\(label): created \(planned.numVfs) VFs in \(milliseconds(kernelTime)) ms")
             }
@@ -85,10 +85,10 @@ extension RestoreEngine {
             // A VF driver may take a MAC set through the PF a moment after it bound (igbvf
             // gets it over the PF's mailbox; seen on a real kernel): what is left gets a few
             // seconds to settle before it counts as drift.
-            let settleBy = min(deadline, .now + Self.settleTime)
+            let settleBy = min(deadline, kernel.now + Self.settleTime)
             var left = Drift.differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card)
-            while !left.isEmpty, ContinuousClock.now < settleBy {
-                kernel.waitForEvent(until: min(settleBy, .now + .milliseconds(200)))
+            while !left.isEmpty, kernel.now < settleBy {
+                kernel.waitForEvent(until: min(settleBy, kernel.now + .milliseconds(200)))
                 left = Drift.differences(planned, kernel.pf(planned.pciAddress) ?? pf, card: card)
             }
             guard left.isEmpty else {
@@ -135,7 +135,7 @@ extension RestoreEngine {
         throws(SRIOVError)
     {
         do {
-            try kernel.setNumVFs(count, pf: planned.pciAddress, timeout: remaining(until: deadline))
+            try kernel.setNumVFs(count, pf: planned.pciAddress, timeout: kernel.remaining(until: deadline))
         } catch {
             let file = Sysfs.numVFsFile(planned.pciAddress).string
             if let timedOut = error.timedOut {
@@ -175,14 +175,14 @@ extension RestoreEngine {
         _ address: PCIAddress, label: String, until deadline: ContinuousClock.Instant,
         what: (PFState) -> String, _ condition: (PFState) -> Bool
     ) throws(SRIOVError) -> PFState {
-        let start = ContinuousClock.now
+        let start = kernel.now
         while true {
             let pf = kernel.pf(address)
             if let pf, condition(pf) { return pf }
-            guard ContinuousClock.now < deadline else {
+            guard kernel.now < deadline else {
                 let missing = pf.map(what) ?? "the PF"
                 throw .restore(
-                    "\(label): timed out after \(seconds(ContinuousClock.now - start)) s waiting for \(missing)")
+                    "\(label): timed out after \(seconds(kernel.now - start)) s waiting for \(missing)")
             }
             kernel.waitForEvent(until: deadline)
         }
@@ -232,7 +232,7 @@ extension RestoreEngine {
                 }
                 if !kernel.driverLoaded("vfio-pci") {
                     do {
-                        try kernel.loadDriver("vfio-pci", timeout: remaining(until: deadline))
+                        try kernel.loadDriver("vfio-pci", timeout: kernel.remaining(until: deadline))
                     } catch {
                         throw .restore(
                             "\(label): the vfio-pci driver is not loaded and modprobe vfio-pci failed (\(error.errno.map { SRIOVError.symbol($0) } ?? error.detail ?? "it timed out")): install the kernel's vfio-pci module"
@@ -241,7 +241,7 @@ extension RestoreEngine {
                 }
                 if vf.driver != "vfio-pci" {
                     try kernelCall(label) { () throws(KernelError) in
-                        try kernel.bind(vf.address, to: "vfio-pci", timeout: remaining(until: deadline))
+                        try kernel.bind(vf.address, to: "vfio-pci", timeout: kernel.remaining(until: deadline))
                     }
                 }
             case .netdevice:
@@ -251,7 +251,7 @@ extension RestoreEngine {
                 let staleMAC = macs[vf.index].map { vf.netdev != nil && vf.mac != StableMAC.text($0) } ?? false
                 if vf.driver == "vfio-pci" || vf.driver == nil || staleMAC {
                     try kernelCall(label) { () throws(KernelError) in
-                        try kernel.bind(vf.address, to: nil, timeout: remaining(until: deadline))
+                        try kernel.bind(vf.address, to: nil, timeout: kernel.remaining(until: deadline))
                     }
                 }
             }
@@ -278,14 +278,14 @@ extension RestoreEngine {
             // after the PF was set up (seen in the VM: EINVAL just as the link came up). Carrier
             // changes send no uevent, so a refusal is retried every second for a few seconds, after
             // waiting for the carrier if it is down; what is still refused then is refused.
-            let retryUntil = min(deadline, .now + Self.rateRetryWindow)
+            let retryUntil = min(deadline, kernel.now + Self.rateRetryWindow)
             while true {
                 do {
                     try kernel.setVF(vf.index, pfNetdev: pfNetdev, setting)
                     break
                 } catch
                     where [.invalidArgument, .resourceTemporarilyUnavailable].contains(error.errno)
-                    && ContinuousClock.now < retryUntil
+                    && kernel.now < retryUntil
                 {
                     if kernel.pf(planned.pciAddress)?.carrier == false {
                         _ = try waitFor(
@@ -294,7 +294,7 @@ extension RestoreEngine {
                                 + "only with the link up; connect the port, then run restore again"
                         ) { $0.carrier }
                     } else {
-                        kernel.waitForEvent(until: min(retryUntil, .now + .seconds(1)))
+                        kernel.waitForEvent(until: min(retryUntil, kernel.now + .seconds(1)))
                     }
                 } catch {
                     throw refusal(error, setting, vf.index, group: group, driver: driver, label: label)
@@ -321,11 +321,11 @@ extension RestoreEngine {
                 return try kernel.setMTU(mtu, netdev: netdev)
             } catch {
                 let renamed = error.errno == .noSuchFileOrDirectory || error.errno == .operationNotSupportedByDevice
-                guard renamed, ContinuousClock.now < deadline else {
+                guard renamed, kernel.now < deadline else {
                     try kernelCall(label) { () throws(KernelError) in throw error }
                     return
                 }
-                kernel.waitForEvent(until: min(deadline, .now + .milliseconds(200)))
+                kernel.waitForEvent(until: min(deadline, kernel.now + .milliseconds(200)))
             }
         }
     }
