@@ -14,7 +14,7 @@ import Testing
     /// UPDATE_GOLDEN=1 rewrites them after a deliberate change.
     @Test(arguments: Layout.allCases)
     func generatedFilesMatchTheirGoldenCopies(_ layout: Layout) throws {
-        let files = NodeFiles.installFiles(
+        let files = try NodeFiles.installFiles(
             InstallOptions(layout: layout), label: try CapabilityLabel(capable: true), binary: [0x7f])
         #expect(files.map(\.path.string) == Self.expectedPaths[layout])
         for file in files {
@@ -52,7 +52,7 @@ import Testing
     ]
 
     @Test func theYipFileFollowsYipsSchema() throws {
-        let text = NodeFiles.yip(InstallOptions(layout: .harvester), label: try CapabilityLabel(capable: true))
+        let text = try NodeFiles.yip(InstallOptions(layout: .harvester), label: try CapabilityLabel(capable: true))
         let documents = try YAMLReader.documents(text)
         guard case let .mapping(top, _)? = documents.first else {
             Issue.record("not a map")
@@ -131,13 +131,13 @@ import Testing
 
     @Test(.enabled(if: SchemaCheck.available))
     func theYipFileValidatesAgainstYipsSchema() throws {
-        let text = NodeFiles.yip(InstallOptions(layout: .harvester), label: try CapabilityLabel(capable: true))
+        let text = try NodeFiles.yip(InstallOptions(layout: .harvester), label: try CapabilityLabel(capable: true))
         let check = try SchemaCheck.validate(text, against: SchemaCheck.schema("yip-config.schema.json"))
         #expect(check.stdout == "valid\n", "\(check.stderr)")
     }
 
     @Test func noTextReachesTheYipFileAsATemplateAction() throws {
-        let text = NodeFiles.yip(InstallOptions(layout: .harvester), label: try CapabilityLabel(capable: true))
+        let text = try NodeFiles.yip(InstallOptions(layout: .harvester), label: try CapabilityLabel(capable: true))
         // Every `{{` that is there opens the literal action `{{"{{"}}`.
         var rest = Substring(text)
         while let range = rest.range(of: "{{") {

@@ -218,12 +218,7 @@ package enum Sysfs {
         guard let dir = path.withCString({ opendir($0) }) else { return }
         defer { closedir(dir) }
         let folder = dirfd(dir)
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != ".", name != ".." { body(folder, name) }
-        }
+        forEachEntry(of: dir) { body(folder, $0) }
     }
 
     static func exists(_ path: FilePath) -> Bool {

@@ -82,12 +82,7 @@ public struct RootWriter: Sendable {
         }
         defer { closedir(directory) }
         var names: [String] = []
-        while let record = readdir(directory) {
-            let entry = withUnsafePointer(to: record.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
-            }
-            if entry != "." && entry != ".." { names.append(entry) }
-        }
+        forEachEntry(of: directory) { names.append($0) }
         return names.sorted()
     }
 
@@ -303,10 +298,7 @@ public struct RootWriter: Sendable {
             if listing >= 0 { close(listing) }
             throw failure(parent, "list", code)
         }
-        while let record = readdir(directory) {
-            let entry = withUnsafePointer(to: record.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
-            }
+        forEachEntry(of: directory) { entry in
             if let pid = Self.temporaryWriter(entry, of: name) { candidates.append((entry, pid)) }
         }
         closedir(directory)

@@ -62,6 +62,15 @@ public enum YAMLEmitter {
         return String(decoding: sink.bytes, as: UTF8.self)
     }
 
+    /// `document`, for a file of ours: libyaml fails only without memory, said in the one error type.
+    package static func document(_ value: YAMLValue, what: String) throws(SRIOVError) -> String {
+        do {
+            return try document(value)
+        } catch {
+            throw .io(path: what, operation: "render", errno: .noMemory, hint: error.description)
+        }
+    }
+
     private final class Sink {
         var bytes: [UInt8] = []
     }

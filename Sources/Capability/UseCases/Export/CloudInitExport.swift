@@ -101,11 +101,7 @@ public struct CloudInitExport: Sendable {
     }
 
     private static func emit(_ value: YAMLValue, what: String) throws(SRIOVError) -> String {
-        do {
-            return try YAMLEmitter.document(value)
-        } catch {
-            throw .usage("cannot write \(what) as YAML: \(error)")
-        }
+        try YAMLEmitter.document(value, what: what)
     }
 
     /// `key=value` flags with Kubernetes' label syntax; at least one, since an empty

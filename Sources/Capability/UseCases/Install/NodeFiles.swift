@@ -378,41 +378,41 @@ public enum NodeFiles {
     /// every boot, as Harvester's own /oem/90_custom.yaml does: /etc/udev is a tmpfs
     /// overlay rebuilt at every boot; /etc/systemd and /etc/rancher are persistent, and
     /// rewriting them keeps them equal to what this binary renders (docs/harvester.md).
-    public static func yip(_ options: InstallOptions, label: CapabilityLabel) -> String {
-        var out = """
-            # harvester-sriov \(version): written at install time; applied by yip at every boot.
-            name: harvester-sriov
-            stages:
-              initramfs:
-                - name: "harvester-sriov: udev rule, restore units and node label"
-                  # Harvester's guard: a recovery boot runs nothing of ours.
-                  if: '\(yipRecoveryGuard)'
-                  files:
-
-            """
-        for file in etcFiles(options, label: label) {
-            guard case let .text(content) = file.content else { continue }
-            out += "        - path: /\(file.path)\n"
-            out += "          permissions: 420  # 0644\n"
-            out += "          owner: 0\n"
-            out += "          group: 0\n"
-            out += "          content: |\n"
-            for line in goTemplateLiteral(content).split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
-                out += line.isEmpty ? "\n" : "            " + line + "\n"
-            }
-        }
+    public static func yip(_ options: InstallOptions, label: CapabilityLabel) throws(SRIOVError) -> String {
+        var files: [YAMLValue] = []
         // yip writes regular files only: the units the links enable are enabled instead, each once, as their
         // [Install] sections say (the same links).
-        out += "      systemctl:\n"
-        out += "        enable:\n"
         var enabled: [String] = []
         for file in etcFiles(options, label: label) {
-            guard case .symlink = file.content, let unit = file.path.lastComponent?.string, !enabled.contains(unit)
-            else { continue }
-            enabled.append(unit)
-            out += "          - \(unit)\n"
+            switch file.content {
+            case let .text(content):
+                files.append(
+                    .mapping([
+                        YAMLPair("path", .string("/\(file.path)")),
+                        YAMLPair("permissions", .integer(0o644)),
+                        YAMLPair("owner", .integer(0)),
+                        YAMLPair("group", .integer(0)),
+                        YAMLPair("content", .string(goTemplateLiteral(content), literal: true)),
+                    ]))
+            case .symlink:
+                if let unit = file.path.lastComponent?.string, !enabled.contains(unit) { enabled.append(unit) }
+            case .bytes:
+                continue
+            }
         }
-        return out
+        let stage = YAMLValue.mapping([
+            YAMLPair("name", .string("harvester-sriov: udev rule, restore units and node label")),
+            // Harvester's guard: a recovery boot runs nothing of ours.
+            YAMLPair("if", .string(yipRecoveryGuard)),
+            YAMLPair("files", .sequence(files)),
+            YAMLPair("systemctl", .mapping([YAMLPair("enable", .sequence(enabled.map { .string($0) }))])),
+        ])
+        let document = YAMLValue.mapping([
+            YAMLPair("name", .string("harvester-sriov")),
+            YAMLPair("stages", .mapping([YAMLPair("initramfs", .sequence([stage]))])),
+        ])
+        let header = "# harvester-sriov \(version): written at install time; applied by yip at every boot.\n"
+        return header + (try YAMLEmitter.document(document, what: InstallOptions.yipFile.string))
     }
 
     /// The guard every Harvester stage carries (harvester-installer's templates).
@@ -477,13 +477,13 @@ public enum NodeFiles {
     public static func installFiles(
         _ options: InstallOptions, label: CapabilityLabel, binary: [UInt8],
         applyNow: Bool = false
-    ) -> [GeneratedFile] {
+    ) throws(SRIOVError) -> [GeneratedFile] {
         let binary = GeneratedFile(InstallOptions.binary, .bytes(binary), mode: 0o755)
         let patch = GeneratedFile(options.labelPatch, .text(labelPatch(label)))
         switch options.layout {
         case .fhs: return [binary] + etcFiles(options, label: label) + [patch]
         case .harvester:
-            return [binary, yipFile(options, label: label)] + (applyNow ? etcFiles(options, label: label) : []) + [
+            return [binary, try yipFile(options, label: label)] + (applyNow ? etcFiles(options, label: label) : []) + [
                 patch
             ]
         }
@@ -491,23 +491,23 @@ public enum NodeFiles {
 
     /// What `label` rewrites: the drop-in (inside the yip file on Harvester) and the patch.
     public static func labelFiles(_ options: InstallOptions, label: CapabilityLabel, applyNow: Bool = false)
-        -> [GeneratedFile]
+        throws(SRIOVError) -> [GeneratedFile]
     {
         let dropIn = GeneratedFile(InstallOptions.dropIn, .text(rke2DropIn(label)))
         let patch = GeneratedFile(options.labelPatch, .text(labelPatch(label)))
         switch options.layout {
         case .fhs: return [dropIn, patch]
-        case .harvester: return [yipFile(options, label: label)] + (applyNow ? [dropIn] : []) + [patch]
+        case .harvester: return [try yipFile(options, label: label)] + (applyNow ? [dropIn] : []) + [patch]
         }
     }
 
-    static func yipFile(_ options: InstallOptions, label: CapabilityLabel) -> GeneratedFile {
-        GeneratedFile(InstallOptions.yipFile, .text(yip(options, label: label)))
+    static func yipFile(_ options: InstallOptions, label: CapabilityLabel) throws(SRIOVError) -> GeneratedFile {
+        GeneratedFile(InstallOptions.yipFile, .text(try yip(options, label: label)))
     }
 
     /// Every path `install` can write in this layout, for `uninstall`: on Harvester the
     /// /etc files too, since yip wrote them into persistent /etc/systemd and /etc/rancher.
-    public static func installedPaths(_ options: InstallOptions) -> [FilePath] {
-        installFiles(options, label: CapabilityLabel.placeholder, binary: [], applyNow: true).map(\.path)
+    public static func installedPaths(_ options: InstallOptions) throws(SRIOVError) -> [FilePath] {
+        try installFiles(options, label: CapabilityLabel.placeholder, binary: [], applyNow: true).map(\.path)
     }
 }

@@ -30,7 +30,7 @@ public struct NodeInstallation: Sendable {
 
     /// Everything `install` puts in place; the state file when none exists or it records another label key.
     public func installFiles(label: CapabilityLabel, binary: [UInt8]) throws(SRIOVError) -> [GeneratedFile] {
-        var files = NodeFiles.installFiles(options, label: label, binary: binary, applyNow: appliesNow)
+        var files = try NodeFiles.installFiles(options, label: label, binary: binary, applyNow: appliesNow)
         if let state = try stateRecording(label) { files.append(state) }
         return files
     }
@@ -79,7 +79,7 @@ public struct NodeInstallation: Sendable {
 
     /// The label files, and the state when it must record another key (`stateRecording`).
     public func label(_ label: CapabilityLabel, dryRun: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
-        let files = NodeFiles.labelFiles(options, label: label, applyNow: appliesNow)
+        let files = try NodeFiles.labelFiles(options, label: label, applyNow: appliesNow)
         let state = try stateRecording(label)
         guard !dryRun else { return try installer.preview(files + (state.map { [$0] } ?? [])) }
         try installer.check(files + (state.map { [$0] } ?? []))
@@ -92,7 +92,7 @@ public struct NodeInstallation: Sendable {
     /// Temporary files that killed writes of these files (the state file included) left
     /// behind go too, and are listed.
     public func uninstall(purge: Bool) throws(SRIOVError) -> [FileInstaller.Change] {
-        let paths = NodeFiles.installedPaths(options) + [options.layout.stateFile]
+        let paths = try NodeFiles.installedPaths(options) + [options.layout.stateFile]
         let writer = self.writer
         // The folders a purge removes, checked before anything is: a link or a file planted there would stop
         // it halfway, with the binary and units gone and every later run stopped the same way.
