@@ -27,7 +27,7 @@ extension Export {
                 for note in config.notes { printError("harvester-sriov: note: \(note)") }
                 guard write else { return output(config.json(), terminator: "") }
                 let root = try options.target.resolve().root
-                let outcome = try RootWriter(root: root).write(DevicePluginConfig.path, Array(config.json().utf8))
+                let outcome = try config.install(under: root)
                 output("\(outcome.rawValue) \(root.display(DevicePluginConfig.path))")
             }
         }

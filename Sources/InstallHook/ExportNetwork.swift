@@ -24,13 +24,9 @@ extension Export {
                 // The flags first: a usage error (64) before any file is read.
                 try options.checkPrefix()
                 try options.refuseOnHarvester(NetworkAttachment.harvesterRefusal)  // also checks --root
-                let (networks, problems) = SriovNetworkDecoder.load(files)
-                guard problems.isEmpty else { throw SRIOVError.invalidPolicies(problems) }
-                let current = try options.plan()
-                let unprovided = NetworkAttachment.unprovided(
-                    networks, plan: current.plan, policies: current.state.policies)
-                guard unprovided.isEmpty else { throw SRIOVError.invalidPolicies(unprovided) }
-                output(try NetworkAttachment.yaml(networks, prefix: options.resourcePrefix), terminator: "")
+                output(
+                    try NetworkAttachment.export(files: files, current: options.plan(), prefix: options.resourcePrefix),
+                    terminator: "")
             }
         }
     }

@@ -20,7 +20,7 @@ struct Install: ParsableCommand {
             let root = given.writing(to: persistent)
             notePersistentMount(persistent, root)
             let key = StateStore(root: root, layout: layout).capabilityKey(given: flags.key)
-            let label = try CapabilityLabel(key: key, capable: try HostDiscovery.discover().capable)
+            let label = try CapabilityLabel.discovered(key: key)
             let installation = NodeInstallation(root: root, options: flags.options(layout))
             report(
                 try installation.install(

@@ -43,7 +43,7 @@ struct Label: ParsableCommand {
             // kubectl and the kubeconfig are checked first: a wrong one is 74 before anything is read or written.
             let application = try apply ? applicationChecked() : nil
             let key = StateStore(root: root, layout: layout).capabilityKey(given: flags.key)
-            let label = try CapabilityLabel(key: key, capable: try HostDiscovery.discover().capable)
+            let label = try CapabilityLabel.discovered(key: key)
             let installation = NodeInstallation(root: root, options: flags.options(layout))
             if let application {
                 try applyNow(label, application: application, installation: installation)

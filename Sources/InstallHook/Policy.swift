@@ -20,16 +20,10 @@ struct Policy: ParsableCommand {
 
         func run() throws {
             try runReporting {
-                let input = PolicyInput.load(files)
-                guard input.problems.isEmpty else { throw SRIOVError.invalidPolicies(input.problems) }
-                if try TargetRoot(root).isLiveHost {
-                    let checked = PolicyRules.checkHost(
-                        input.policies, host: try HostDiscovery.discover(), origins: input.origins)
-                    guard checked.errors.isEmpty else { throw SRIOVError.invalidPolicies(checked.errors) }
-                    for warning in checked.warnings { printError("warning: \(warning)") }
-                }
+                let (policies, warnings) = try PolicyApplication.check(files: files, root: TargetRoot(root))
+                for warning in warnings { printError("warning: \(warning)") }
                 output(
-                    "\(count(input.policies.count, "policy", "policies")) valid: \(input.policies.map(\.name).sorted().joined(separator: ", "))"
+                    "\(count(policies.count, "policy", "policies")) valid: \(policies.map(\.name).sorted().joined(separator: ", "))"
                 )
             }
         }
@@ -55,13 +49,8 @@ struct Policy: ParsableCommand {
         func run() throws {
             try runReporting {
                 let labels = try NodeLabels.parse(nodeLabels)
-                let input = PolicyInput.load(files)
-                let store = try target.store()
-                let host =
-                    store.writer.root.isLiveHost && input.problems.isEmpty
-                    ? try HostDiscovery.discover(root: store.writer.root.path) : nil
-                let report = try PolicyApplication(store: store).apply(
-                    input, nodeLabels: labels, host: host, dryRun: dryRun)
+                let report = try PolicyApplication(store: try target.store()).apply(
+                    files: files, nodeLabels: labels, dryRun: dryRun)
                 for warning in report.warnings { printError("warning: \(warning)") }
                 for note in report.notes { printError("note: \(note)") }
                 for change in report.changes { output(change) }

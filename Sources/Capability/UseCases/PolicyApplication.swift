@@ -18,6 +18,29 @@ public struct PolicyApplication: Sendable {
 
     public init(store: StateStore) { self.store = store }
 
+    /// `policy apply FILE...`: on the running host (root `/`) the policies are also checked against its NICs;
+    /// for another root that check is left to restore time, and the report says so.
+    public func apply(files: [String], nodeLabels: [String: String], dryRun: Bool) throws(SRIOVError) -> Report {
+        let input = PolicyInput.load(files)
+        let host =
+            store.writer.root.isLiveHost && input.problems.isEmpty
+            ? try HostDiscovery.discover(root: store.writer.root.path) : nil
+        return try apply(input, nodeLabels: nodeLabels, host: host, dryRun: dryRun)
+    }
+
+    /// `policy check FILE...`: the files as strictly as the operator's webhook; against this system's NICs too when
+    /// `root` is the running host. Returns the valid policies and the warnings.
+    public static func check(files: [String], root: TargetRoot) throws(SRIOVError) -> (
+        policies: [NodePolicy], warnings: [PolicyProblem]
+    ) {
+        let input = PolicyInput.load(files)
+        guard input.problems.isEmpty else { throw .invalidPolicies(input.problems) }
+        guard root.isLiveHost else { return (input.policies, []) }
+        let checked = PolicyRules.checkHost(input.policies, host: try HostDiscovery.discover(), origins: input.origins)
+        guard checked.errors.isEmpty else { throw .invalidPolicies(checked.errors) }
+        return (input.policies, checked.warnings)
+    }
+
     /// `host` is the live host's inventory when the root is this system, else nil. A real
     /// apply checks and writes under the state lock, so that the policies it checks
     /// against are the ones it stores beside; a dry run reads without the lock.
