@@ -5,11 +5,13 @@ import SRIOVModel
 
 struct Policy: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "policy",
         abstract: "Validate, store, list and remove SriovNetworkNodePolicy manifests for this node.",
         subcommands: [Check.self, Apply.self, List.self, Remove.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Validate policy files as strictly as the operator's webhook; exit 65 listing every problem.")
 
         @Argument(help: "YAML files with SriovNetworkNodePolicy documents (or a List of them).")
@@ -37,6 +39,7 @@ struct Policy: ParsableCommand {
 
     struct Apply: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "apply",
             abstract: "Validate policy files and store them as this node's desired VF state.")
 
         @Argument(help: "YAML files with SriovNetworkNodePolicy documents (or a List of them).")
@@ -78,7 +81,7 @@ struct Policy: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the stored policies.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the stored policies.")
 
         @OptionGroup var target: RootOptions
 
@@ -91,7 +94,8 @@ struct Policy: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove stored policies by name.")
+        static let configuration = CommandConfiguration(
+            commandName: "remove", abstract: "Remove stored policies by name.")
 
         @Argument(help: "Names of stored policies.")
         var names: [String]
