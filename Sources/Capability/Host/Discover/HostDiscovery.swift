@@ -16,7 +16,7 @@ import SystemPackage
 /// libudev opens each network function that is not a VF (driver, attributes, netdevs) and
 /// names it from its hardware database; libpci reads config space of those (and pci.ids for a
 /// name the database lacks); VFs are found through their PF's `virtfnN` links and read with a
-/// handful of plain sysfs reads each.
+/// handful of plain sysfs reads each, their netdevs from one listing of `/sys/class/net`.
 public enum HostDiscovery {
     /// `root` is where RKE2's config is read for the node's name (`NodeName`).
     public static func discover(root: FilePath = "/") throws(SRIOVError) -> HostInventory {
@@ -34,6 +34,8 @@ public enum HostDiscovery {
         // VFs' paths are Strings: see Sysfs.attribute(in:_:).
         let pciDevices = Sysfs.pciDevices.string + "/"
         var vfAddresses = Set<PCIAddress>()
+        // Built when the first VF needs it: a host without VFs never lists /sys/class/net.
+        var vfNetdevs: [PCIAddress: [String]]?
         var namesByModel: [String: (vendor: String?, device: String?)] = [:]
         var interfaces: [PhysicalFunction] = []
         var unusable: [UnusableNIC] = []
@@ -99,14 +101,19 @@ public enum HostDiscovery {
 
             // The kernel gives every VF its PF's vendor and the capability's VF device ID.
             let vfDeviceID = idValue(device.attribute("sriov_vf_device")) ?? config?.sriov?.vfDeviceID ?? deviceID
+            // A VF's folder is next to its PF's (its `virtfnN` link is `../NAME`).
+            let vfParent = Sysfs.deviceFolder(address).flatMap { folder in
+                folder.lastIndex(of: "/").map { String(folder[..<$0]) + "/" }
+            }
             let vfs = Sysfs.virtualFunctions(of: address).map { link in
                 vfAddresses.insert(link.address)
-                let vfPath = pciDevices + link.address.sysfsName
+                let vfPath = ((link.sibling ? vfParent : nil) ?? pciDevices) + link.address.sysfsName
                 let netPath = "\(vfPath)/net"
+                if vfNetdevs == nil { vfNetdevs = Sysfs.pciNetdevs() }
                 let function = PCIFunction(
                     address: link.address, vendor: vendor, deviceID: vfDeviceID,
                     driver: Sysfs.linkName(in: vfPath, "driver"),
-                    netdevs: Sysfs.entries(atPath: netPath).map {
+                    netdevs: (vfNetdevs?[link.address] ?? []).map {
                         NetDevice.read(folder: "\(netPath)/\($0)", details: false)
                     })
                 return VirtualFunction(
