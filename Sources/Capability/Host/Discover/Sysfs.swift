@@ -182,9 +182,11 @@ package enum Sysfs {
         let offset = attribute(folder.appending("sriov_offset")).flatMap(SysfsValue.count)
         let stride = attribute(folder.appending("sriov_stride")).flatMap(SysfsValue.count)
         var links: [(index: Int, address: PCIAddress, sibling: Bool)] = []
-        entries(folder) { descriptor, entry in
+        // Links read by absolute path from the PF's own folder: see attribute(in:_:).
+        let base = deviceFolder(pf) ?? folder.string
+        entries(atPath: base) { _, entry in
             guard entry.hasPrefix("virtfn"), let index = SysfsValue.index(entry.dropFirst("virtfn".count)),
-                let target = entry.withCString({ entry in readLinkText { readlinkat(descriptor, entry, $0, $1) } }),
+                let target = withPath(base, entry, { path in readLinkText { readlink(path, $0, $1) } }),
                 let name = lastComponent(target),
                 let address = PCIAddress(sysfsName: name), address != pf
             else { return }
