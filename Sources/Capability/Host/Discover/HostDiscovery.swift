@@ -13,10 +13,10 @@ import SystemPackage
 /// calls, and enumerating a subsystem builds one for every device in it, which on a
 /// host with 2,000 VFs costs more than `lspci -vv`. So the PCI function list and the
 /// class filter come from one folder listing and one small read per function;
-/// libudev opens each network function that is not a VF (driver, attributes, netdevs) and
-/// names it from its hardware database; libpci reads config space of those (and pci.ids for a
-/// name the database lacks); VFs are found through their PF's `virtfnN` links and read with a
-/// handful of plain sysfs reads each, their netdevs from one listing of `/sys/class/net`.
+/// libudev opens each network function that is not a VF (driver, attributes) and names it
+/// from its hardware database; libpci reads config space of those (and pci.ids for a name the
+/// database lacks); VFs are found through their PF's `virtfnN` links and read with a handful
+/// of plain sysfs reads each. All netdevs come from one listing of `/sys/class/net`.
 public enum HostDiscovery {
     /// `root` is where RKE2's config is read for the node's name (`NodeName`).
     public static func discover(root: FilePath = "/") throws(SRIOVError) -> HostInventory {
@@ -34,8 +34,8 @@ public enum HostDiscovery {
         // VFs' paths are Strings: see Sysfs.attribute(in:_:).
         let pciDevices = Sysfs.pciDevices.string + "/"
         var vfAddresses = Set<PCIAddress>()
-        // Built when the first VF needs it: a host without VFs never lists /sys/class/net.
-        var vfNetdevs: [PCIAddress: [String]]?
+        // Listed when the first network function needs it: a host without one never lists /sys/class/net.
+        var netdevs: Sysfs.Netdevs?
         var namesByModel: [String: (vendor: String?, device: String?)] = [:]
         var interfaces: [PhysicalFunction] = []
         var unusable: [UnusableNIC] = []
@@ -50,11 +50,10 @@ public enum HostDiscovery {
                 let vendor = idValue(device.attribute("vendor")),
                 let deviceID = idValue(device.attribute("device"))
             else { continue }
+            if netdevs == nil { netdevs = Sysfs.netdevs() }
             let base = PCIFunction(
                 address: address, vendor: vendor, deviceID: deviceID, driver: device.driver,
-                netdevs: try udev.children(of: device, subsystem: "net").map {
-                    NetDevice.read(folder: $0.syspath, details: true)
-                })
+                netdevs: (netdevs?.descendants[address] ?? []).map { NetDevice.read(folder: $0, details: true) })
             let config = pci.configFacts(address)
             // A host's PFs are mostly of one or two models: each is named once.
             let key = vendor + deviceID
@@ -109,11 +108,10 @@ public enum HostDiscovery {
                 vfAddresses.insert(link.address)
                 let vfPath = ((link.sibling ? vfParent : nil) ?? pciDevices) + link.address.sysfsName
                 let netPath = "\(vfPath)/net"
-                if vfNetdevs == nil { vfNetdevs = Sysfs.pciNetdevs() }
                 let function = PCIFunction(
                     address: link.address, vendor: vendor, deviceID: vfDeviceID,
                     driver: Sysfs.linkName(in: vfPath, "driver"),
-                    netdevs: (vfNetdevs?[link.address] ?? []).map {
+                    netdevs: (netdevs?.children[link.address] ?? []).map {
                         NetDevice.read(folder: "\(netPath)/\($0)", details: false)
                     })
                 return VirtualFunction(
