@@ -5,6 +5,7 @@ import SRIOVModel
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Print Kubernetes objects that carry harvester-sriov's configuration to a cluster.",
         subcommands: [CloudInit.self, DevicePlugin.self, KubeVirt.self, Network.self, PCIDeviceClaims.self])
 

@@ -5,6 +5,7 @@ import SRIOVModel
 
 struct Hook: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "hook",
         abstract: "The one call the Harvester installer makes: detect, label, apply policies, install.",
         discussion: """
             Runs on the machine being installed, so the NICs it detects are the node's own even though the files go \

@@ -5,6 +5,7 @@ import SRIOVModel
 
 struct Install: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "install",
         abstract:
             "Put the binary, the udev rule, the restore units and the label under a root, so VFs come back at every boot."
     )
@@ -33,6 +34,7 @@ struct Install: ParsableCommand {
 
 struct Uninstall: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "uninstall",
         abstract: "Remove what install put under a root; the stored policies stay unless --purge.")
 
     @OptionGroup var target: RootOptions

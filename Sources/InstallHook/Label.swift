@@ -6,6 +6,7 @@ import SRIOVModel
 
 struct Label: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "label",
         abstract: "Write the node's SR-IOV capability label: an RKE2 config drop-in and a Kubernetes merge patch.",
         discussion: """
             The drop-in (etc/rancher/rke2/config.yaml.d/91-harvester-sriov.yaml, or the yip file /oem/91_harvester_sriov.yaml on \

@@ -5,6 +5,7 @@ import SRIOVModel
 
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "plan",
         abstract:
             "Resolve the stored policies against this node's NICs now: VFs per PF, their groups, and what matched nothing."
     )

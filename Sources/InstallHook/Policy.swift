@@ -5,11 +5,13 @@ import SRIOVModel
 
 struct Policy: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "policy",
         abstract: "Validate, store, list and remove SriovNetworkNodePolicy manifests for this node.",
         subcommands: [Check.self, Apply.self, List.self, Remove.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Validate policy files as strictly as the operator's webhook; exit 65 listing every problem.")
 
         @Argument(help: "YAML files with SriovNetworkNodePolicy documents (or a List of them).")
@@ -31,6 +33,7 @@ struct Policy: ParsableCommand {
 
     struct Apply: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "apply",
             abstract: "Validate policy files and store them as this node's desired VF state.")
 
         @Argument(help: "YAML files with SriovNetworkNodePolicy documents (or a List of them).")
@@ -67,7 +70,7 @@ struct Policy: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the stored policies.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the stored policies.")
 
         @OptionGroup var target: RootOptions
 
@@ -80,7 +83,8 @@ struct Policy: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove stored policies by name.")
+        static let configuration = CommandConfiguration(
+            commandName: "remove", abstract: "Remove stored policies by name.")
 
         @Argument(help: "Names of stored policies.")
         var names: [String]

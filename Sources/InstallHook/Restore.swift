@@ -6,6 +6,7 @@ import SRIOVModel
 
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "restore",
         abstract: "Recreate the VFs the stored policies ask for: at boot, when a PF reappears, or by hand.",
         discussion:
             "Exit status: 0 when every configured PF is as planned, 1 when any failed (each failure is one line naming the PF, the file, the errno and what to do)."
@@ -69,6 +70,7 @@ struct Restore: ParsableCommand {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Compare the stored plan with the VFs the kernel has now, and show the last restore.",
         discussion: "Exit status: 0 when every configured PF is as planned, 3 when any differs.")
 

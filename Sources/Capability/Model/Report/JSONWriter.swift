@@ -50,7 +50,8 @@ package struct JSONWriter {
         nextItem()
         bytes.append(UInt8(ascii: "\""))
         key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        if compact { append("\":") } else { append("\" : ") }
+        // StaticString: a String literal would take the String overload, which copies it first.
+        append(compact ? "\":" as StaticString : "\" : ")
     }
 
     /// Starts a member whose key is data (a label key): escaped like any string.
@@ -76,15 +77,15 @@ package struct JSONWriter {
 
     package mutating func member(_ name: StaticString, _ value: Int?) {
         key(name)
-        if let value { append(String(value)) } else { null() }
+        if let value { append(value) } else { null() }
     }
 
     package mutating func member(_ name: StaticString, _ value: Bool) {
         key(name)
-        append(value ? "true" : "false")
+        append(value ? "true" as StaticString : "false")
     }
 
-    package mutating func null() { append("null") }
+    package mutating func null() { append("null" as StaticString) }
 
     /// Bytes appended as one copy: appending a sequence goes byte by byte.
     private mutating func append(_ text: StaticString) {
@@ -96,14 +97,33 @@ package struct JSONWriter {
         text.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
-    package mutating func string(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            append(text)
-        } else {
-            for byte in text.utf8 { escaped(byte) }
+    /// Decimal digits written straight in: a String per number cost an allocation each.
+    private mutating func append(_ value: Int) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
-        bytes.append(UInt8(ascii: "\""))
+    }
+
+    package mutating func string(_ text: String) {
+        // The UTF-8 buffer, not the UTF8View: iterating the view cost more than the copy.
+        var text = text
+        text.withUTF8 { utf8 in
+            bytes.append(UInt8(ascii: "\""))
+            if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                bytes.append(contentsOf: utf8)
+            } else {
+                for byte in utf8 { escaped(byte) }
+            }
+            bytes.append(UInt8(ascii: "\""))
+        }
     }
 
     private mutating func escaped(_ byte: UInt8) {
@@ -143,9 +163,17 @@ package struct JSONWriter {
             first = false
             return
         }
-        if !first { append(",\n") }
+        // The comma, line break and indent as one copy, as deep as documents go.
+        let separator: StaticString = ",\n                                "
+        let skip = first ? 2 : 0
         first = false
-        indent()
+        guard 2 * depth <= separator.utf8CodeUnitCount - 2 else {
+            if skip == 0 { append(",\n") }
+            return indent()
+        }
+        separator.withUTF8Buffer { separator in
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: separator[skip..<(2 + 2 * depth)]))
+        }
     }
 
     private mutating func indent() {
