@@ -25,16 +25,27 @@ public struct RuntimeDirectory: Sendable {
 
     /// Holds an exclusive lock on one PF until `release`; another restore of the same PF
     /// (the udev-started instance and the boot-wide unit race at boot) waits for it.
-    public func lock(_ pf: PCIAddress, until deadline: ContinuousClock.Instant) throws(SRIOVError) -> RuntimeLock {
-        try lock(name: pf.description, until: deadline)
+    /// `waiting` is called once when another holds it.
+    public func lock(
+        _ pf: PCIAddress, until deadline: ContinuousClock.Instant, waiting: (String) -> Void = { _ in }
+    ) throws(SRIOVError) -> RuntimeLock {
+        try lock(name: pf.description, until: deadline, waiting: waiting)
     }
 
-    /// An exclusive lock named `name` (a PCI address, or "status" for the status file).
-    public func lock(name: String, until deadline: ContinuousClock.Instant) throws(SRIOVError) -> RuntimeLock {
+    /// An exclusive lock named `name` (a PCI address, or "status" for the status file); `waiting` is called
+    /// with the lock file's path once when another holds it.
+    public func lock(
+        name: String, until deadline: ContinuousClock.Instant, waiting: (String) -> Void = { _ in }
+    ) throws(SRIOVError) -> RuntimeLock {
         let file = path.appending("lock-\(name)").string
         let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw .io(path: file, operation: "open", errno: Errno(rawValue: errno)) }
+        var said = false
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if !said, errno == EWOULDBLOCK {
+                said = true
+                waiting(file)
+            }
             guard errno == EWOULDBLOCK || errno == EINTR, ContinuousClock.now < deadline else {
                 close(fd)
                 throw .restore("another harvester-sriov restore holds \(file) and did not finish in time")
