@@ -326,6 +326,23 @@ import Testing
         #expect(booting.snapshot("0000:3b:00.0")?.vfs.count == 4)
     }
 
+    /// Issue 21, seen in an event storm on a real kernel: a PF whose netdev had not its final name when the wait
+    /// for it ended got the plan of a policy by device ID (1 VF) instead of its own by name (4), written as soon
+    /// as the name came. It is left alone now; the event of its name restores it.
+    @Test func aPFGivenUpOnIsNotRestoredWithAnotherPolicysPlan() throws {
+        let node = try H([H.x710()])
+        try node.apply(
+            Self.x710Four + "\n---\n"
+                + PolicyManifest.policy(
+                    "any-x710", #"{resourceName: anyx710, numVfs: 1, nicSelector: {deviceID: "1572"}}"#))
+        _ = try node.restore()
+        let booting = SimulatedKernel([H.x710()])
+        booting.renamePF("0000:3b:00.0", from: "eth0", after: .milliseconds(1500))
+        let result = try node.restore(timeout: .seconds(5), appear: .seconds(1), kernel: booting)
+        #expect(result.pfs.map(\.status) == [.failed])
+        #expect(booting.writeLog.isEmpty, "\(booting.writeLog)")
+    }
+
     @Test func restoresOfTwoPFsAtOnceBothRecordTheirCards() throws {
         let node = try H([H.x710(), H.x82576()])
         // Applied during installation: no card identities yet.

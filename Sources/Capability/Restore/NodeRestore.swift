@@ -139,8 +139,10 @@ public struct RestoreEngine: Sendable {
         // At boot the PFs' drivers may still be loading: wait, bounded, for the ones we expect.
         let appearDeadline = ContinuousClock.now + options.appearTimeout
         var outcomes: [PFOutcome] = []
+        var notReady: [String] = []
         while true {
             let waiting = expectedButNotReady(state, tracker: tracker, host: host, selection: options.selection)
+            notReady = waiting
             guard !waiting.isEmpty, ContinuousClock.now < appearDeadline else {
                 for name in waiting {
                     let waited = seconds(options.appearTimeout)
@@ -176,7 +178,14 @@ public struct RestoreEngine: Sendable {
                     message: message))
         }
 
-        var plan = current.plan.interfaces
+        // A PF given up on above is left alone: without its final netdev name, its policies by name do not
+        // select it and a broader one (by vendor and device) would, so its plan now is not its plan (seen in an
+        // event storm on a real kernel: 1 VF written instead of 3). The event that brings its netdev restores it.
+        let gaveUp = Set(
+            notReady.compactMap { name in
+                PCIAddress(name) ?? state.cards.first(where: { $0.name == name })?.pciAddress
+            })
+        var plan = current.plan.interfaces.filter { !gaveUp.contains($0.pciAddress) }
         if !options.selection.isEmpty {
             plan = plan.filter {
                 options.selection.contains($0.pciAddress.description) || options.selection.contains($0.name ?? "")
