@@ -7,9 +7,10 @@ import Capability
 struct SysfsRead: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sysfs-read", shouldDisplay: false)
 
-    @Argument var paths: [String]
+    @Flag var serve = false
+    @Argument var paths: [String] = []
 
     func run() throws {
-        LockedAttribute.serve(paths)
+        if serve { LockedAttribute.serveLines() } else { LockedAttribute.serve(paths) }
     }
 }

@@ -70,9 +70,110 @@ public enum LockedAttribute {
     /// What did not answer in this process, in order, each once: for a note on stderr or in the journal.
     public static var unanswered: [Unanswered] { state.withLock { $0.unanswered } }
 
-    /// One attribute's text, as `Sysfs.read` gives it; `.timedOut` when it did not answer.
+    /// One attribute's text, as `Sysfs.read` gives it; `.timedOut` when it did not answer. Read by a child that
+    /// stays for the next read (restore reads a PF's count many times while it waits for its VFs: a process
+    /// start each time cost seconds per restore under emulation).
     static func read(_ path: FilePath) -> Result<String, Errno> {
-        read(all: [path])[0]
+        guard let executable = state.withLock({ $0.executable }) else { return Sysfs.read(path) }
+        if let process = waiting(onFile: path.string) {
+            note(Unanswered(path: path.string, waiting: process))
+            return .failure(.timedOut)
+        }
+        return helper.withLock { helper -> Result<String, Errno> in
+            if helper == nil { helper = Helper(executable: executable) }
+            guard let reader = helper else { return read(all: [path])[0] }
+            switch reader.read(path.string, until: .now + deadline) {
+            case let answer?:
+                return answer
+            case nil:
+                // Asleep in the kernel, or gone: the next read gets a new helper.
+                helper = nil
+                note(Unanswered(path: path.string, waiting: nil))
+                remember(path.string, pid: reader.pid)
+                return .failure(.timedOut)
+            }
+        }
+    }
+
+    private static let helper = Mutex<Helper?>(nil)
+
+    /// `harvester-sriov sysfs-read --serve`: reads the paths that come on its stdin, one a line, and answers
+    /// each with a record on its stdout; ends at end of input (when this process ends).
+    final class Helper: @unchecked Sendable {
+        let pid: Int32
+        private let requests: Int32
+        private let answers: Int32
+        private var pending: [UInt8] = []
+
+        init?(executable: String) {
+            var toChild: [Int32] = [-1, -1]
+            var fromChild: [Int32] = [-1, -1]
+            guard pipe(&toChild) == 0 else { return nil }
+            guard pipe(&fromChild) == 0 else {
+                for fd in toChild { Glibc.close(fd) }
+                return nil
+            }
+            // Our ends reach no other child; dup2 gives the helper its stdin and stdout.
+            for fd in toChild + fromChild { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
+            posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            posix_spawnattr_setpgroup(&attributes, 0)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+            var pid = pid_t()
+            let arguments: [String] = [executable, "sysfs-read", "--serve"]
+            var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+            defer { for argument in argv { free(argument) } }
+            let spawned = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
+            Glibc.close(toChild[0])
+            Glibc.close(fromChild[1])
+            guard spawned == 0 else {
+                Glibc.close(toChild[1])
+                Glibc.close(fromChild[0])
+                return nil
+            }
+            signal(SIGPIPE, SIG_IGN)
+            self.pid = pid
+            requests = toChild[1]
+            answers = fromChild[0]
+        }
+
+        deinit {
+            Glibc.close(requests)
+            Glibc.close(answers)
+            // At end of input it exits; one asleep in the kernel stays until the kernel lets it go.
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
+
+        /// The answer, or nil when none came by `deadline` (or the helper is gone).
+        func read(_ path: String, until deadline: ContinuousClock.Instant) -> Result<String, Errno>? {
+            let line = Array((path + "\n").utf8)
+            let written = line.withUnsafeBytes { Glibc.write(requests, $0.baseAddress, $0.count) }
+            guard written == line.count else { return nil }
+            while true {
+                if let end = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let record = Array(pending[...end])
+                    pending.removeSubrange(...end)
+                    return Record.parse(record)[0] ?? .failure(.ioError)
+                }
+                let left = Int32(clamping: max(0, milliseconds(remaining(until: deadline))))
+                var descriptor = pollfd(fd: answers, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&descriptor, 1, left)
+                if ready < 0, errno == EINTR { continue }
+                guard ready > 0 else { return nil }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(answers, $0.baseAddress, $0.count) }
+                guard count > 0 else { return nil }
+                pending += buffer[..<count]
+            }
+        }
     }
 
     /// Each attribute's text, all read at once in one child, each bounded by the same deadline.
@@ -194,6 +295,15 @@ public enum LockedAttribute {
     /// `harvester-sriov sysfs-read PATH...`: each path read in a process of its own, all at once, each
     /// answer written as one record as it comes; returns once all have answered. A read that never returns
     /// keeps its process (and the parent's pipe) waiting until the parent's deadline.
+    /// `harvester-sriov sysfs-read --serve`: one path a line on stdin, one record for each on stdout, in turn.
+    public static func serveLines() {
+        while let path = readLine(strippingNewline: true) {
+            let record = Record.make(index: 0, readBlocking(path))
+            let written = record.withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
+            guard written == record.count else { return }
+        }
+    }
+
     public static func serve(_ paths: [String]) {
         var children: [pid_t] = []
         for (index, path) in paths.enumerated() {
