@@ -71,7 +71,7 @@ boot() { # LOG PHASE [OS-IMAGE MODE]: without an OS image, the generic root (roo
     -device pcie-root-port,id=rp1,slot=1,chassis=1 -device igb,bus=rp1,id=nic1 \
     -device pcie-root-port,id=rp2,slot=2,chassis=2 -device igb,bus=rp2,id=nic2 \
     -device pcie-root-port,id=rp3,slot=3,chassis=3 \
-    -monitor pipe:"$out/monitor" -pidfile "$out/qemu.pid" ${VM_QEMU_EXTRA:-} \
+    -monitor pipe:"$out/monitor" -pidfile "$out/qemu.pid" \
     < /dev/null > "$1" 2>&1 &
   local qemu=$!
   host_side "$1" "$qemu" > "${1%.log}.host" 2>&1 &
