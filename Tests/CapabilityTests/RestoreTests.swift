@@ -148,6 +148,13 @@ import Testing
             message:
                 "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs did not return within 1 s; the driver is stuck: check dmesg, then reload the driver or reboot"
         ),
+        // Issue 21: one of ours still asleep in the kernel on the file (a wedged node): no write is started, and
+        // the message is the reason, not a made-up EIO.
+        Fault(
+            label: "an earlier write still in the kernel", change: { $0.faults.insert(.earlierWriteStuck) },
+            message:
+                "0000:01:00.0 (enp1s0): writing 3 to /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs was not tried: process 4242 of harvester-sriov has waited on this file in the kernel for 300 s; the kernel holds the device's lock (a write to sriov_numvfs or a removal that never returned); if no restore is running, reboot the node"
+        ),
         Fault(
             label: "a VF that never binds", change: { $0.faults.insert(.vfNeverBinds(1)) },
             message:

@@ -24,16 +24,19 @@ public enum LockedAttribute {
         /// The process of ours that has waited longest on the device's attributes, and for how long.
         public var waiting: (pid: Int32, seconds: Int)?
 
-        public var description: String {
+        /// What happened and what to do, without the path.
+        public var reason: String {
             let why =
                 if let waiting {
-                    "process \(waiting.pid) of harvester-sriov has waited on this device in the kernel for \(waiting.seconds) s"
+                    "process \(waiting.pid) of harvester-sriov has waited on this file in the kernel for \(waiting.seconds) s"
                 } else {
                     "it did not answer within \(seconds(LockedAttribute.deadline)) s"
                 }
             return
-                "\(path): \(why); the kernel holds the device's lock (a write to sriov_numvfs or a removal that never returned); if no restore is running, reboot the node"
+                "\(why); the kernel holds the device's lock (a write to sriov_numvfs or a removal that never returned); if no restore is running, reboot the node"
         }
+
+        public var description: String { "\(path): \(reason)" }
 
         public static func == (lhs: Self, rhs: Self) -> Bool { lhs.path == rhs.path }
     }

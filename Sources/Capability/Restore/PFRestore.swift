@@ -145,6 +145,10 @@ extension RestoreEngine {
                     "\(label): writing \(count) to \(file) did not return within \(seconds(timedOut)) s; the driver is stuck: check dmesg, then reload the driver or reboot"
                 )
             }
+            // A write that was not started (one of ours still in the kernel there) says why in its own words.
+            if error.errno == nil, let detail = error.detail {
+                throw .restore("\(label): writing \(count) to \(file) was \(detail)")
+            }
             let errno = error.errno ?? .ioError
             let hint: String =
                 switch errno {

@@ -110,7 +110,7 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
         let path = Sysfs.numVFsFile(pf).string
         // A write of ours that never returned holds the PF's lock: another would only wait beside it.
         if let waiting = LockedAttribute.waiting(toWrite: path) {
-            throw KernelError(target: path, operation: "write \(count) to", detail: "not tried: \(waiting)")
+            throw KernelError(target: path, operation: "write \(count) to", detail: "not tried: \(waiting.reason)")
         }
         try writeInChild(path, String(count), timeout: timeout)
     }
