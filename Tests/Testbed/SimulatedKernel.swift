@@ -188,7 +188,11 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
 
     // MARK: - SRIOVKernel
 
+    /// Called after each `inventory()`, outside the lock: a test's way to change the node just after a reading.
+    public var afterInventory: (@Sendable () -> Void)?
+
     public func inventory() throws(SRIOVError) -> HostInventory {
+        defer { afterInventory?() }
         lock.lock()
         defer { lock.unlock() }
         var interfaces: [PhysicalFunction] = []

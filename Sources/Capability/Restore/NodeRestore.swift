@@ -141,7 +141,20 @@ public struct RestoreEngine: Sendable {
         var outcomes: [PFOutcome] = []
         var notReady: [String] = []
         while true {
-            let waiting = expectedButNotReady(state, tracker: tracker, host: host, selection: options.selection)
+            var waiting = expectedButNotReady(state, tracker: tracker, host: host, selection: options.selection)
+            // Ready now, but the node was read before: a netdev that got its final name in between is not in that
+            // reading, and its policies by name would select nothing (seen in an event storm on a real kernel: the
+            // restore udev started for the PF said no policy configures it). Then it is read again.
+            if waiting.isEmpty,
+                state.cards.contains(where: { card in
+                    kernel.pf(card.pciAddress)?.netdev
+                        != host.interfaces.first(where: { $0.address == card.pciAddress })?.name
+                })
+            {
+                host = try kernel.inventory()
+                tracker = CardTracker(stored: state.cards, host: host)
+                waiting = expectedButNotReady(state, tracker: tracker, host: host, selection: options.selection)
+            }
             notReady = waiting
             guard !waiting.isEmpty, ContinuousClock.now < appearDeadline else {
                 for name in waiting {
