@@ -44,8 +44,8 @@ public enum LockedAttribute {
     private struct State {
         var executable: String?
         /// Attribute files (by device and inode, the same under any path to them) that a child of ours was
-        /// seen asleep in, by its pid.
-        var waiting: [FileKey: Int32]?
+        /// seen asleep in: its pid, and whether it is this process's own, left at its deadline.
+        var waiting: [FileKey: (pid: Int32, mine: Bool)]?
         var unanswered: [Unanswered] = []
     }
 
@@ -229,7 +229,7 @@ public enum LockedAttribute {
     private static func remember(_ path: String, pid: Int32) {
         guard let key = FileKey(path) else { return }
         _ = knownWaiting()
-        state.withLock { $0.waiting?[key] = pid }
+        state.withLock { $0.waiting?[key] = (pid, true) }
     }
 
     private static func note(_ unanswered: Unanswered) {
@@ -240,11 +240,15 @@ public enum LockedAttribute {
 
     /// The process of ours in the kernel on this file, with how long it has been there; checked now, so that a
     /// write or read that has returned since it was seen no longer counts.
+    /// Another process's child counts once it has been there as long as a read may wait: before that it is a
+    /// write at work (a restore's), which a read waits for, bounded.
     private static func waiting(onFile path: String) -> (pid: Int32, seconds: Int)? {
-        guard let key = FileKey(path), let pid = knownWaiting()[key] else { return nil }
-        if let process = ourChild(pid, asleep: false) { return process }
-        state.withLock { _ = $0.waiting?.removeValue(forKey: key) }
-        return nil
+        guard let key = FileKey(path), let known = knownWaiting()[key] else { return nil }
+        guard let process = ourChild(known.pid, asleep: false) else {
+            state.withLock { _ = $0.waiting?.removeValue(forKey: key) }
+            return nil
+        }
+        return known.mine || process.seconds >= Int(deadline.components.seconds) ? process : nil
     }
 
     /// A `harvester-sriov sysfs-read|sysfs-write` child, with its age in seconds: asleep (S or D, proc(5)) when
@@ -272,9 +276,9 @@ public enum LockedAttribute {
 
     /// Children of ours asleep in the kernel with a sysfs attribute open (left behind by an earlier run, or at
     /// work for a running restore), by the file: looked up once per process.
-    private static func knownWaiting() -> [FileKey: Int32] {
+    private static func knownWaiting() -> [FileKey: (pid: Int32, mine: Bool)] {
         if let known = state.withLock({ $0.waiting }) { return known }
-        var found: [FileKey: Int32] = [:]
+        var found: [FileKey: (pid: Int32, mine: Bool)] = [:]
         let me = getpid()
         for entry in Sysfs.entries("/proc") {
             guard let pid = Int32(entry), pid != me, ourChild(pid) != nil else { continue }
@@ -284,7 +288,7 @@ public enum LockedAttribute {
                 guard Sysfs.link(FilePath(descriptor))?.string.contains("/sys/") == true,
                     let key = FileKey(descriptor), found[key] == nil
                 else { continue }
-                found[key] = pid
+                found[key] = (pid, false)
             }
         }
         return state.withLock { state in
