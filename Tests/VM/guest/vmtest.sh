@@ -74,7 +74,7 @@ stuck_children() {
 }
 export -f stuck_children
 # The sha256 of every file of ours but the state file, and of the state file: before a power cut.
-shas() { ours | grep -v 'state\.json$\|state\.lock$' | sort | while read -r f; do [ -f "$f" ] && sha256sum "$f"; done; }
+shas() { ours | grep -v 'state\.json$\|state\.lock$' | sort | while read -r f; do if [ -f "$f" ]; then sha256sum "$f"; fi; done; }
 # Scenario 8: each VF's "index MAC vlan N" as the PF driver reports them (only VFs with a VLAN).
 vf_mac_vlan() { ip -d link show "$1" | sed -nE 's/^ *vf ([0-9]+) +link\/ether ([0-9a-f:]+).*(vlan [0-9]+),.*/\1 \2 \3/p' | tr '\n' ' '; }
 mac_vlan_kept() { # PF-NETDEV RECORD: the same MACs and VLANs as recorded, VLAN 300 on all three
