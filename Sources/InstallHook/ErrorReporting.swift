@@ -7,6 +7,8 @@ import SystemPackage
 /// Runs a command body; an `SRIOVError` becomes its one-line message on stderr and
 /// its documented exit status, instead of ArgumentParser's generic rendering.
 func runReporting<T>(_ body: () throws -> T) throws -> T {
+    // Whatever the outcome, an attribute that did not answer is said: the node needs a reboot.
+    defer { for unanswered in LockedAttribute.unanswered { printError("harvester-sriov: \(unanswered)") } }
     do {
         return try body()
     } catch let error as SRIOVError {

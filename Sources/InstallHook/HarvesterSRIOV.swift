@@ -14,13 +14,15 @@ struct HarvesterSRIOV: ParsableCommand {
         version: SRIOVModel.version,
         subcommands: [
             Detect.self, Policy.self, Plan.self, Restore.self, Status.self, Label.self, Install.self, Uninstall.self,
-            Hook.self, SysfsWrite.self, Export.self, PCIDevices.self, DoctorCommand.self,
+            Hook.self, SysfsWrite.self, SysfsRead.self, Export.self, PCIDevices.self, DoctorCommand.self,
         ]
     )
 
     /// ArgumentParser's own main, except that help and --version go through `output`:
     /// its print() would lose a failed write.
     static func main() {
+        // Reads that can sleep in the kernel for good run in children of this program (LockedAttribute).
+        LockedAttribute.readInChildren(executable: SysfsKernel.selfExecutable)
         do {
             var command = try parseAsRoot()
             try command.run()

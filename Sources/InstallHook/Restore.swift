@@ -53,6 +53,7 @@ struct Restore: ParsableCommand {
             let options = RestoreOptions(
                 selection: pfs, timeout: .seconds(timeout), appearTimeout: .seconds(wait), force: force)
             result = try engine.run(options)
+            for unanswered in LockedAttribute.unanswered { logger.error("\(unanswered)") }
         } catch {
             // Restore runs from systemd: its errors go to the journal at error priority,
             // once (the engine logs those it throws).

@@ -84,6 +84,8 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         case noMemory
         /// Writes to sriov_numvfs never return.
         case writeHangs
+        /// An earlier write of ours to sriov_numvfs never returned: SysfsKernel starts no other beside it.
+        case earlierWriteStuck
         /// This VF never binds to any driver.
         case vfNeverBinds(Int)
         /// The PF driver has no sriov_configure: writes fail with ENOENT.
@@ -219,7 +221,11 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
 
     // MARK: - SRIOVKernel
 
+    /// Called after each `inventory()`, outside the lock: a test's way to change the node just after a reading.
+    public var afterInventory: (@Sendable () -> Void)?
+
     public func inventory() throws(SRIOVError) -> HostInventory {
+        defer { afterInventory?() }
         lock.lock()
         defer { lock.unlock() }
         var interfaces: [PhysicalFunction] = []
@@ -293,6 +299,14 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             throw failure(.noSuchFileOrDirectory)
         }
         let pf = pfs[index]
+        if pf.faults.contains(.earlierWriteStuck) {
+            lock.unlock()
+            throw KernelError(
+                target: file, operation: "write \(count) to",
+                detail: "not tried: process 4242 of harvester-sriov has waited on this file in the kernel for 300 s; "
+                    + "the kernel holds the device's lock (a write to sriov_numvfs or a removal that never returned); "
+                    + "if no restore is running, reboot the node")
+        }
         writes.append("\(address)=\(count)")
         changes.append("sriov_numvfs \(address) \(count)")
         lock.unlock()

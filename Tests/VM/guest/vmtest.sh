@@ -55,6 +55,26 @@ no_failed_units() { # prints the failed units with their last journal lines
 ours() { find /etc /oem /usr/local /run/udev/rules.d -path /usr/local/.state/opt.bind -prune -o \( -name '*harvester-sriov*' -o -name '*harvester_sriov*' \) -print 2>/dev/null; }
 export -f ours  # the checks run it inside bash -c
 expect_eq() { [ "$1" = "$2" ] && echo "$1" || { echo "got '$1', want '$2'"; return 1; }; }
+# Issue 21's fault scenarios (docs/testing.md): the third port is hot-added into the free root port rp3.
+pf3=0000:03:00.0
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+at_plan() { # PF COUNT: the PF has COUNT VFs, each on igbvf
+  [ "$(cat /sys/bus/pci/devices/$1/sriov_numvfs 2>/dev/null)" = "$2" ] && [ "$(vf_drivers $1)" = "$(printf 'igbvf %.0s' $(seq $2))" ]
+}
+export -f at_plan
+# A child of ours writing to PATTERN (a sysfs path and value) now; the glob is expanded at each call.
+writing() { grep -a -q -l "[s]ysfs-write.*$1" /proc/[0-9]*/cmdline 2>/dev/null; }
+export -f writing
+# Processes of ours asleep for good in the kernel (state D), as "pid command" lines.
+stuck_children() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "$(awk '{print $3}' $p/stat 2>/dev/null)" = D ] && grep -a -q '[h]arvester-sriov' $p/cmdline 2>/dev/null && echo "${p#/proc/} $(tr '\0' ' ' < $p/cmdline | cut -c1-90)"
+  done
+}
+export -f stuck_children
+# The sha256 of every file of ours but the state file, and of the state file: before a power cut.
+shas() { ours | grep -v 'state\.json$\|state\.lock$' | sort | while read -r f; do if [ -f "$f" ]; then sha256sum "$f"; fi; done; }
 # Scenario 8: each VF's "index MAC vlan N" as the PF driver reports them (only VFs with a VLAN).
 vf_mac_vlan() { ip -d link show "$1" | sed -nE 's/^ *vf ([0-9]+) +link\/ether ([0-9a-f:]+).*(vlan [0-9]+),.*/\1 \2 \3/p' | tr '\n' ' '; }
 mac_vlan_kept() { # PF-NETDEV RECORD: the same MACs and VLANs as recorded, VLAN 300 on all three
@@ -63,6 +83,176 @@ mac_vlan_kept() { # PF-NETDEV RECORD: the same MACs and VLANs as recorded, VLAN 
 }
 claims=$state/pcideviceclaims  # the cluster's PCIDeviceClaims, for the addon stand-in
 addon=/usr/lib/vmtest/pcidevices-claim-standin.sh
+# Issue 21 on a real kernel: a NIC hot-added, a driver reloaded during a restore and an event storm, a
+# slow driver, a NIC hot-unplugged while restore makes its VFs. The plans: 2 VFs on the first port, 3 on
+# the second (the boot policies), 1 with trust on for any other 82576 (a policy by vendor and device).
+faults() {
+  check A apply bash -c "$bin policy apply $media/policies/boot/base.yaml $media/policies/faults/hotplug.yaml >/dev/null && $bin restore >/dev/null && $bin status"
+  # Hot-add: an 82576 into the free root port; udev and the per-PF unit bring its VF up as planned.
+  out "VMHOST monitor device_add igb,bus=rp3,id=nic3"
+  wait_for 30 test -e /sys/bus/pci/devices/$pf3
+  added=$(now_ms)
+  if wait_for 90 bash -c "at_plan $pf3 1 && ip -d link show enp3s0 | grep -q 'vf 0 .*trust on'"; then
+    took=$(( $(now_ms) - added ))
+    check A hot-add-vfs echo "$took ms from the PCI device to its VF on igbvf with trust on"
+    figure hotadd-to-vf-ms $took
+  else
+    check A hot-add-vfs bash -c "ls /sys/class/net; cat /sys/bus/pci/devices/$pf3/sriov_numvfs; journalctl -b -u 'harvester-sriov-restore@$pf3.service' --no-pager | tail -5; exit 1"
+  fi
+  settle
+  check A hot-add-status $bin status
+  # A driver reload while a PF's restore runs (the event merges into the running unit), then again: an
+  # event storm on all three ports, with a restore of every PF beside udev's (as the boot unit runs at boot).
+  echo 0 > /sys/bus/pci/devices/$pf2/sriov_numvfs
+  since=$(date '+%Y-%m-%d %H:%M:%S')
+  systemctl start --no-block harvester-sriov-restore@$pf2.service
+  wait_for 30 writing "$pf2/sriov_numvfs.[1-9]"
+  ( $bin restore 2>&1 | systemd-cat -t harvester-sriov-beside ) &
+  beside=$!
+  start=$(now_ms)
+  for reload in 1 2; do modprobe -r igbvf igb; modprobe igb; done
+  reloaded=$(now_ms)
+  wait $beside
+  sleep 1; settle
+  if wait_for 120 bash -c "at_plan $pf1 2 && at_plan $pf2 3 && at_plan $pf3 1"; then
+    settle
+    figure storm-settled-ms $(( $(now_ms) - reloaded ))
+    check R reload-during-restore bash -c "at_plan $pf2 3 && journalctl -b --since '$since' -u 'harvester-sriov-restore@$pf2.service' -o cat --no-pager | grep -E 'made again during the restore|: configured|created' | tail -2"
+    check S storm-at-plan bash -c "echo \"$(( $(now_ms) - start )) ms after the first reload\"; $bin status"
+  else
+    check R reload-during-restore bash -c "for p in $pf1 $pf2 $pf3; do echo \$p \$(cat /sys/bus/pci/devices/\$p/sriov_numvfs) \$(vf_drivers \$p); done; journalctl -b --since '$since' -u 'harvester-sriov-restore@*' -o cat --no-pager | tail -6; exit 1"
+    check S storm-at-plan false
+  fi
+  check S one-restore-per-pf bash -c "journalctl -b --since '$since' -o cat --no-pager | grep -m2 'another restore of this PF is running; waiting' && ! journalctl -b --since '$since' -u 'harvester-sriov-restore*' -o cat --no-pager | grep -E 'EBUSY|busy'"
+  # (The boot unit failed at this boot by design: scenario 6.)
+  check S no-failed-units bash -c "systemctl --failed --no-legend --plain | grep -v '^harvester-sriov-restore.service' | grep . && exit 1; echo none"
+  # A slow driver, for real: the write's kernel work starved of CPU (a cgroup with 1% of one), as on a node
+  # under load; restore gives up at its deadline naming the write, and the PF is restored once it is fed.
+  mkdir -p /sys/fs/cgroup/vmtest-slow
+  echo +cpu > /sys/fs/cgroup/cgroup.subtree_control
+  echo "1000 100000" > /sys/fs/cgroup/vmtest-slow/cpu.max
+  echo 0 > /sys/bus/pci/devices/$pf2/sriov_numvfs
+  # The write is caught as soon as its child exists (no pause between looks: it takes well under a second).
+  ( for i in $(seq 5000); do
+      pid=$(grep -a -l "[s]ysfs-write.*$pf2/sriov_numvfs.[1-9]" /proc/[0-9]*/cmdline 2>/dev/null | head -1 | cut -d/ -f3)
+      [ -n "$pid" ] && echo "$pid" > /sys/fs/cgroup/vmtest-slow/cgroup.procs && { echo "$pid"; break; }
+    done ) > /tmp/slowed 2>&1 &
+  start=$(now_ms)
+  $bin restore --timeout 5 $pf2 > /tmp/slow.out 2>&1; rc=$?
+  took=$(( $(now_ms) - start ))
+  figure slow-write-restore-ms $took
+  check D slow-write-bounded bash -c "echo \"exit $rc after $took ms, slowed: \$(cat /tmp/slowed)\"; tail -2 /tmp/slow.out; [ $rc = 1 ] && [ $took -lt 12000 ] && [ -s /tmp/slowed ] && grep -q 'sriov_numvfs did not return within' /tmp/slow.out"
+  echo max > /sys/fs/cgroup/vmtest-slow/cpu.max
+  wait_for 60 bash -c "! test -e /proc/$(cat /tmp/slowed)"
+  check D restored-after bash -c "$bin restore $pf2 >/dev/null; at_plan $pf2 3 && echo '3 VFs once the write was fed'"
+  # Hot-unplug: the first port pulled while restore makes its VFs.
+  echo 0 > /sys/bus/pci/devices/$pf1/sriov_numvfs; echo 0 > /sys/bus/pci/devices/$pf2/sriov_numvfs
+  start=$(now_ms)
+  $bin restore --timeout 8 > /tmp/unplug.out 2>&1 &
+  restore=$!
+  wait_for 30 writing "$pf1/sriov_numvfs.[1-9]"
+  out "VMHOST monitor device_del nic1"
+  wait $restore; rc=$?
+  took=$(( $(now_ms) - start ))
+  sleep 2
+  wedged=$(stuck_children | grep -c .)
+  figure unplug-restore-ms $took
+  figure unplug-stuck-children $wedged
+  check U restore-bounded bash -c "echo 'exit $rc after $took ms, $wedged children of ours stuck'; tail -3 /tmp/unplug.out; [ $took -lt 20000 ]"
+  # status, detect and doctor at once: each answers within its deadline; on a wedged kernel each names the
+  # attribute that did not answer, and that the node needs a reboot.
+  for command in status detect doctor; do
+    ( start=$(now_ms); timeout -s KILL 60 $bin $command > /tmp/$command.out 2>&1; echo "$? $(( $(now_ms) - start ))" > /tmp/$command.rc ) &
+  done
+  wait
+  for command in status detect doctor; do
+    read -r rc took < /tmp/$command.rc
+    check U $command-bounded bash -c "echo 'exit $rc after $took ms'; grep -m1 'sriov_numvfs' /tmp/$command.out; [ $rc != 137 ] && [ $took -lt 15000 ] \
+      && { [ $wedged = 0 ] || grep -q 'reboot the node' /tmp/$command.out; }"
+  done
+  # Events for every PF and for the policies folder: the units run restores, none piles up in the kernel.
+  before=$(stuck_children | grep -c .)
+  udevadm trigger --action=add --subsystem-match=net
+  mkdir -p /etc/harvester-sriov/policies.d && touch /etc/harvester-sriov/policies.d/.vmtest-event
+  sleep 3
+  wait_for 60 bash -c "! systemctl list-units --no-legend --state=activating 'harvester-sriov-*' | grep -q ."
+  after=$(stuck_children | grep -c .)
+  check U no-pile-up bash -c "echo '$before stuck before the events, $after after'; stuck_children; [ $after -le $before ]"
+}
+# A power cut (issue 21): the host kills QEMU at a random moment while a command of ours writes.
+# cut_prepare KIND records each file of ours as it is before and after KIND's command, both made for real
+# (apply, then remove; the other install options, then back), on the disk the cut hits (the persistent
+# partition on Harvester): so that the next boot can tell whole files from torn ones.
+cuts=/usr/local/vmtest-cut
+cut_prepare() {
+  local kind=$1
+  rm -rf $cuts && mkdir -p $cuts
+  echo "$kind" > $cuts/kind
+  case "$kind" in
+    apply)
+      $bin policy apply $media/policies/faults/hotplug.yaml >/dev/null && shas > $cuts/new.sha && state_sha > $cuts/new.state
+      $bin policy remove a-any-82576 >/dev/null ;;
+    install)
+      $bin install --timeout 100 >/dev/null && shas > $cuts/new.sha && state_sha > $cuts/new.state
+      $bin install >/dev/null ;;
+    uninstall)
+      : > $cuts/new.sha; state_sha > $cuts/new.state ;;
+    boot-restore)
+      # The cut comes during the next boot's restore: the boot unit asks for it, once.
+      mkdir -p /etc/systemd/system/harvester-sriov-restore.service.d
+      printf '[Service]\nExecStartPre=/bin/sh -c "if rm /usr/local/vmtest-cut/armed 2>/dev/null; then sync; echo VMCUT during the boot-time restore > /dev/console; echo VMHOST cut 4000 > /dev/console; fi"\n' \
+        > /etc/systemd/system/harvester-sriov-restore.service.d/vmtest-cut.conf
+      touch $cuts/armed
+      shas > $cuts/new.sha; state_sha > $cuts/new.state ;;
+  esac
+  shas > $cuts/old.sha
+  state_sha > $cuts/old.state
+  sync
+}
+state_sha() { sha256sum < "$(state_file)" 2>/dev/null | cut -c1-64; }
+state_file() { if [ -d /oem ] && [ -f /usr/local/etc/harvester-sriov/state.json ]; then echo /usr/local/etc/harvester-sriov/state.json; else echo /etc/harvester-sriov/state.json; fi; }
+cut_now() { # MAX-MS WHAT COMMAND...: asks for the cut, runs the command and says on the console when it succeeded
+  local max=$1 what=$2; shift 2
+  out "VMCUT during $what"
+  out "VMHOST cut $max"
+  "$@" > /dev/null 2>&1 && out "VMCUT acked"
+  sleep 120
+}
+cut_verify() { # the boot after a cut: checks P files-whole, acked, lock-free, vfs-at-plan; puts the old state back
+  local kind acked
+  kind=$(cat $cuts/kind)
+  acked=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vmtest.acked=//p')
+  check P files-whole cut_files_whole "$kind"
+  check P acked-is-new bash -c "echo 'acknowledged: ${acked:-?}'; [ '$acked' != yes ] || { [ \"\$(shas)\" = \"\$(cat $cuts/new.sha)\" ] && [ \"\$(state_sha)\" = \"\$(cat $cuts/new.state)\" ]; }"
+  # After an uninstall, whole or in part, the boot may have had nothing of ours to restore VFs with (the
+  # binary, the unit or the rule gone): the VFs are checked where all three are still there.
+  local tool=$bin
+  [ -x $bin ] || tool=$media/harvester-sriov
+  if [ "$kind" = uninstall ] && ! { test -x $bin && test -e /etc/systemd/system/harvester-sriov-restore.service && test -e $rule; }; then
+    check P vfs-at-plan echo "uninstalled, whole or in part: nothing of ours restores VFs"
+  else
+    check P vfs-at-plan $tool status
+  fi
+  # The state lock is free: a change and its undoing go through at once.
+  check P lock-free bash -c "timeout 30 $tool policy apply $media/policies/faults/hotplug.yaml >/dev/null && timeout 30 $tool policy remove a-any-82576"
+  figure power-cut "$kind acknowledged=${acked:-?}"
+}
+# Each file of ours is whole: the version from before or from after the command (an uninstall may leave
+# some); none is missing that both versions have; the state file is one of its two versions.
+cut_files_whole() {
+  local now line state missing=0 torn=0
+  now=$(shas); state=$(state_sha)
+  while read -r line; do
+    [ -n "$line" ] || continue
+    grep -qxF "$line" $cuts/old.sha $cuts/new.sha || { echo "torn: $line"; torn=1; }
+  done <<< "$now"
+  while read -r line; do
+    [ -n "$line" ] && [ "$1" != uninstall ] && ! grep -q " ${line##* }$" <<< "$now" && { echo "missing: ${line##* }"; missing=1; }
+  done < $cuts/old.sha
+  echo "$1: $(grep -c . <<< "$now") files whole, state ${state:0:12}"
+  [ $torn = 0 ] && [ $missing = 0 ] && { [ "$state" = "$(cat $cuts/old.state)" ] || [ "$state" = "$(cat $cuts/new.state)" ]; }
+}
+export -f state_sha state_file shas cut_files_whole
 finish() { [ -n "$1" ] && echo "$1" > "$state/phase"; sync; out "VMTEST phase $phase done"; systemctl poweroff; exit 0; }
 
 # The installer phases: the release archive as the example configuration expects it, served on
@@ -294,7 +484,13 @@ fault-boot)
   # Scenario 9: this boot has no IOMMU (run.sh): doctor fails a vfio-pci plan with the IOMMU finding.
   mkdir -p /tmp/vfio-root && $bin policy apply --root /tmp/vfio-root $media/policies/vfio/pf2.yaml >/dev/null
   check 9 doctor-no-iommu bash -c "out=\$($bin doctor --root /tmp/vfio-root); rc=\$?; echo \"\$out\"; [ \$rc -eq 1 ] && grep -q '^failing: iommu: ' <<< \"\$out\""
-  finish done
+  faults
+  # The boot ends in a power cut, the kernel perhaps wedged by the hot-unplug (nothing boots this root again).
+  echo done > "$state/phase"; sync
+  out "VMTEST phase $phase done"
+  out "VMCUT during the hot-unplug's aftermath"
+  out "VMHOST cut 0"
+  sleep 120
   ;;
 h-installer-fails|h-installer)
   # Harvester's installer: the example install configuration's after_install_chroot_commands,
@@ -355,9 +551,15 @@ h-first-boot)
   wait_for 60 bash -c '[ "$(systemctl is-active harvester-sriov-policies.service)" = inactive ]'
   rm $dropins/pf1-four.yaml
   check H2 dropin-removed wait_for 90 bash -c "[ \$(cat /sys/bus/pci/devices/$pf1/sriov_numvfs) = 2 ]"
-  finish ""
+  # Issue 21: a power cut during policy apply on the persistent partition (checked by the next boot).
+  cut_prepare apply
+  out "VMTEST phase $phase done"
+  cut_now 1500 "policy apply, harvester layout" $bin policy apply $media/policies/faults/hotplug.yaml
   ;;
 h-upgrade)
+  # The power cut at the end of the last boot, during policy apply: each file of ours whole, the old or the
+  # new one, the new one if the command had said so; the state lock free; the VFs as the stored plan says.
+  cut_verify
   # A new OS image: /etc/udev reverted to the image's, and yip wrote the rule again.
   check H3 new-image expect_eq "$(cat /etc/vmtest-os-version)" 2
   check H3 rule-recreated test -f /run/overlay/etc/upper/udev/rules.d/70-harvester-sriov.rules
@@ -424,6 +626,85 @@ h-e2-boot)
   check E2 status $bin status
   check E2 no-failed-units no_failed_units
   finish ""
+  ;;
+soak-cut-*|h-soak-cut-*)
+  # scripts/vm-test --soak: each boot checks the power cut of the boot before, then makes the next one.
+  [ -f $cuts/kind ] && cut_verify
+  kinds=(apply install uninstall boot-restore)
+  kind=${kinds[$(( (${phase##*-} - 1) % 4 ))]}
+  # Whatever the last cut left (an uninstall in part), the next try starts installed.
+  $media/harvester-sriov install > /dev/null
+  systemctl daemon-reload
+  cut_prepare $kind
+  out "VMTEST phase $phase done"
+  case $kind in
+    apply) cut_now 1500 "policy apply" $bin policy apply $media/policies/faults/hotplug.yaml ;;
+    install) cut_now 1500 "install" $bin install --timeout 100 ;;
+    uninstall) cut_now 1500 "uninstall" $bin uninstall ;;
+    boot-restore) out "VMCUT during the next boot's restore"; sync; systemctl poweroff; exit 0 ;;
+  esac
+  ;;
+soak-storm)
+  # The generic root's last power cut, checked; then event storms in a row: every port's driver reloaded
+  # three times at once, then until all are at plan.
+  [ -f $cuts/kind ] && cut_verify && rm -f $cuts/kind
+  $bin policy apply $media/policies/boot/base.yaml > /dev/null; $bin restore > /dev/null
+  for storm in $(seq ${VMTEST_STORMS:-8}); do
+    for reload in 1 2 3; do modprobe -r igbvf igb; modprobe igb; done
+    reloaded=$(now_ms)
+    sleep 1; settle
+    if wait_for 120 bash -c "at_plan $pf1 2 && at_plan $pf2 3"; then settle; figure soak-storm-settled-ms $(( $(now_ms) - reloaded )); else figure soak-storm-settled-ms never; fi
+    check SS storm-$storm bash -c "$bin status"
+  done
+  check SS no-failed-units no_failed_units
+  finish ""
+  ;;
+soak-unplug)
+  # Hot-unplugs of the first port at different moments of a restore (its VFs being removed, made, probed),
+  # the port added back after each, until one wedges the kernel; then which attributes block.
+  $bin policy apply $media/policies/boot/base.yaml > /dev/null
+  tries=0 wedged=no
+  for delay in 0 0 0.1 0 0.2 0 0.1 0; do
+    # Seven VFs on igbvf: the port's removal takes them down one by one under the rescan/remove lock.
+    $bin policy apply $media/policies/faults/pf1-seven.yaml > /dev/null && $bin restore > /dev/null
+    # The plan back to two: the restore below writes 0 first, while the port is being removed.
+    $bin policy apply $media/policies/boot/base.yaml > /dev/null
+    out "VMHOST monitor device_del nic1"
+    # Once the removal has begun (the last VF's netdev goes first), restore and another writer (as
+    # Harvester's PCI devices addon writes 0) come in.
+    wait_for 20 bash -c '! test -e /sys/class/net/enp1s0v6' 
+    sleep $delay
+    ( echo 0 > /sys/bus/pci/devices/$pf1/sriov_numvfs ) 2>/dev/null &
+    $bin restore --timeout 12 --wait 2 > /tmp/restore.out 2>&1
+    tries=$((tries + 1))
+    sleep 3
+    if stuck_children | grep -q .; then wedged=yes; break; fi
+    out "VMLOG not wedged after $delay s: $(tr '\n' '|' < /tmp/restore.out | cut -c1-300)"
+    out "VMHOST monitor device_add igb,bus=rp1,id=nic1"
+    wait_for 30 test -e /sys/class/net/enp1s0; sleep 2; settle
+  done
+  figure soak-unplug "$tries tries, wedged: $wedged (restore $delay s after the unplug)"
+  if [ $wedged = yes ]; then
+    out "VMLOG stuck: $(stuck_children | tr '\n' '|')"
+    # Which attributes of the ports block now: each read in a process of its own, those left after 8 s.
+    mkdir -p /tmp/probe; n=0
+    for f in /sys/bus/pci/devices/$pf1/* /sys/bus/pci/devices/$pf1/net/*/* /sys/bus/pci/devices/$pf2/* /sys/bus/pci/devices/$pf2/net/*/*; do
+      [ -f "$f" ] && [ -r "$f" ] || continue
+      case "$f" in */remove|*/rescan|*/reset|*/rom|*/resource*|*/config) continue ;; esac
+      n=$((n + 1)); ( exec head -c 4096 "$f" > /tmp/probe/$n 2>&1 ) & echo "$! $f" >> /tmp/probe/pids
+    done
+    sleep 8
+    figure soak-unplug-blocking "$(while read -r pid f; do [ -e /proc/$pid ] && echo "$f"; done < /tmp/probe/pids | tr '\n' ' ')"
+    for command in status detect doctor; do
+      start=$(now_ms); timeout -s KILL 60 $bin $command > /tmp/$command.out 2>&1; rc=$?
+      check SU $command-bounded bash -c "echo 'exit $rc after $(( $(now_ms) - start )) ms'; grep -m1 'sriov_numvfs' /tmp/$command.out; [ $rc != 137 ] && grep -q 'reboot the node' /tmp/$command.out"
+    done
+  fi
+  echo done > "$state/phase"; sync
+  out "VMTEST phase $phase done"
+  out "VMCUT during a hot-unplug's aftermath"
+  out "VMHOST cut 0"
+  sleep 120
   ;;
 *)
   out "VMTEST phase $phase unknown"

@@ -125,14 +125,20 @@ public enum HostDiscovery {
                     vendorName: names.vendor,
                     deviceName: names.device,
                     totalVFs: totalVFs,
-                    // Unknown (null) when the file holds no count: never a made-up 0.
-                    numVFs: Sysfs.attribute(path.appending("sriov_numvfs")).flatMap(SysfsValue.count),
+                    // Read below, all PFs at once.
+                    numVFs: nil,
                     capability: config?.sriov,
                     serialNumber: config?.serialNumber,
                     // -1 is the kernel's "no NUMA information"; no other negative is a node.
                     numaNode: device.integerAttribute("numa_node").flatMap { $0 < 0 ? nil : $0 },
                     iommuGroup: Sysfs.iommuGroup(path),
                     vfs: vfs))
+        }
+        // Unknown (null) when the file holds no count or did not answer: never a made-up 0. These reads wait
+        // for the PF's lock, so they are bounded (LockedAttribute).
+        let counts = LockedAttribute.read(all: interfaces.map { Sysfs.numVFsFile($0.address) })
+        for (index, count) in counts.enumerated() {
+            interfaces[index].numVFs = (try? count.get()).flatMap(SysfsValue.count)
         }
         return HostInventory(node: NodeName.resolved(root: root), interfaces: interfaces, unusable: unusable)
     }

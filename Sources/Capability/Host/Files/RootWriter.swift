@@ -326,12 +326,14 @@ public struct RootWriter: Sendable {
     /// the same walk as writes, so that a planted link cannot move it out of the root.
     /// Polls until `deadline` on `clock`. The kernel drops the lock when its holder exits, however
     /// it exits, so a lock file left behind never blocks anyone. `holder` is written into
-    /// the file, for whoever has to wait, to say who they waited for.
+    /// the file, for whoever has to wait, to say who they waited for; `waiting` gets it once, when the lock
+    /// is first found taken.
     public func lock(
         _ relative: FilePath, holder: String, until deadline: ContinuousClock.Instant,
-        clock: some WaitClock = SystemClock()
+        clock: some WaitClock = SystemClock(), waiting: (_ holder: String?) -> Void = { _ in }
     ) throws(SRIOVError) -> LockAttempt {
         let start = clock.now
+        var found = false
         var firstHolder: String?
         var pause = Duration.milliseconds(2)
         while true {
@@ -355,7 +357,11 @@ public struct RootWriter: Sendable {
                     close(fd)
                     throw failure(relative, "lock", code)
                 }
-                if firstHolder == nil { firstHolder = Self.holder(fd) }
+                if !found {
+                    found = true
+                    firstHolder = Self.holder(fd)
+                    waiting(firstHolder)
+                }
                 guard clock.now < deadline else {
                     let current = Self.holder(fd) ?? firstHolder
                     close(fd)

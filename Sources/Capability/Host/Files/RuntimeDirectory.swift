@@ -26,19 +26,25 @@ public struct RuntimeDirectory: Sendable {
 
     /// Holds an exclusive lock on one PF while the returned lock lives; another restore of the same PF (the
     /// udev-started instance and the boot-wide unit race at boot) waits for it, on `clock`, until `deadline`.
+    /// `waiting` is called with the lock file's path once, when another holds it.
     public func lock(
-        _ pf: PCIAddress, until deadline: ContinuousClock.Instant, clock: some WaitClock
+        _ pf: PCIAddress, until deadline: ContinuousClock.Instant, clock: some WaitClock,
+        waiting: (String) -> Void = { _ in }
     ) throws(SRIOVError) -> FileLock {
-        try lock(name: pf.description, until: deadline, clock: clock)
+        try lock(name: pf.description, until: deadline, clock: clock, waiting: waiting)
     }
 
     /// An exclusive lock named `name` (a PCI address, or "status" for the status file): `lock-NAME`, which
     /// names the restore that holds it (its process ID) for one that has to wait.
     public func lock(
-        name: String, until deadline: ContinuousClock.Instant, clock: some WaitClock
+        name: String, until deadline: ContinuousClock.Instant, clock: some WaitClock,
+        waiting: (String) -> Void = { _ in }
     ) throws(SRIOVError) -> FileLock {
         let file = FilePath("lock-\(name)")
-        switch try writer.lock(file, holder: "restore, process \(getpid())", until: deadline, clock: clock) {
+        let said = { (_: String?) in waiting(path.appending(file.string).string) }
+        switch try writer.lock(
+            file, holder: "restore, process \(getpid())", until: deadline, clock: clock, waiting: said)
+        {
         case let .held(lock): return lock
         case let .busy(holder):
             throw .restore(

@@ -21,9 +21,14 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
     private let udev: OpaquePointer?
     private let monitorLock = DispatchSemaphore(value: 1)
 
+    /// This very program, which runs the child reads and writes.
+    public static var selfExecutable: String {
+        Sysfs.link("/proc/self/exe")?.string ?? "/usr/local/bin/harvester-sriov"
+    }
+
     /// `executable` runs the child writes; by default this very program.
     public init(executable: String? = nil) {
-        self.executable = executable ?? Sysfs.link("/proc/self/exe")?.string ?? "/usr/local/bin/harvester-sriov"
+        self.executable = executable ?? Self.selfExecutable
         // Kernel uevents, not udev's: they need no udevd (early boot), and any change
         // only makes us re-read sysfs.
         udev = udev_new()
@@ -74,7 +79,8 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
             address: address, driver: Sysfs.linkName(path.appending("driver")), netdev: netdev,
             mtu: net.flatMap { Sysfs.nonNegative($0.appending("mtu")) },
             totalVFs: Sysfs.attribute(path.appending("sriov_totalvfs")).flatMap(SysfsValue.count),
-            numVFs: Sysfs.attribute(path.appending("sriov_numvfs")).flatMap(SysfsValue.count), vfs: vfs)
+            numVFs: (try? LockedAttribute.read(path.appending("sriov_numvfs")).get()).flatMap(SysfsValue.count),
+            vfs: vfs)
         state.netdevSettled = netdev.map(settled) ?? true
         state.ifindex = net.flatMap { Sysfs.nonNegative($0.appending("ifindex")) }
         state.up = net.flatMap { Sysfs.integer($0.appending("flags")) }.map { $0 & 1 != 0 } ?? false
@@ -102,7 +108,12 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
     }
 
     public func setNumVFs(_ count: Int, pf: PCIAddress, timeout: Duration) throws(KernelError) {
-        try writeInChild(Sysfs.numVFsFile(pf).string, String(count), timeout: timeout)
+        let path = Sysfs.numVFsFile(pf).string
+        // A write of ours that never returned holds the PF's lock: another would only wait beside it.
+        if let waiting = LockedAttribute.waiting(toWrite: path) {
+            throw KernelError(target: path, operation: "write \(count) to", detail: "not tried: \(waiting.reason)")
+        }
+        try writeInChild(path, String(count), timeout: timeout)
     }
 
     public func bind(_ vf: PCIAddress, to driver: String?, timeout: Duration) throws(KernelError) {
@@ -363,7 +374,10 @@ public final class SysfsKernel: SRIOVKernel, @unchecked Sendable {
             throw KernelError(target: target, operation: operation, errno: error)
         }
         // The child may be stuck in the kernel for good; it is reaped when it returns.
-        if outcome.timedOut { throw KernelError(target: target, operation: operation, timedOut: timeout) }
+        if outcome.timedOut {
+            LockedAttribute.didNotReturn(target, pid: outcome.pid)
+            throw KernelError(target: target, operation: operation, timedOut: timeout)
+        }
         if let signal = outcome.signal {
             throw KernelError(
                 target: target, operation: operation, detail: "the child process died by signal \(signal)")

@@ -22,6 +22,8 @@ public enum ChildProcess {
         public var spawnError: Errno?
         /// stdout and stderr, when `captureOutput`.
         public var output: [UInt8] = []
+        /// The child's process id (its group's too), once it started: one left in the kernel can be named.
+        public var pid: Int32 = 0
     }
 
     /// How long the pipe is still read after the child exited or was killed.
@@ -88,6 +90,7 @@ public enum ChildProcess {
             reaped.signal()
         }
         var outcome = Outcome(status: nil)
+        outcome.pid = pid
         var exited = false
         if captureOutput {
             var endOfFile = false

@@ -22,7 +22,10 @@ extension RestoreEngine {
                 totalMilliseconds: milliseconds(kernel.now - start))
         }
         do {
-            let lock = try runtime.lock(planned.pciAddress, until: deadline, clock: kernel)
+            // Said in the journal: two restores of one PF (udev's and the boot unit's, or an event storm's) take turns.
+            let lock = try runtime.lock(planned.pciAddress, until: deadline, clock: kernel) { file in
+                logger.notice("\(label): another restore of this PF is running; waiting for it (\(file))")
+            }
             defer { withExtendedLifetime(lock) {} }
             var pf = try waitFor(planned.pciAddress, label: label, until: deadline, what: "a driver and a netdev") {
                 $0.ready
@@ -78,9 +81,10 @@ extension RestoreEngine {
                 }
                 logger.info("\(label): created \(planned.numVfs) VFs in \(milliseconds(kernelTime)) ms")
             }
-            pf = try waitFor(planned.pciAddress, label: label, until: deadline, what: "all \(planned.numVfs) VFs") {
-                $0.vfs.count == planned.numVfs
-            }
+            let allVFs = "all \(planned.numVfs) VFs"
+            pf = try waitFor(
+                planned.pciAddress, label: label, until: deadline, what: { _ in allVFs }, sameNetdev: pf.ifindex,
+                { $0.vfs.count == planned.numVfs })
             try configureVFs(planned, pf: pf, card: card, label: label, deadline: deadline)
             // A VF driver may take a MAC set through the PF a moment after it bound (igbvf
             // gets it over the PF's mailbox; seen on a real kernel): what is left gets a few
@@ -143,6 +147,10 @@ extension RestoreEngine {
                     "\(label): writing \(count) to \(file) did not return within \(seconds(timedOut)) s; the driver is stuck: check dmesg, then reload the driver or reboot"
                 )
             }
+            // A write that was not started (one of ours still in the kernel there) says why in its own words.
+            if error.errno == nil, let detail = error.detail {
+                throw .restore("\(label): writing \(count) to \(file) was \(detail)")
+            }
             let errno = error.errno ?? .ioError
             let hint: String =
                 switch errno {
@@ -170,15 +178,23 @@ extension RestoreEngine {
         try waitFor(address, label: label, until: deadline, what: { _ in what }, condition)
     }
 
-    /// `what` names, from the last state read, what was still missing at the deadline.
+    /// `what` names, from the last state read, what was still missing at the deadline. With `sameNetdev` (the
+    /// ifindex the VFs were made under), a netdev made again ends the wait at once: a driver reload removed the
+    /// VFs, and the restore's next round (or the one its event started) makes them again; waiting on would only
+    /// hold that up until the deadline (seen in an event storm on a real kernel: 2 minutes).
     private func waitFor(
         _ address: PCIAddress, label: String, until deadline: ContinuousClock.Instant,
-        what: (PFState) -> String, _ condition: (PFState) -> Bool
+        what: (PFState) -> String, sameNetdev: Int? = nil, _ condition: (PFState) -> Bool
     ) throws(SRIOVError) -> PFState {
         let start = kernel.now
         while true {
             let pf = kernel.pf(address)
             if let pf, condition(pf) { return pf }
+            if let sameNetdev, pf?.ifindex != sameNetdev {
+                throw .restore(
+                    "\(label): the PF's netdev was made again (its driver reloaded) while waiting for \(pf.map(what) ?? "the PF"); its VFs are made again after this"
+                )
+            }
             guard kernel.now < deadline else {
                 let missing = pf.map(what) ?? "the PF"
                 throw .restore(
@@ -265,7 +281,8 @@ extension RestoreEngine {
         let allBound = { (pf: PFState) in
             assignments.allSatisfy { Self.boundAsPlanned(pf, $0.vf.index, $0.group.deviceType) }
         }
-        let bound = try waitFor(planned.pciAddress, label: label, until: deadline, what: unbound, allBound)
+        let bound = try waitFor(
+            planned.pciAddress, label: label, until: deadline, what: unbound, sameNetdev: pf.ifindex, allBound)
         for (vf, group) in assignments where group.deviceType == .netdevice {
             if let mtu = group.mtu ?? planned.mtu, bound.vf(vf.index)?.mtu != mtu {
                 try setVFMTU(mtu, vf: vf.index, planned: planned, label: label, deadline: deadline)

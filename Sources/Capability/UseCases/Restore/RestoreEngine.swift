@@ -141,8 +141,23 @@ public struct RestoreEngine: Sendable {
         // At boot the PFs' drivers may still be loading: wait, bounded, for the ones we expect.
         let appearDeadline = kernel.now + options.appearTimeout
         var outcomes: [PFOutcome] = []
+        var notReady: [String] = []
         while true {
-            let waiting = expectedButNotReady(state, tracker: tracker, host: host, selection: options.selection)
+            var waiting = expectedButNotReady(state, tracker: tracker, host: host, selection: options.selection)
+            // Ready now, but the node was read before: a netdev that got its final name in between is not in that
+            // reading, and its policies by name would select nothing (seen in an event storm on a real kernel: the
+            // restore udev started for the PF said no policy configures it). Then it is read again.
+            if waiting.isEmpty,
+                state.cards.contains(where: { card in
+                    kernel.pf(card.pciAddress)?.netdev
+                        != host.interfaces.first(where: { $0.address == card.pciAddress })?.name
+                })
+            {
+                host = try kernel.inventory()
+                tracker = CardTracker(stored: state.cards, host: host)
+                waiting = expectedButNotReady(state, tracker: tracker, host: host, selection: options.selection)
+            }
+            notReady = waiting
             guard !waiting.isEmpty, kernel.now < appearDeadline else {
                 for name in waiting {
                     let waited = seconds(options.appearTimeout)
@@ -178,7 +193,14 @@ public struct RestoreEngine: Sendable {
                     message: message))
         }
 
-        var plan = current.plan.interfaces
+        // A PF given up on above is left alone: without its final netdev name, its policies by name do not
+        // select it and a broader one (by vendor and device) would, so its plan now is not its plan (seen in an
+        // event storm on a real kernel: 1 VF written instead of 3). The event that brings its netdev restores it.
+        let gaveUp = Set(
+            notReady.compactMap { name in
+                PCIAddress(name) ?? state.cards.first(where: { $0.name == name })?.pciAddress
+            })
+        var plan = current.plan.interfaces.filter { !gaveUp.contains($0.pciAddress) }
         if !options.selection.isEmpty {
             plan = plan.filter {
                 options.selection.contains($0.pciAddress.description) || options.selection.contains($0.name ?? "")
