@@ -30,6 +30,11 @@ public enum HostDiscovery {
         let pci = try PCILibrary()
         // Sorted, a PF comes before its VFs: a VF's routing ID is its PF's plus a positive offset.
         let addresses = Sysfs.entries(Sysfs.pciDevices).compactMap { PCIAddress(sysfsName: $0) }.sorted()
+        // Every PF's VF count, read beside the rest of discovery: these reads wait for the PF's lock, so they
+        // are bounded, in a child process (LockedAttribute), whose start would otherwise add to the whole.
+        // Only PFs (and functions of a PF driver that hides its VFs) have the file.
+        let countFiles = addresses.map(Sysfs.numVFsFile).filter(Sysfs.exists)
+        let countsRead = startInBackground { LockedAttribute.read(all: countFiles) }
 
         // VFs' paths are Strings: see Sysfs.attribute(in:_:).
         let pciDevices = Sysfs.pciDevices.string + "/"
@@ -134,11 +139,11 @@ public enum HostDiscovery {
                     iommuGroup: Sysfs.iommuGroup(path),
                     vfs: vfs))
         }
-        // Unknown (null) when the file holds no count or did not answer: never a made-up 0. These reads wait
-        // for the PF's lock, so they are bounded (LockedAttribute).
-        let counts = LockedAttribute.read(all: interfaces.map { Sysfs.numVFsFile($0.address) })
-        for (index, count) in counts.enumerated() {
-            interfaces[index].numVFs = (try? count.get()).flatMap(SysfsValue.count)
+        // Unknown (null) when the file holds no count or did not answer: never a made-up 0.
+        let counts = Dictionary(zip(countFiles, countsRead()), uniquingKeysWith: { first, _ in first })
+        for index in interfaces.indices {
+            let count = counts[Sysfs.numVFsFile(interfaces[index].address)]
+            interfaces[index].numVFs = (try? count?.get()).flatMap(SysfsValue.count)
         }
         return HostInventory(node: NodeName.resolved(root: root), interfaces: interfaces, unusable: unusable)
     }

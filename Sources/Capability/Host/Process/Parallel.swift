@@ -32,6 +32,29 @@ package func runInParallel<T: Sendable>(_ jobs: [@Sendable () -> T]) -> [T] {
     return slots.map { $0.value! }
 }
 
+/// Starts `job` on a thread of its own now; the returned function waits for it and gives its result. For work
+/// that waits on something else (a child process) while the caller goes on.
+package func startInBackground<T: Sendable>(_ job: @escaping @Sendable () -> T) -> () -> T {
+    let slot = Slot(job)
+    var thread = pthread_t()
+    let context = Unmanaged.passRetained(slot as AnyJob).toOpaque()
+    let status = pthread_create(
+        &thread, nil,
+        { raw in
+            Unmanaged<AnyJob>.fromOpaque(raw!).takeRetainedValue().run()
+            return nil
+        }, context)
+    guard status == 0 else {
+        Unmanaged<AnyJob>.fromOpaque(context).release()
+        slot.run()
+        return { slot.value! }
+    }
+    return {
+        pthread_join(thread, nil)
+        return slot.value!
+    }
+}
+
 /// A job and the place for its result; each is touched by one thread until the join.
 private class AnyJob: @unchecked Sendable {
     func run() {}
