@@ -3,8 +3,9 @@
 # 82576 "igb" NICs with real SR-IOV, a virtual IOMMU) through the test phases, and
 # checks what the guest reports on its serial console.
 #   Tests/VM/run.sh [BUILD-FOLDER]
-#   VM_PHASES="fault-boot faults-boot" Tests/VM/run.sh   only those phases (while developing: the
-#                                                        images must be as the phases before left them)
+#   VM_PHASES="fault-boot soak-storm" Tests/VM/run.sh   only those phases, a soak phase too (while
+#                                                       developing: the images must be as the phases
+#                                                       before left them)
 # Console logs stay in BUILD-FOLDER/logs for a failed run.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
