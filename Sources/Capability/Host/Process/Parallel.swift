@@ -9,27 +9,7 @@ import SRIOVModel
 /// 64 VFs), so they need real threads, not a cooperative pool sized to the cores.
 package func runInParallel<T: Sendable>(_ jobs: [@Sendable () -> T]) -> [T] {
     guard jobs.count > 1 else { return jobs.map { $0() } }
-    let slots = jobs.map(Slot<T>.init)
-    var threads: [pthread_t] = []
-    for slot in slots {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(slot as AnyJob).toOpaque()
-        let status = pthread_create(
-            &thread, nil,
-            { raw in
-                Unmanaged<AnyJob>.fromOpaque(raw!).takeRetainedValue().run()
-                return nil
-            }, context)
-        if status == 0 {
-            threads.append(thread)
-        } else {
-            // No thread to be had: run it here rather than not at all.
-            Unmanaged<AnyJob>.fromOpaque(context).release()
-            slot.run()
-        }
-    }
-    for thread in threads { pthread_join(thread, nil) }
-    return slots.map { $0.value! }
+    return jobs.map(startInBackground).map { $0() }
 }
 
 /// Starts `job` on a thread of its own now; the returned function waits for it and gives its result. For work
@@ -45,6 +25,7 @@ package func startInBackground<T: Sendable>(_ job: @escaping @Sendable () -> T) 
             return nil
         }, context)
     guard status == 0 else {
+        // No thread to be had: run it here rather than not at all.
         Unmanaged<AnyJob>.fromOpaque(context).release()
         slot.run()
         return { slot.value! }
