@@ -719,6 +719,18 @@ import Testing
         // (Which step of the first round meets the reload depends on timing: the VFs' wait says so in its words.)
     }
 
+    /// igbvf at boot now and then keeps a MAC of its own after its probe: the PF does not settle at its plan in
+    /// the first round, and the next round probes the VF again (a failed boot unit in the VM suite before).
+    @Test func aPFThatDidNotSettleAtItsPlanGetsAnotherRound() throws {
+        let node = try H([H.x710()])
+        try node.apply(RestoreTests.x710Four)
+        node.kernel.update("0000:3b:00.0") { $0.faults = [.ownMACAtFirstProbe(2)] }
+        let result = try node.restore()
+        #expect(result.pfs.map(\.status) == [.configured], "\(result.pfs.compactMap(\.message))")
+        #expect(node.logs.all.contains { $0.contains("not at the plan yet: restoring again") })
+        #expect(try NodeStatus(engine: node.engine()).inSync)
+    }
+
     @Test func aQuietRestoreRunsOnce() throws {
         let node = try H([H.x710()])
         try node.apply(RestoreTests.x710Four)

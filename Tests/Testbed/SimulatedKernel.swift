@@ -94,6 +94,9 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
         case busy
         /// udev renames a VF's netdev just as its MTU is written: the write gets ENOENT once.
         case renameDuringMTUWrite
+        /// This VF's driver takes a MAC of its own at its first probe, whatever was set through the PF (igbvf
+        /// at boot now and then, seen on a real kernel).
+        case ownMACAtFirstProbe(Int)
         /// igb refuses the first rate with EINVAL even with the carrier up: its watchdog has not
         /// recorded the link speed yet (seen in the VM just as the link came up).
         case linkSpeedLate
@@ -691,7 +694,8 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
                 // Without an administrative MAC, or with the PF down, the VF driver picks
                 // a random one, new at every boot.
                 self.macCounter += 1
-                let admin = self.pfs[pfIndex].up ? vf.adminMAC.map(StableMAC.text) : nil
+                var admin = self.pfs[pfIndex].up ? vf.adminMAC.map(StableMAC.text) : nil
+                if self.pfs[pfIndex].faults.remove(.ownMACAtFirstProbe(vfIndex)) != nil { admin = nil }
                 vf.mac =
                     admin
                     ?? "aa:00:00:00:\(hex((self.macCounter >> 8) & 0xff, width: 2)):\(hex(self.macCounter & 0xff, width: 2))"

@@ -19,6 +19,13 @@ public struct RestoreResult: Codable, Equatable, Sendable {
 }
 
 public struct PFOutcome: Codable, Equatable, Sendable {
+    /// How a PF that restore configured, but that did not settle at its plan, is reported.
+    public static let stillDiffers = "still differs from the plan after restoring"
+
+    /// Configured, yet not at its plan when restore checked (a VF driver that took a MAC of its own after it
+    /// probed: igbvf, seen at boot on a real kernel): another round probes it again.
+    public var differsAfterRestoring: Bool { status == .failed && message?.contains(Self.stillDiffers) == true }
+
     public enum Status: String, Codable, Sendable {
         /// Already as planned; nothing was written.
         case unchanged

@@ -97,7 +97,7 @@ extension RestoreEngine {
             }
             guard left.isEmpty else {
                 return fail(
-                    label, "still differs from the plan after restoring: \(left.joined(separator: "; "))", outcome)
+                    label, "\(PFOutcome.stillDiffers): \(left.joined(separator: "; "))", outcome)
             }
             return outcome(.configured)
         } catch {

@@ -63,7 +63,8 @@ public struct RestoreEngine: Sendable {
         do {
             // An event that comes while a round runs (a driver reload, a policy file) is not lost when
             // systemd merges its start request into the running unit: whatever changed during a round, a
-            // PF's netdev made again or the policies, gets one more round, at most `rounds` in all.
+            // PF's netdev made again or the policies, gets one more round, at most `rounds` in all; so does
+            // a PF that did not settle at its plan.
             // What a round acts on, restore's own record of the cards aside.
             func wanted() -> [NodePolicy]? { try? store.loadWithDropIns().state.policies }
             var selection = options.selection
@@ -81,13 +82,22 @@ public struct RestoreEngine: Sendable {
                 let remade = netdevIdentities().filter { address, ifindex in
                     before.netdevs[address].map { $0 != ifindex } ?? false
                 }.map(\.key.description).sorted()
-                guard changedState || !remade.isEmpty else { break }
-                logger.notice(
-                    changedState
-                        ? "the policies changed during the restore: restoring again"
-                        : "\(remade.joined(separator: ", ")): the netdev was made again during the restore: restoring again"
-                )
-                if !changedState { selection = options.selection.isEmpty ? remade : selection }
+                let unsettled = outcome.pfs.filter(\.differsAfterRestoring).map(\.pciAddress)
+                guard changedState || !remade.isEmpty || !unsettled.isEmpty else { break }
+                if changedState {
+                    logger.notice("the policies changed during the restore: restoring again")
+                } else {
+                    if !remade.isEmpty {
+                        logger.notice(
+                            "\(remade.joined(separator: ", ")): the netdev was made again during the restore: restoring again"
+                        )
+                    }
+                    if !unsettled.isEmpty {
+                        logger.notice("\(unsettled.joined(separator: ", ")): not at the plan yet: restoring again")
+                    }
+                    let again = Array(Set(remade + unsettled)).sorted()
+                    selection = options.selection.isEmpty ? again : selection
+                }
                 round += 1
             }
             return result ?? RestoreResult(finishedAt: 0, pfs: [])
