@@ -25,7 +25,7 @@ let package = Package(
         // ethtool's permanent-MAC ioctl.
         .target(name: "NetShim"),
 
-        // The library, in three layers; each imports only the ones above it (docs/design.md).
+        // The library, in three layers; each imports only the ones declared before it (docs/design.md).
         // Values and codecs: inventory, policies, plan, state, YAML and JSON, reports. No I/O.
         .target(
             name: "SRIOVModel",
