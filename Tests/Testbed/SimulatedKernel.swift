@@ -718,5 +718,4 @@ public final class SimulatedKernel: SRIOVKernel, @unchecked Sendable {
             self.changed()
         }
     }
-
 }

@@ -117,26 +117,13 @@ public enum LockedAttribute {
                 for fd in toChild { Glibc.close(fd) }
                 return nil
             }
-            // Our ends reach no other child; dup2 gives the helper its stdin and stdout.
+            // Our ends reach no other child; the helper gets the others as its stdin and stdout.
             for fd in toChild + fromChild { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
-            posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
-            var attributes = posix_spawnattr_t()
-            posix_spawnattr_init(&attributes)
-            defer { posix_spawnattr_destroy(&attributes) }
-            posix_spawnattr_setpgroup(&attributes, 0)
-            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-            var pid = pid_t()
-            let arguments: [String] = [executable, "sysfs-read", "--serve"]
-            var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-            defer { for argument in argv { free(argument) } }
-            let spawned = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
+            let spawned = ChildProcess.spawn(
+                [executable, "sysfs-read", "--serve"], stdin: toChild[0], stdout: fromChild[1], stderrToo: false)
             Glibc.close(toChild[0])
             Glibc.close(fromChild[1])
-            guard spawned == 0 else {
+            guard case let .success(pid) = spawned else {
                 Glibc.close(toChild[1])
                 Glibc.close(fromChild[0])
                 return nil

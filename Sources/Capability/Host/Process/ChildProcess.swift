@@ -26,6 +26,41 @@ public enum ChildProcess {
         public var pid: Int32 = 0
     }
 
+    /// Starts `arguments` (`arguments[0]` is the executable's path) in a process group of its own (its pid is the
+    /// group's id, so that kill(-pid) reaches what it started too), with SIGPIPE back to its default: `stdin` on
+    /// its stdin (else /dev/null), `stdout` on its stdout, and on its stderr too when `stderrToo` (else both
+    /// inherited). The caller's own ends of its pipes must be close-on-exec. The one posix_spawn of
+    /// harvester-sriov: `run` and the long-lived reader of `LockedAttribute` start their children here.
+    static func spawn(_ arguments: [String], stdin: Int32?, stdout: Int32?, stderrToo: Bool) -> Result<pid_t, Errno> {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        if let stdout {
+            posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+            if stderrToo { posix_spawn_file_actions_adddup2(&actions, stdout, 2) }
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // SIGPIPE back to its default: we ignore it for the writers of the children's stdin.
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF))
+        var pid = pid_t()
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, &argv, environ)
+        return spawned == 0 ? .success(pid) : .failure(Errno(rawValue: spawned))
+    }
+
     /// How long the pipe is still read after the child exited or was killed.
     static let grace: Duration = .milliseconds(500)
 
@@ -43,39 +78,18 @@ public enum ChildProcess {
         }
         // Neither end may leak into other children; dup2 gives the child its own stdin, stdout and stderr.
         for fd in output + stdin where fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if input != nil {
-            posix_spawn_file_actions_adddup2(&actions, stdin[0], 0)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        }
-        if captureOutput {
-            posix_spawn_file_actions_adddup2(&actions, output[1], 1)
-            posix_spawn_file_actions_adddup2(&actions, output[1], 2)
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // A group of its own (its pid is the group's id), so that kill(-pid) reaches what it started too; SIGPIPE
-        // back to its default, as we ignore it for the stdin writer below.
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF))
-        var pid = pid_t()
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, &argv, environ)
+        let spawned = spawn(
+            arguments, stdin: input != nil ? stdin[0] : nil, stdout: captureOutput ? output[1] : nil,
+            stderrToo: true)
         if captureOutput { close(output[1]) }
         if input != nil { close(stdin[0]) }
-        guard spawned == 0 else {
+        let pid: pid_t
+        switch spawned {
+        case let .success(started): pid = started
+        case let .failure(code):
             if captureOutput { close(output[0]) }
             if input != nil { close(stdin[1]) }
-            return Outcome(status: nil, spawnError: Errno(rawValue: spawned))
+            return Outcome(status: nil, spawnError: code)
         }
         let deadline = ContinuousClock.now + timeout
         if let input { write(input, to: stdin[1]) }
