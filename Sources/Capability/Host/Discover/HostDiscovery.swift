@@ -32,9 +32,12 @@ public enum HostDiscovery {
         let addresses = Sysfs.entries(Sysfs.pciDevices).compactMap { PCIAddress(sysfsName: $0) }.sorted()
         // Every PF's VF count, read beside the rest of discovery: these reads wait for the PF's lock, so they
         // are bounded, in a child process (LockedAttribute), whose start would otherwise add to the whole.
-        // Only PFs (and functions of a PF driver that hides its VFs) have the file.
-        let countFiles = addresses.map(Sysfs.numVFsFile).filter(Sysfs.exists)
-        let countsRead = startInBackground { LockedAttribute.read(all: countFiles) }
+        // Only PFs (and functions of a PF driver that hides its VFs) have the file; which do is looked up on
+        // that thread too, a system call per function.
+        let countsRead = startInBackground {
+            let files = addresses.map(Sysfs.numVFsFile).filter(Sysfs.exists)
+            return Dictionary(zip(files, LockedAttribute.read(all: files)), uniquingKeysWith: { first, _ in first })
+        }
 
         // VFs' paths are Strings: see Sysfs.attribute(in:_:).
         let pciDevices = Sysfs.pciDevices.string + "/"
@@ -140,7 +143,7 @@ public enum HostDiscovery {
                     vfs: vfs))
         }
         // Unknown (null) when the file holds no count or did not answer: never a made-up 0.
-        let counts = Dictionary(zip(countFiles, countsRead()), uniquingKeysWith: { first, _ in first })
+        let counts = countsRead()
         for index in interfaces.indices {
             let count = counts[Sysfs.numVFsFile(interfaces[index].address)]
             interfaces[index].numVFs = (try? count?.get()).flatMap(SysfsValue.count)
