@@ -731,6 +731,18 @@ import Testing
         #expect(try NodeStatus(engine: node.engine()).inSync)
     }
 
+    /// A PF that failed in one round and is found at its plan in the next (its VF's MAC settled in between) is
+    /// reported as the later round found it; a later "unchanged" after a success keeps the success.
+    @Test func aLaterRoundThatFindsThePFAtItsPlanReplacesAFailure() {
+        func result(_ status: PFOutcome.Status) -> RestoreResult {
+            RestoreResult(
+                finishedAt: 0,
+                pfs: [PFOutcome(pciAddress: "0000:3b:00.0", name: "enp59s0f0", status: status, numVfs: 4)])
+        }
+        #expect(RestoreEngine.merge(result(.failed), result(.unchanged)).pfs.map(\.status) == [.unchanged])
+        #expect(RestoreEngine.merge(result(.configured), result(.unchanged)).pfs.map(\.status) == [.configured])
+    }
+
     @Test func aQuietRestoreRunsOnce() throws {
         let node = try H([H.x710()])
         try node.apply(RestoreTests.x710Four)

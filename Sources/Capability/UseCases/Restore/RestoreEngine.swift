@@ -117,12 +117,12 @@ public struct RestoreEngine: Sendable {
     static let rounds = 3
 
     /// One result for all rounds: each PF's outcome from the last round that restored it, except that a later
-    /// "unchanged" keeps what an earlier round did.
+    /// "unchanged" keeps what an earlier round did, unless that failed: the PF is at its plan now.
     static func merge(_ earlier: RestoreResult, _ later: RestoreResult) -> RestoreResult {
         var pfs = earlier.pfs
         for outcome in later.pfs {
             if let index = pfs.firstIndex(where: { $0.pciAddress == outcome.pciAddress }) {
-                if outcome.status != .unchanged { pfs[index] = outcome }
+                if outcome.status != .unchanged || pfs[index].status == .failed { pfs[index] = outcome }
             } else {
                 pfs.append(outcome)
             }
