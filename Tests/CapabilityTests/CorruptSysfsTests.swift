@@ -63,9 +63,16 @@ import Testing
                     + "/sys/bus/pci/devices/0000:3b:00.0/sriov_totalvfs cannot be read: Is a directory"))
     }
 
+    /// Discovery reads `sriov_numvfs` only where config space cannot tell the count: here, where only its first
+    /// 64 bytes can be read, as for a user who is not root.
+    static func hideConfigSpaceCount(_ testbed: Testbed, _ function: FakeFunction) throws {
+        try testbed.setAttribute(function.address, "config", Array(function.configSpace()[..<64]))
+    }
+
     @Test("a sriov_numvfs that holds no count is unknown (null), not 0", arguments: garbage)
     func garbageNumVFs(_ value: Garbage) throws {
         let testbed = try Testbed([Fixtures.x710WithVFs])
+        try Self.hideConfigSpaceCount(testbed, Fixtures.x710WithVFs)
         try testbed.setAttribute(Self.pf, "sriov_numvfs", value.bytes)
         let host = try Umockdev.discover(in: testbed.root)
         let pf = try #require(host.interfaces.first)
@@ -81,8 +88,44 @@ import Testing
         #expect(state?.totalVFs == 64)
     }
 
+    /// The SR-IOV capability's registers as a test sets them, and the count discovery reports with
+    /// `sriov_numvfs` reading 2.
+    struct CountRegisters: CustomTestStringConvertible, Sendable {
+        let vfEnable: Bool
+        let numVFs: UInt16
+        let reported: Int
+        let testDescription: String
+    }
+
+    static let countRegisters = [
+        CountRegisters(vfEnable: true, numVFs: 4, reported: 4, testDescription: "VF Enable set: NumVFs"),
+        CountRegisters(
+            vfEnable: false, numVFs: 4, reported: 0, testDescription: "VF Enable clear: 0, whatever NumVFs holds"),
+        CountRegisters(
+            vfEnable: true, numVFs: 0xffff, reported: 2, testDescription: "all ones (a device going away): sysfs"),
+        CountRegisters(vfEnable: true, numVFs: 65, reported: 2, testDescription: "more than sriov_totalvfs: sysfs"),
+    ]
+
+    @Test(
+        "the VF count comes from config space where it can be believed, else from sriov_numvfs",
+        arguments: countRegisters)
+    func countFromConfigSpace(_ registers: CountRegisters) throws {
+        let testbed = try Testbed([Fixtures.x710WithVFs])
+        var config = Fixtures.x710WithVFs.configSpace()
+        // The fake's SR-IOV capability is at 0x160: control at +0x08, NumVFs at +0x10 (little-endian).
+        config[0x168] = registers.vfEnable ? 0x09 : 0x00
+        config[0x170] = UInt8(registers.numVFs & 0xff)
+        config[0x171] = UInt8(registers.numVFs >> 8)
+        try testbed.setAttribute(Self.pf, "config", config)
+        try testbed.setAttribute(Self.pf, "sriov_numvfs", "2\n")
+        let pf = try #require(try Umockdev.discover(in: testbed.root).interfaces.first)
+        #expect(pf.numVFs == registers.reported)
+        #expect(pf.capability?.numVFs == Int(registers.numVFs), "the capability shows the register as it is")
+    }
+
     @Test func detectNeverShowsANegativeOrGarbageCount() throws {
         let testbed = try Testbed([Fixtures.x710WithVFs, Fixtures.x710Port1])
+        try Self.hideConfigSpaceCount(testbed, Fixtures.x710WithVFs)
         try testbed.setAttribute(Self.pf, "sriov_numvfs", "-1\n")
         try testbed.setAttribute("0000:3b:00.1", "sriov_totalvfs", "-1\n")
         let table = try Umockdev.run(["detect"], in: testbed.root)
@@ -145,6 +188,18 @@ import Testing
         try testbed.setAttribute(Self.pf, "sriov_offset", "garbage\n")
         let pf = try #require(try Umockdev.discover(in: testbed.root).interfaces.first)
         #expect(pf.vfs.map(\.vfID) == [0, 2, 3])
+    }
+
+    /// VFs between the first and the last are placed by offset and stride without reading their links, but only
+    /// after those two links agree: an offset that puts VF 0 on the next PF makes every link be read.
+    @Test(arguments: ["1\n", "17\n"])
+    func anOffsetThatDisagreesWithTheLinksIsNotUsedToPlaceVFs(offset: String) throws {
+        let testbed = try Testbed([Fixtures.x710WithVFs, Fixtures.x710Port1])
+        try testbed.setAttribute(Self.pf, "sriov_offset", offset)
+        let host = try Umockdev.discover(in: testbed.root)
+        #expect(host.interfaces.map(\.address.description) == [Self.pf, "0000:3b:00.1"])
+        #expect(host.interfaces.first?.vfs.map(\.function.address.description) == Self.vfs)
+        #expect(host.interfaces.first?.vfs.map(\.function.driver) == ["iavf", "iavf", "iavf", "vfio-pci"])
     }
 
     @Test func netdevAndFunctionValuesTheKernelWouldNotWriteAreUnknown() throws {

@@ -71,6 +71,10 @@ public final class Testbed {
                 uevent.insert("DRIVER=\(driver)", at: 0)
                 try makeDirectories(sys + "/bus/pci/drivers/\(driver)")
                 try symlink("../../../bus/pci/drivers/\(driver)", at: dir + "/driver")
+                // As driver_sysfs_add (drivers/base/dd.c) does: the device, by name, in its driver's folder.
+                try symlink(
+                    "../../../../devices/pci0000:00/\(function.address)",
+                    at: sys + "/bus/pci/drivers/\(driver)/\(function.address)")
             }
             try writeFile(dir + "/uevent", uevent.joined(separator: "\n") + "\n")
             try writeFile(dir + "/vendor", "0x\(hex(function.vendor, width: 4))\n")

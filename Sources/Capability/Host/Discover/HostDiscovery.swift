@@ -15,8 +15,9 @@ import SystemPackage
 /// class filter come from one folder listing and one small read per function;
 /// libudev opens each network function that is not a VF (driver, attributes) and names it
 /// from its hardware database; libpci reads config space of those (and pci.ids for a name the
-/// database lacks); VFs are found through their PF's `virtfnN` links and read with a handful
-/// of plain sysfs reads each. All netdevs come from one listing of `/sys/class/net`.
+/// database lacks), the VF count included. VFs are placed by their PF's offset and stride
+/// (`Sysfs.virtualFunctions`) and read with a handful of plain sysfs reads each. All netdevs
+/// come from one listing of `/sys/class/net`, and VFs' drivers from the PCI drivers' folders.
 public enum HostDiscovery {
     /// `root` is where RKE2's config is read for the node's name (`NodeName`).
     public static func discover(root: FilePath = "/") throws(SRIOVError) -> HostInventory {
@@ -30,20 +31,14 @@ public enum HostDiscovery {
         let pci = try PCILibrary()
         // Sorted, a PF comes before its VFs: a VF's routing ID is its PF's plus a positive offset.
         let addresses = Sysfs.entries(Sysfs.pciDevices).compactMap { PCIAddress(sysfsName: $0) }.sorted()
-        // Every PF's VF count, read beside the rest of discovery: these reads wait for the PF's lock, so they
-        // are bounded, in a child process (LockedAttribute), whose start would otherwise add to the whole.
-        // Only PFs (and functions of a PF driver that hides its VFs) have the file; which do is looked up on
-        // that thread too, a system call per function.
-        let countsRead = startInBackground {
-            let files = addresses.map(Sysfs.numVFsFile).filter(Sysfs.exists)
-            return Dictionary(zip(files, LockedAttribute.read(all: files)), uniquingKeysWith: { first, _ in first })
-        }
-
+        let listed = Set(addresses)
         // VFs' paths are Strings: see Sysfs.attribute(in:_:).
         let pciDevices = Sysfs.pciDevices.string + "/"
         var vfAddresses = Set<PCIAddress>()
         // Listed when the first network function needs it: a host without one never lists /sys/class/net.
         var netdevs: Sysfs.Netdevs?
+        // Listed when the first PF with VFs needs them.
+        var vfDrivers: [PCIAddress: String]?
         var namesByModel: [String: (vendor: String?, device: String?)] = [:]
         var interfaces: [PhysicalFunction] = []
         var unusable: [UnusableNIC] = []
@@ -112,13 +107,15 @@ public enum HostDiscovery {
             let vfParent = Sysfs.deviceFolder(address).flatMap { folder in
                 folder.lastIndex(of: "/").map { String(folder[..<$0]) + "/" }
             }
-            let vfs = Sysfs.virtualFunctions(of: address).map { link in
+            let links = Sysfs.virtualFunctions(of: address, listed: listed)
+            if vfDrivers == nil, !links.isEmpty { vfDrivers = Sysfs.pciDriverBindings() }
+            let vfs = links.map { link in
                 vfAddresses.insert(link.address)
                 let vfPath = ((link.sibling ? vfParent : nil) ?? pciDevices) + link.address.sysfsName
                 let netPath = "\(vfPath)/net"
                 let function = PCIFunction(
                     address: link.address, vendor: vendor, deviceID: vfDeviceID,
-                    driver: Sysfs.linkName(in: vfPath, "driver"),
+                    driver: vfDrivers?[link.address],
                     netdevs: (netdevs?.children[link.address] ?? []).map {
                         NetDevice.read(folder: "\(netPath)/\($0)", details: false)
                     })
@@ -133,8 +130,9 @@ public enum HostDiscovery {
                     vendorName: names.vendor,
                     deviceName: names.device,
                     totalVFs: totalVFs,
-                    // Read below, all PFs at once.
-                    numVFs: nil,
+                    // The kernel never has more than sriov_totalvfs; more is config space that cannot be
+                    // believed (all ones from a device going away). Those are read from sysfs below.
+                    numVFs: config?.enabledVFs.flatMap { $0 <= totalVFs ? $0 : nil },
                     capability: config?.sriov,
                     serialNumber: config?.serialNumber,
                     // -1 is the kernel's "no NUMA information"; no other negative is a node.
@@ -142,11 +140,15 @@ public enum HostDiscovery {
                     iommuGroup: Sysfs.iommuGroup(path),
                     vfs: vfs))
         }
-        // Unknown (null) when the file holds no count or did not answer: never a made-up 0.
-        let counts = countsRead()
-        for index in interfaces.indices {
-            let count = counts[Sysfs.numVFsFile(interfaces[index].address)]
-            interfaces[index].numVFs = (try? count?.get()).flatMap(SysfsValue.count)
+        // Config space that could not tell (a reader who is not root sees 64 bytes of it): `sriov_numvfs`, whose
+        // read waits for the PF's lock, so it is bounded, in a child process (LockedAttribute). Unknown (null)
+        // when the file holds no count or did not answer: never a made-up 0.
+        let unread = interfaces.indices.filter { interfaces[$0].numVFs == nil }
+        if !unread.isEmpty {
+            let counts = LockedAttribute.read(all: unread.map { Sysfs.numVFsFile(interfaces[$0].address) })
+            for (index, count) in zip(unread, counts) {
+                interfaces[index].numVFs = (try? count.get()).flatMap(SysfsValue.count)
+            }
         }
         return HostInventory(node: NodeName.resolved(root: root), interfaces: interfaces, unusable: unusable)
     }

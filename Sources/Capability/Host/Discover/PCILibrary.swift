@@ -10,6 +10,13 @@ struct PCIConfigFacts {
     /// How much of config space the kernel returns: 4096 for PCIe, 256 for PCI, 64 to a
     /// user who is not root (or whatever a fake tree holds).
     var readableBytes = 4096
+    /// The VFs the kernel has made, from the capability's registers: NumVFs while VF Enable is set, else 0.
+    /// drivers/pci/iov.c keeps them so (sriov_enable sets NumVFs then VF Enable; disable and a failed
+    /// enable clear both), and config reads take no device lock, unlike `sriov_numvfs`.
+    var enabledVFs: Int? {
+        sriov.map { vfEnable ? $0.numVFs : 0 }
+    }
+    var vfEnable = false
 }
 
 /// One libpci access handle, for the life of one discovery. libpci reads sysfs
@@ -53,6 +60,7 @@ final class PCILibrary {
         {
             let base = Int32(cap.pointee.addr)
             // Offsets in the SR-IOV capability structure (PCIe base spec 9.3.3).
+            facts.vfEnable = pci_read_word(dev, base + 0x08) & 0x1 != 0
             facts.sriov = SRIOVCapability(
                 totalVFs: Int(pci_read_word(dev, base + 0x0e)),
                 initialVFs: Int(pci_read_word(dev, base + 0x0c)),

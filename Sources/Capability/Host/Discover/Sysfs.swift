@@ -174,32 +174,69 @@ package enum Sysfs {
     /// something that is not a PCI function is ignored (a fake or corrupt tree; no
     /// kernel makes one), so that no PF is ever listed as a VF, its own or another's.
     /// `sibling`: the link is `../NAME`, so the VF's folder is next to the PF's own.
-    static func virtualFunctions(of pf: PCIAddress) -> [(index: Int, address: PCIAddress, sibling: Bool)] {
+    ///
+    /// `listed`, the functions of the `bus/pci/devices` listing, spares a readlink per VF. The kernel makes
+    /// `virtfnN` for the VF at the routing ID the PF's offset and stride give (the values `sriov_offset` and
+    /// `sriov_stride` show) and gives the VF its PF's parent (pci_iov_add_virtfn), so its link is `../NAME`.
+    /// Once the first and the last link read agree with that, a link between them whose function is listed
+    /// is taken as computed; any other link is read.
+    static func virtualFunctions(
+        of pf: PCIAddress, listed: Set<PCIAddress> = []
+    ) -> [(index: Int, address: PCIAddress, sibling: Bool)] {
         let folder = pciDevice(pf)
         // Where the PF says its VFs are: VF n's routing ID is the PF's plus First VF
         // Offset plus n times VF Stride (PCIe SR-IOV 3.3.9-10, drivers/pci/iov.c). A link
         // to that address needs no `physfn` read to be believed; any other link does.
         let offset = attribute(folder.appending("sriov_offset")).flatMap(SysfsValue.count)
         let stride = attribute(folder.appending("sriov_stride")).flatMap(SysfsValue.count)
-        var links: [(index: Int, address: PCIAddress, sibling: Bool)] = []
+        func expected(_ index: Int) -> PCIAddress? {
+            offset.flatMap { offset in stride.flatMap { pf.virtualFunction(index, offset: offset, stride: $0) } }
+        }
         // Links read by absolute path from the PF's own folder: see attribute(in:_:).
         let base = deviceFolder(pf) ?? folder.string
-        entries(atPath: base) { _, entry in
-            guard entry.hasPrefix("virtfn"), let index = SysfsValue.index(entry.dropFirst("virtfn".count)),
-                let target = withPath(base, entry, { path in readLinkText { readlink(path, $0, $1) } }),
+        func read(_ index: Int) -> (index: Int, address: PCIAddress, sibling: Bool)? {
+            guard let target = withPath(base, "virtfn\(index)", { path in readLinkText { readlink(path, $0, $1) } }),
                 let name = lastComponent(target),
-                let address = PCIAddress(sysfsName: name), address != pf
-            else { return }
-            let expected = offset.flatMap { offset in
-                stride.flatMap { pf.virtualFunction(index, offset: offset, stride: $0) }
-            }
-            guard address == expected || linkName(pciDevices.appending(name).appending("physfn")) == pf.description
-            else { return }
-            links.append((index, address, target == "../" + name))
+                let address = PCIAddress(sysfsName: name), address != pf,
+                address == expected(index) || linkName(pciDevices.appending(name).appending("physfn")) == pf.description
+            else { return nil }
+            return (index, address, target == "../" + name)
         }
-        links.sort { $0.index < $1.index }
+
+        var indices: [Int] = []
+        entries(atPath: base) { _, entry in
+            if entry.hasPrefix("virtfn"), let index = SysfsValue.index(entry.dropFirst("virtfn".count)) {
+                indices.append(index)
+            }
+        }
+        indices.sort()
+        guard let first = indices.first, let last = indices.last else { return [] }
+        var ends = [first: read(first)]
+        if last != first { ends[last] = read(last) }
+        let computable = ends.allSatisfy { index, link in
+            link.map { $0.sibling && $0.address == expected(index) } ?? false
+        }
         var seen = Set<PCIAddress>()
-        return links.filter { seen.insert($0.address).inserted }
+        return indices.compactMap { index in
+            if let end = ends[index] { return end }
+            if computable, let address = expected(index), listed.contains(address) { return (index, address, true) }
+            return read(index)
+        }.filter { seen.insert($0.address).inserted }
+    }
+
+    /// The driver of each bound PCI function, from the drivers' folders: the kernel links a device by name in
+    /// its driver's folder when it makes the device's `driver` link (driver_sysfs_add, drivers/base/dd.c). A
+    /// listing per loaded driver costs less than a readlink per VF wherever VFs outnumber PCI drivers.
+    static func pciDriverBindings() -> [PCIAddress: String] {
+        var bindings: [PCIAddress: String] = [:]
+        let drivers = pciBus.string + "/drivers"
+        entries(atPath: drivers) { _, driver in
+            entries(atPath: drivers + "/" + driver) { _, entry in
+                var entry = entry
+                if let address = entry.withUTF8(pciAddress) { bindings[address] = driver }
+            }
+        }
+        return bindings
     }
 
     /// The folder that a function's link in `bus/pci/devices` leads to, as a path without links

@@ -12,9 +12,8 @@ package func runInParallel<T: Sendable>(_ jobs: [@Sendable () -> T]) -> [T] {
     return jobs.map(startInBackground).map { $0() }
 }
 
-/// Starts `job` on a thread of its own now; the returned function waits for it and gives its result. For work
-/// that waits on something else (a child process) while the caller goes on.
-package func startInBackground<T: Sendable>(_ job: @escaping @Sendable () -> T) -> () -> T {
+/// Starts `job` on a thread of its own now; the returned function waits for it and gives its result.
+private func startInBackground<T: Sendable>(_ job: @escaping @Sendable () -> T) -> () -> T {
     let slot = Slot(job)
     var thread = pthread_t()
     let context = Unmanaged.passRetained(slot as AnyJob).toOpaque()
