@@ -10,7 +10,10 @@ import Testing
 /// `sriov_numvfs` sleeps for good. Every command still answers within its deadline and names the attribute.
 /// A FIFO whose writer never writes stands in for the attribute: its read blocks, as the kernel's does.
 @Suite struct LockedAttributeTests {
-    @Test func detectStatusAndDoctorAnswerWithinTheDeadlineAndNameTheAttribute() throws {
+    /// Judged by what each command says, not by the wall clock: a command that met the deadline says "did not
+    /// answer within 10 s"; one that never returned is the time limit's failure.
+    @Test(.timeLimit(.minutes(1)))
+    func detectStatusAndDoctorAnswerWithinTheDeadlineAndNameTheAttribute() throws {
         let folder = try TemporaryFolder()
         let root = try folder.folder("target")
         let pf = DoctorTests.x710()
@@ -35,12 +38,8 @@ import Testing
         environment["UMOCKDEV_DIR"] = testbed.root
         let path = "harvester-sriov: /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs: "
         func runAll(_ commands: [[String]]) throws -> [Program.Result] {
-            let start = ContinuousClock.now
             let running = try commands.map { try Program.start(Umockdev.binary, $0, environment: environment) }
             let results = try running.map { try $0.wait() }
-            let took = ContinuousClock.now - start
-            // The deadline, and the starts of the processes on a machine busy with the other tests.
-            #expect(took < LockedAttribute.deadline + .seconds(20), "\(took)")
             for (command, result) in zip(commands, results) { #expect(!result.signaled, "\(command[0])") }
             return results
         }
