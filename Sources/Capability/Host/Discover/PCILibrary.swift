@@ -16,6 +16,7 @@ struct PCIConfigFacts {
     var enabledVFs: Int? {
         sriov.map { vfEnable ? $0.numVFs : 0 }
     }
+    /// The capability's VF Enable bit (SR-IOV Control, bit 0).
     var vfEnable = false
 }
 
