@@ -7,8 +7,8 @@ import Testing
 @testable import SRIOVModel
 
 /// Issue 21: on a kernel whose PCI locks are wedged (a NIC hot-unplugged while its VFs were made), a read of
-/// `sriov_numvfs` sleeps for good. Every command still answers: at once where it needs no such read, within the deadline,
-/// naming the attribute, where it does.
+/// `sriov_numvfs` sleeps for good. Every command still answers: at once where it needs no such read, and
+/// within the deadline, naming the attribute, where it does.
 /// A FIFO whose writer never writes stands in for the attribute: its read blocks, as the kernel's does.
 @Suite struct LockedAttributeTests {
     /// Judged by what each command says, not by the wall clock: a command that met the deadline says "did not
