@@ -32,8 +32,6 @@ public enum HostDiscovery {
         // Sorted, a PF comes before its VFs: a VF's routing ID is its PF's plus a positive offset.
         let addresses = Sysfs.entries(Sysfs.pciDevices).compactMap { PCIAddress(sysfsName: $0) }.sorted()
         let listed = Set(addresses)
-        // VFs' paths are Strings: see Sysfs.attribute(in:_:).
-        let pciDevices = Sysfs.pciDevices.string + "/"
         var vfAddresses = Set<PCIAddress>()
         // Listed when the first network function needs it: a host without one never lists /sys/class/net.
         var netdevs: Sysfs.Netdevs?
@@ -103,15 +101,12 @@ public enum HostDiscovery {
 
             // The kernel gives every VF its PF's vendor and the capability's VF device ID.
             let vfDeviceID = idValue(device.attribute("sriov_vf_device")) ?? config?.sriov?.vfDeviceID ?? deviceID
-            // A VF's folder is next to its PF's (its `virtfnN` link is `../NAME`).
-            let vfParent = Sysfs.deviceFolder(address).flatMap { folder in
-                folder.lastIndex(of: "/").map { String(folder[..<$0]) + "/" }
-            }
             let links = Sysfs.virtualFunctions(of: address, listed: listed)
             if vfDrivers == nil, !links.isEmpty { vfDrivers = Sysfs.pciDriverBindings() }
             let vfs = links.map { link in
                 vfAddresses.insert(link.address)
-                let vfPath = ((link.sibling ? vfParent : nil) ?? pciDevices) + link.address.sysfsName
+                // VFs' paths are Strings: see Sysfs.attribute(in:_:).
+                let vfPath = link.folder
                 let netPath = "\(vfPath)/net"
                 let function = PCIFunction(
                     address: link.address, vendor: vendor, deviceID: vfDeviceID,

@@ -29,9 +29,12 @@ package enum Sysfs {
         pciDevice(pf).appending("sriov_numvfs")
     }
 
+    /// The loaded PCI drivers' folders.
+    static let pciDrivers = pciBus.appending("drivers")
+
     /// A PCI driver's folder: present while the driver is loaded.
     static func pciDriver(_ name: String) -> FilePath {
-        pciBus.appending("drivers").appending(name)
+        pciDrivers.appending(name)
     }
 
     /// The attribute's text without the trailing newline, or nil when it does not
@@ -92,7 +95,12 @@ package enum Sysfs {
 
     /// `linkName` for the link `name` in `folder`: the last component of the link's target.
     static func linkName(in folder: String, _ name: String) -> String? {
-        withPath(folder, name) { path in readLinkText { readlink(path, $0, $1) } }.flatMap(lastComponent)
+        linkText(in: folder, name).flatMap(lastComponent)
+    }
+
+    /// The target of the link `name` in `folder`, as readlink(2) gives it.
+    static func linkText(in folder: String, _ name: String) -> String? {
+        withPath(folder, name) { path in readLinkText { readlink(path, $0, $1) } }
     }
 
     /// Calls `body` with `folder/name` as a C string built on the stack.
@@ -173,7 +181,7 @@ package enum Sysfs {
     /// counts once: a link back to the PF itself, to a function of another PF or to
     /// something that is not a PCI function is ignored (a fake or corrupt tree; no
     /// kernel makes one), so that no PF is ever listed as a VF, its own or another's.
-    /// `sibling`: the link is `../NAME`, so the VF's folder is next to the PF's own.
+    /// `folder`: the VF's folder as a String path, next to the PF's own (`deviceFolder`) when the link is `../NAME`.
     ///
     /// `listed`, the functions of the `bus/pci/devices` listing, spares a readlink per VF. The kernel makes
     /// `virtfnN` for the VF at the routing ID the PF's offset and stride give (the values `sriov_offset` and
@@ -182,7 +190,7 @@ package enum Sysfs {
     /// is taken as computed; any other link is read.
     static func virtualFunctions(
         of pf: PCIAddress, listed: Set<PCIAddress> = []
-    ) -> [(index: Int, address: PCIAddress, sibling: Bool)] {
+    ) -> [(index: Int, address: PCIAddress, folder: String)] {
         let folder = pciDevice(pf)
         // Where the PF says its VFs are: VF n's routing ID is the PF's plus First VF
         // Offset plus n times VF Stride (PCIe SR-IOV 3.3.9-10, drivers/pci/iov.c). A link
@@ -195,7 +203,7 @@ package enum Sysfs {
         // Links read by absolute path from the PF's own folder: see attribute(in:_:).
         let base = deviceFolder(pf) ?? folder.string
         func read(_ index: Int) -> (index: Int, address: PCIAddress, sibling: Bool)? {
-            guard let target = withPath(base, "virtfn\(index)", { path in readLinkText { readlink(path, $0, $1) } }),
+            guard let target = linkText(in: base, "virtfn\(index)"),
                 let name = lastComponent(target),
                 let address = PCIAddress(sysfsName: name), address != pf,
                 address == expected(index) || linkName(pciDevices.appending(name).appending("physfn")) == pf.description
@@ -217,11 +225,15 @@ package enum Sysfs {
             link.map { $0.sibling && $0.address == expected(index) } ?? false
         }
         var seen = Set<PCIAddress>()
+        let parent = base.lastIndex(of: "/").map { String(base[..<$0]) + "/" } ?? ""
+        let devices = pciDevices.string + "/"
         return indices.compactMap { index in
             if let end = ends[index] { return end }
             if computable, let address = expected(index), listed.contains(address) { return (index, address, true) }
             return read(index)
-        }.filter { seen.insert($0.address).inserted }
+        }.filter { seen.insert($0.address).inserted }.map { link in
+            (link.index, link.address, (link.sibling ? parent : devices) + link.address.sysfsName)
+        }
     }
 
     /// The driver of each bound PCI function, from the drivers' folders: the kernel links a device by name in
@@ -229,7 +241,7 @@ package enum Sysfs {
     /// listing per loaded driver costs less than a readlink per VF wherever VFs outnumber PCI drivers.
     static func pciDriverBindings() -> [PCIAddress: String] {
         var bindings: [PCIAddress: String] = [:]
-        let drivers = pciBus.string + "/drivers"
+        let drivers = pciDrivers.string
         entries(atPath: drivers) { _, driver in
             entries(atPath: drivers + "/" + driver) { _, entry in
                 var entry = entry
@@ -268,9 +280,7 @@ package enum Sysfs {
         var netdevs = Netdevs()
         let folder = netDevices.string
         entries(atPath: folder) { _, name in
-            guard var target = withPath(folder, name, { path in readLinkText { readlink(path, $0, $1) } }) else {
-                return
-            }
+            guard var target = linkText(in: folder, name) else { return }
             // By bytes: String's Character-wise prefix, suffix and split cost ten times the readlink.
             target.withUTF8 { target in
                 guard let device = deviceFolder(ofNetdev: target, name) else { return }
