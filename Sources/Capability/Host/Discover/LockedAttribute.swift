@@ -79,10 +79,7 @@ public enum LockedAttribute {
     /// start each time cost seconds per restore under emulation).
     static func read(_ path: FilePath) -> Result<String, Errno> {
         guard let executable = state.withLock({ $0.executable }) else { return Sysfs.read(path) }
-        if let process = waiting(onFile: path.string) {
-            note(Unanswered(path: path.string, waiting: process))
-            return .failure(.timedOut)
-        }
+        if besideAWaitingChild(path.string) { return .failure(.timedOut) }
         return helper.withLock { helper -> Result<String, Errno> in
             if helper == nil { helper = Helper(executable: executable) }
             guard let reader = helper else { return read(all: [path])[0] }
@@ -110,28 +107,25 @@ public enum LockedAttribute {
         private var pending: [UInt8] = []
 
         init?(executable: String) {
-            var toChild: [Int32] = [-1, -1]
-            var fromChild: [Int32] = [-1, -1]
-            guard pipe(&toChild) == 0 else { return nil }
-            guard pipe(&fromChild) == 0 else {
-                for fd in toChild { Glibc.close(fd) }
+            guard let toChild = ChildProcess.pipe() else { return nil }
+            guard let fromChild = ChildProcess.pipe() else {
+                Glibc.close(toChild.read)
+                Glibc.close(toChild.write)
                 return nil
             }
-            // Our ends reach no other child; the helper gets the others as its stdin and stdout.
-            for fd in toChild + fromChild { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             let spawned = ChildProcess.spawn(
-                [executable, "sysfs-read", "--serve"], stdin: toChild[0], stdout: fromChild[1], stderrToo: false)
-            Glibc.close(toChild[0])
-            Glibc.close(fromChild[1])
+                [executable, "sysfs-read", "--serve"], stdin: toChild.read, stdout: fromChild.write, stderrToo: false)
+            Glibc.close(toChild.read)
+            Glibc.close(fromChild.write)
             guard case let .success(pid) = spawned else {
-                Glibc.close(toChild[1])
-                Glibc.close(fromChild[0])
+                Glibc.close(toChild.write)
+                Glibc.close(fromChild.read)
                 return nil
             }
             signal(SIGPIPE, SIG_IGN)
             self.pid = pid
-            requests = toChild[1]
-            answers = fromChild[0]
+            requests = toChild.write
+            answers = fromChild.read
         }
 
         deinit {
@@ -174,10 +168,8 @@ public enum LockedAttribute {
         var results = [Result<String, Errno>?](repeating: nil, count: paths.count)
         var asked: [Int] = []
         for (index, path) in paths.enumerated() {
-            if let process = waiting(onFile: path.string) {
-                // Another read would only wait beside it: none is started.
+            if besideAWaitingChild(path.string) {
                 results[index] = .failure(.timedOut)
-                note(Unanswered(path: path.string, waiting: process))
             } else {
                 asked.append(index)
             }
@@ -218,6 +210,14 @@ public enum LockedAttribute {
         guard let key = FileKey(path) else { return }
         _ = knownWaiting()
         state.withLock { $0.waiting?[key] = (pid, true) }
+    }
+
+    /// Whether a child of ours already waits in the kernel on `path`: another read would only wait beside it, so
+    /// none is started, and the note says why.
+    private static func besideAWaitingChild(_ path: String) -> Bool {
+        guard let process = waiting(onFile: path) else { return false }
+        note(Unanswered(path: path, waiting: process))
+        return true
     }
 
     private static func note(_ unanswered: Unanswered) {

@@ -61,6 +61,16 @@ public enum ChildProcess {
         return spawned == 0 ? .success(pid) : .failure(Errno(rawValue: spawned))
     }
 
+    /// A pipe whose ends are close-on-exec: neither reaches another child; a child gets its end through
+    /// `spawn`'s dup2. (Glibc's module does not bring pipe2; a child another thread starts between the two calls
+    /// may take an end along, which holds the reader at most `grace` after its own child exited.)
+    static func pipe() -> (read: Int32, write: Int32)? {
+        var fds: [Int32] = [-1, -1]
+        guard Glibc.pipe(&fds) == 0 else { return nil }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return (fds[0], fds[1])
+    }
+
     /// How long the pipe is still read after the child exited or was killed.
     static let grace: Duration = .milliseconds(500)
 
@@ -69,30 +79,31 @@ public enum ChildProcess {
     public static func run(
         _ arguments: [String], input: [UInt8]? = nil, captureOutput: Bool, timeout: Duration
     ) -> Outcome {
-        var output: [Int32] = [-1, -1]
-        var stdin: [Int32] = [-1, -1]
-        guard !captureOutput || pipe(&output) == 0, input == nil || pipe(&stdin) == 0 else {
+        let output = captureOutput ? pipe() : nil
+        let stdin = input != nil ? pipe() : nil
+        guard output != nil || !captureOutput, stdin != nil || input == nil else {
             let code = Errno(rawValue: errno)
-            for fd in output + stdin where fd >= 0 { close(fd) }
+            for end in [output, stdin] {
+                if let end {
+                    close(end.read)
+                    close(end.write)
+                }
+            }
             return Outcome(status: nil, spawnError: code)
         }
-        // Neither end may leak into other children; dup2 gives the child its own stdin, stdout and stderr.
-        for fd in output + stdin where fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        let spawned = spawn(
-            arguments, stdin: input != nil ? stdin[0] : nil, stdout: captureOutput ? output[1] : nil,
-            stderrToo: true)
-        if captureOutput { close(output[1]) }
-        if input != nil { close(stdin[0]) }
+        let spawned = spawn(arguments, stdin: stdin?.read, stdout: output?.write, stderrToo: true)
+        if let output { close(output.write) }
+        if let stdin { close(stdin.read) }
         let pid: pid_t
         switch spawned {
         case let .success(started): pid = started
         case let .failure(code):
-            if captureOutput { close(output[0]) }
-            if input != nil { close(stdin[1]) }
+            if let output { close(output.read) }
+            if let stdin { close(stdin.write) }
             return Outcome(status: nil, spawnError: code)
         }
         let deadline = ContinuousClock.now + timeout
-        if let input { write(input, to: stdin[1]) }
+        if let input, let stdin { write(input, to: stdin.write) }
 
         let reaped = DispatchSemaphore(value: 0)
         let result = WaitStatus()
@@ -106,7 +117,7 @@ public enum ChildProcess {
         var outcome = Outcome(status: nil)
         outcome.pid = pid
         var exited = false
-        if captureOutput {
+        if let output {
             var endOfFile = false
             var exitedAt: ContinuousClock.Instant?
             while !endOfFile {
@@ -118,7 +129,7 @@ public enum ChildProcess {
                 let limit = exitedAt.map { min(deadline, $0 + grace) } ?? deadline
                 guard now < limit else { break }
                 endOfFile = readAvailable(
-                    output[0], into: &outcome.output, waitingAtMost: min(limit - now, .milliseconds(50)))
+                    output.read, into: &outcome.output, waitingAtMost: min(limit - now, .milliseconds(50)))
             }
         }
         if !exited {
@@ -134,13 +145,13 @@ public enum ChildProcess {
             // A child stuck in the kernel (a sysfs write) ends only when the call returns; it is reaped then.
             exited = reaped.wait(timeout: .now() + .milliseconds(milliseconds(grace))) == .success
         }
-        if captureOutput {
+        if let output {
             let drainUntil = ContinuousClock.now + grace
             while ContinuousClock.now < drainUntil,
                 !readAvailable(
-                    output[0], into: &outcome.output, waitingAtMost: SystemClock().remaining(until: drainUntil))
+                    output.read, into: &outcome.output, waitingAtMost: SystemClock().remaining(until: drainUntil))
             {}
-            close(output[0])
+            close(output.read)
         }
         guard exited, !outcome.timedOut else { return outcome }
         let raw = result.value
