@@ -338,10 +338,7 @@ extension RestoreEngine {
                 return try kernel.setMTU(mtu, netdev: netdev)
             } catch {
                 let renamed = error.errno == .noSuchFileOrDirectory || error.errno == .operationNotSupportedByDevice
-                guard renamed, kernel.now < deadline else {
-                    try kernelCall(label) { () throws(KernelError) in throw error }
-                    return
-                }
+                guard renamed, kernel.now < deadline else { throw failure(label, error) }
                 kernel.waitForEvent(until: min(deadline, kernel.now + .milliseconds(200)))
             }
         }
